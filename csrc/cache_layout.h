@@ -1,0 +1,39 @@
+/* Where each array lives inside the caller-owned training cache.
+ *
+ * All rows are "packed": time-major, samples sorted by decreasing length,
+ * step t holding only its live rows, rows off[t] .. off[t+1]-1 (N rows in
+ * all). Row i of step t is the i-th longest sample, perm[i].
+ *   xp    (N, D)    inputs, gathered into packed order
+ *   z     (N, G*H)  gate activations (overwritten by dZ during backward)
+ *   hprev (N, H)    h_{t-1} of each live row: the recurrent GEMM's input
+ *   c     (N, H)    cell state c_t (cells with a cell state only)
+ *   c0    (B, H)    initial cell state in sorted order (likewise)
+ * The int64 index holds perm (B), batch_sizes (T: live rows per step) and
+ * off (T + 1).
+ */
+#ifndef LSTMF_CACHE_LAYOUT_H
+#define LSTMF_CACHE_LAYOUT_H
+
+#include <stdint.h>
+
+typedef struct {
+    int64_t xp, z, hprev, c, c0, total;
+} lstmf_cache_offsets;
+
+static inline lstmf_cache_offsets lstmf_cache_layout(int64_t gates,
+                                                     int has_cell_state,
+                                                     int64_t N, int64_t B,
+                                                     int64_t D, int64_t H) {
+    lstmf_cache_offsets o;
+    o.xp = 0;
+    o.z = o.xp + N * D;
+    o.hprev = o.z + N * gates * H;
+    o.c = o.hprev + N * H;
+    o.c0 = o.c + (has_cell_state ? N * H : 0);
+    o.total = o.c0 + (has_cell_state ? B * H : 0);
+    return o;
+}
+
+static inline int64_t lstmf_index_elems(int64_t B, int64_t T) { return B + 2 * T + 1; }
+
+#endif

@@ -1,0 +1,61 @@
+/* The interface between the time loop (rnn.c) and a recurrent cell.
+ *
+ * A cell is a gate count plus two fused epilogues, as oneDNN's post-GEMMs:
+ * - forward_tile: takes the recurrent GEMM's accumulators for a few rows and
+ *   one block of hidden units (W_hh h_{t-1}, gate-interleaved, straight from
+ *   the micro-kernel's output tile), adds the input projection and b_hh,
+ *   applies the activations and writes the new states;
+ * - backward_rows: turns dh_t (and the cell's own carried gradients) into
+ *   dZ_t, the gradient of the gate pre-activations, in place of the cached
+ *   activations.
+ * Adding a cell adds a file in cells/ and nothing in the loop or the GEMM.
+ */
+#ifndef LSTMF_CELL_H
+#define LSTMF_CELL_H
+
+#include "../simd/vec.h"
+
+/* One forward step. Row i means the i-th live row of the step (sorted). */
+typedef struct {
+    int64_t H;            /* hidden size */
+    int64_t U;            /* hidden units per block in the output tile */
+    int training;         /* write gate activations back into z */
+    const real *b_hh;     /* (G*H) */
+    real *z;              /* row i at z + i*G*H: W_ih x_t + b_ih */
+    const real *c_prev;   /* row i at c_prev + i*H (cells with a cell state) */
+    real *c_out;          /* row i at c_out + i*H; may equal c_prev */
+    real *h_out;          /* row i at h_out + i*H: h_t for the next step ... */
+    int64_t n_next;       /* ... for the rows i < n_next still live then */
+    real *y;              /* output at step t: sample b at y + b*y_stride */
+    int64_t y_stride;
+    const int64_t *perm;  /* sample of row i */
+    real *h_n, *c_n;      /* final states of samples whose last step this is */
+} FN(fwd_step);
+
+/* One backward step, over whole rows. */
+typedef struct {
+    int64_t H;
+    real *z;              /* in: gate activations; out: dZ (row i at z + i*G*H) */
+    const real *c_cur;    /* c_t, row i at c_cur + i*H */
+    const real *c_prev;   /* c_{t-1} */
+    const real *dh;       /* recurrent dh_t carried from step t+1 (or dh_n) */
+    real *dc;             /* in: dc_t carried; out: dc_{t-1} */
+    const real *dy;       /* dLoss/dy at step t, sample b at dy + b*y_stride; NULL = 0 */
+    int64_t y_stride;
+    const int64_t *perm;
+} FN(bwd_step);
+
+typedef struct {
+    int gates;
+    int has_cell_state;
+    /* tile: mr rows, row r at tile + r*tile_ld, column g*U + u = gate g of
+     * unit j0 + u; nu <= U units are real. */
+    void (*forward_tile)(const FN(fwd_step) *st, int64_t i0, int mr,
+                         const real *tile, int64_t tile_ld, int64_t j0,
+                         int64_t nu);
+    void (*backward_rows)(const FN(bwd_step) *st, int64_t i0, int64_t i1);
+} FN(cell_ops);
+
+extern const FN(cell_ops) FN(lstm_cell);
+
+#endif

@@ -1,0 +1,80 @@
+/* LSTM cell: gates i, f, g, o (PyTorch order).
+ *   c_t = sigmoid(z_f) * c_{t-1} + sigmoid(z_i) * tanh(z_g)
+ *   h_t = sigmoid(z_o) * tanh(c_t)
+ */
+#include "cell.h"
+#include "../simd/activations.h"
+
+static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
+                              const real *tile, int64_t tile_ld, int64_t j0,
+                              int64_t nu) {
+    const int64_t H = st->H, U = st->U;
+    const real *bh = st->b_hh;
+    for (int r = 0; r < mr; r++) {
+        const int64_t i = i0 + r;
+        const real *acc = tile + r * tile_ld;
+        real *z = st->z + i * 4 * H;
+        const real *cp = st->c_prev + i * H;
+        real *co = st->c_out + i * H;
+        const int64_t sample = st->perm[i];
+        real *y = st->y + sample * st->y_stride;
+        real *h_next = i < st->n_next ? st->h_out + i * H : NULL;
+        real *h_fin = i < st->n_next ? NULL : st->h_n + sample * H;
+        real *c_fin = i < st->n_next ? NULL : st->c_n + sample * H;
+        for (int64_t u = 0; u < nu; u += VLEN) {
+            const int n = (int)(nu - u);
+            const int64_t j = j0 + u;
+            vreal zi = vload(acc + 0 * U + u) + vload_upto(z + 0 * H + j, n) + vload_upto(bh + 0 * H + j, n);
+            vreal zf = vload(acc + 1 * U + u) + vload_upto(z + 1 * H + j, n) + vload_upto(bh + 1 * H + j, n);
+            vreal zg = vload(acc + 2 * U + u) + vload_upto(z + 2 * H + j, n) + vload_upto(bh + 2 * H + j, n);
+            vreal zo = vload(acc + 3 * U + u) + vload_upto(z + 3 * H + j, n) + vload_upto(bh + 3 * H + j, n);
+            vreal ig = vsigmoid(zi), fg = vsigmoid(zf), gg = vtanh(zg), og = vsigmoid(zo);
+            vreal c = fg * vload_upto(cp + j, n) + ig * gg;
+            vreal h = og * vtanh(c);
+            if (st->training) {
+                vstore_upto(z + 0 * H + j, ig, n);
+                vstore_upto(z + 1 * H + j, fg, n);
+                vstore_upto(z + 2 * H + j, gg, n);
+                vstore_upto(z + 3 * H + j, og, n);
+            }
+            vstore_upto(co + j, c, n);
+            vstore_upto(y + j, h, n);
+            if (h_next) {
+                vstore_upto(h_next + j, h, n);
+            } else {
+                vstore_upto(h_fin + j, h, n);
+                vstore_upto(c_fin + j, c, n);
+            }
+        }
+    }
+}
+
+static void lstm_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
+    const int64_t H = st->H;
+    for (int64_t i = i0; i < i1; i++) {
+        real *z = st->z + i * 4 * H;
+        const real *dy = st->dy ? st->dy + st->perm[i] * st->y_stride : NULL;
+        for (int64_t j = 0; j < H; j += VLEN) {
+            const int n = (int)(H - j);
+            vreal dh = vload_upto(st->dh + i * H + j, n);
+            if (dy) dh += vload_upto(dy + j, n);
+            vreal ig = vload_upto(z + 0 * H + j, n), fg = vload_upto(z + 1 * H + j, n);
+            vreal gg = vload_upto(z + 2 * H + j, n), og = vload_upto(z + 3 * H + j, n);
+            vreal tc = vtanh(vload_upto(st->c_cur + i * H + j, n));
+            vreal dc = vload_upto(st->dc + i * H + j, n) + dh * og * (1 - tc * tc);
+            vreal c_prev = vload_upto(st->c_prev + i * H + j, n);
+            vstore_upto(z + 0 * H + j, dc * gg * ig * (1 - ig), n);
+            vstore_upto(z + 1 * H + j, dc * c_prev * fg * (1 - fg), n);
+            vstore_upto(z + 2 * H + j, dc * ig * (1 - gg * gg), n);
+            vstore_upto(z + 3 * H + j, dh * tc * og * (1 - og), n);
+            vstore_upto(st->dc + i * H + j, dc * fg, n);
+        }
+    }
+}
+
+const FN(cell_ops) FN(lstm_cell) = {
+    .gates = 4,
+    .has_cell_state = 1,
+    .forward_tile = lstm_forward_tile,
+    .backward_rows = lstm_backward_rows,
+};

@@ -1,0 +1,147 @@
+/* Runtime dispatch: cpuid -> the best compiled kernel variant, chosen once.
+ * Also the public entry points of rnn.h, which only validate and route.
+ */
+#include <string.h>
+
+#include "cache_layout.h"
+#include "kernels.h"
+#include "omp_compat.h"
+
+#define DECLARE_VARIANTS(isa)                       \
+    extern const lstmf_variant lstmf_variant_##isa##_f32; \
+    extern const lstmf_variant lstmf_variant_##isa##_f64;
+
+DECLARE_VARIANTS(generic)
+#ifdef LSTMF_HAVE_AVX2
+DECLARE_VARIANTS(avx2)
+#endif
+#ifdef LSTMF_HAVE_AVX512
+DECLARE_VARIANTS(avx512)
+#endif
+
+static const lstmf_variant *const variants[LSTMF_N_ISA][2] = {
+    {&lstmf_variant_generic_f32, &lstmf_variant_generic_f64},
+#ifdef LSTMF_HAVE_AVX2
+    {&lstmf_variant_avx2_f32, &lstmf_variant_avx2_f64},
+#else
+    {NULL, NULL},
+#endif
+#ifdef LSTMF_HAVE_AVX512
+    {&lstmf_variant_avx512_f32, &lstmf_variant_avx512_f64},
+#else
+    {NULL, NULL},
+#endif
+};
+
+static const char *const isa_names[LSTMF_N_ISA] = {"generic", "avx2", "avx512"};
+static int active_isa = -1;
+
+const char *lstmf_isa_name(int isa) {
+    return isa >= 0 && isa < LSTMF_N_ISA ? isa_names[isa] : "unknown";
+}
+
+int lstmf_isa_compiled(int isa) {
+    return isa >= 0 && isa < LSTMF_N_ISA && variants[isa][0] != NULL;
+}
+
+int lstmf_isa_supported(int isa) {
+    if (isa == LSTMF_ISA_GENERIC) return 1;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (isa == LSTMF_ISA_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == LSTMF_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+int lstmf_isa_init(const char *requested) {
+    int ceiling = LSTMF_N_ISA - 1, status = LSTMF_OK;
+    if (requested && *requested) {
+        ceiling = -1;
+        for (int i = 0; i < LSTMF_N_ISA; i++)
+            if (strcmp(requested, isa_names[i]) == 0) ceiling = i;
+        if (ceiling < 0) {
+            ceiling = LSTMF_N_ISA - 1;
+            status = LSTMF_EINVAL;
+        }
+    }
+    int chosen = LSTMF_ISA_GENERIC;
+    for (int i = 0; i <= ceiling; i++)
+        if (lstmf_isa_compiled(i) && lstmf_isa_supported(i)) chosen = i;
+    if (requested && *requested && status == LSTMF_OK && chosen != ceiling) status = LSTMF_EINVAL;
+    active_isa = chosen;
+    return status;
+}
+
+int lstmf_isa_active(void) {
+    if (active_isa < 0) lstmf_isa_init(NULL);
+    return active_isa;
+}
+
+void lstmf_set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
+int lstmf_get_num_threads(void) { return omp_get_max_threads(); }
+
+int lstmf_openmp_version(void) {
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+int lstmf_cell_gates(int cell) { return cell == LSTMF_CELL_LSTM ? 4 : 0; }
+
+static int shape_ok(const lstmf_shape *s) {
+    return s && lstmf_cell_gates(s->cell) > 0 && (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) &&
+           s->batch >= 1 && s->steps >= 1 && s->input_size >= 1 && s->hidden_size >= 1;
+}
+
+int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
+    if (!shape_ok(s)) return LSTMF_EINVAL;
+    if (!lengths) return s->batch * s->steps;
+    int64_t n = 0;
+    for (int64_t b = 0; b < s->batch; b++) {
+        if (lengths[b] < 1 || lengths[b] > s->steps) return LSTMF_EINVAL;
+        n += lengths[b];
+    }
+    return n;
+}
+
+int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows) {
+    if (!shape_ok(s)) return LSTMF_EINVAL;
+    return lstmf_cache_layout(lstmf_cell_gates(s->cell), lstmf_cell_has_state(s->cell),
+                              packed_rows, s->batch, s->input_size, s->hidden_size)
+        .total;
+}
+
+int64_t lstmf_cache_index_elems(const lstmf_shape *s) {
+    if (!shape_ok(s)) return LSTMF_EINVAL;
+    return lstmf_index_elems(s->batch, s->steps);
+}
+
+static const lstmf_variant *variant_for(const lstmf_shape *s) {
+    return variants[lstmf_isa_active()][s->dtype];
+}
+
+int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
+                  const void *h0, const void *c0, const int64_t *lengths,
+                  void *y, void *h_n, void *c_n, void *cache,
+                  int64_t *cache_index) {
+    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index))
+        return LSTMF_EINVAL;
+    return variant_for(s)->forward(s, w, x, h0, c0, lengths, y, h_n, c_n, cache,
+                                   cache_index, lstmf_get_num_threads());
+}
+
+int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
+                   void *cache, const int64_t *cache_index,
+                   const void *dy, const void *dh_n, const void *dc_n,
+                   const lstmf_grads *g) {
+    if (!shape_ok(s) || !cache || !cache_index) return LSTMF_EINVAL;
+    return variant_for(s)->backward(s, w, cache, cache_index, dy, dh_n, dc_n, g,
+                                    lstmf_get_num_threads());
+}

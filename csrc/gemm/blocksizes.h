@@ -1,0 +1,26 @@
+/* Register and cache blocking, one table for every ISA (BLIS-style).
+ *
+ * The micro-kernel holds an MR x NR block of C in registers, NR = NV vectors:
+ * MR*NV accumulators + NV loads of B + 1 broadcast of A must fit the register
+ * file (32 zmm with AVX-512, 16 ymm/xmm otherwise).
+ * KC x NR panels of B stay in L1/L2 while MC x KC blocks of A stream past.
+ */
+#ifndef LSTMF_BLOCKSIZES_H
+#define LSTMF_BLOCKSIZES_H
+
+#include "../simd/vec.h"
+
+#if VBYTES == 64
+#define GEMM_MR 6
+#define GEMM_NV 4
+#else
+#define GEMM_MR 6
+#define GEMM_NV 2
+#endif
+
+#define GEMM_NR (GEMM_NV * VLEN)
+#define GEMM_KC 256
+#define GEMM_MC (16 * GEMM_MR)
+#define GEMM_NC (8 * GEMM_NR)
+
+#endif

@@ -1,0 +1,41 @@
+/* Packed GEMM: one driver (blocking, packing, threading) for every ISA, with
+ * a register-blocked micro-kernel whose shape comes from blocksizes.h.
+ *
+ * Matrices are described by a pointer and two strides (row stride rs, column
+ * stride cs, in elements), so transposed operands cost nothing extra: the
+ * transpose happens while packing.
+ */
+#ifndef LSTMF_GEMM_H
+#define LSTMF_GEMM_H
+
+#include "blocksizes.h"
+
+/* C (M x N, row-major, leading dimension ldc) = A (M x K) * B (K x N) [+ bias].
+ * bias, if not NULL, has N elements and is added to every row of C.
+ * Runs on up to nthreads OpenMP threads; the result does not depend on the
+ * thread count (every element is summed in the same order by one thread).
+ * Returns 0, or -1 if its packing buffers could not be allocated. */
+int FN(gemm)(int64_t M, int64_t N, int64_t K,
+             const real *A, int64_t rsa, int64_t csa,
+             const real *B, int64_t rsb, int64_t csb,
+             const real *bias, real *C, int64_t ldc, int nthreads);
+
+/* Packs B (K x N, strides rsb/csb) into ceil(N/NR) panels of K x NR,
+ * panel p at Bp + p*K*NR, element (k, n) at [k*NR + n]; columns past N are
+ * zero. col_map, if not NULL, gives the source column of each packed column
+ * (-1 for a zero column) and n_cols is the packed width; otherwise n_cols = N
+ * and the columns are taken in order. */
+void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
+                     int64_t csb, const int64_t *col_map, real *Bp);
+
+/* Elements needed by gemm_pack_b for a K x n_cols operand. */
+int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols);
+
+/* One micro-panel: C (mr x nr, ldc) = A (mr x K, rows at A + r*lda) *
+ * Bp (one packed K x NR panel), accumulated into C when accumulate != 0.
+ * mr <= MR, nr <= NR. */
+void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t lda,
+                    const real *Bp, const real *bias, real *C, int64_t ldc,
+                    int accumulate);
+
+#endif

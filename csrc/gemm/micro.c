@@ -1,0 +1,66 @@
+/* The GEMM micro-kernel: an MR x NR block of C kept in MR*NV vector
+ * registers over the whole K loop. Written once with vector extensions; the
+ * compiler flags of the variant (blocksizes.h) decide its width.
+ *
+ * A is read in place, row r at A + r*lda (unit column stride): the driver
+ * packs A so, and the recurrent step passes h_{t-1} directly.
+ * Bp is one packed panel, element (k, n) at Bp[k*NR + n].
+ */
+#include "gemm.h"
+
+_Static_assert(GEMM_MR == 6, "gemm_micro has one case per row count up to 6");
+
+LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
+                             int64_t lda, const real *Bp, const real *bias,
+                             real *C, int64_t ldc, int accumulate) {
+    vreal acc[GEMM_MR][GEMM_NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < GEMM_NV; v++) acc[r][v] = vset1(0);
+
+    for (int64_t k = 0; k < K; k++) {
+        vreal b[GEMM_NV];
+        for (int v = 0; v < GEMM_NV; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
+        for (int r = 0; r < mr; r++) {
+            real a = A[r * lda + k];
+            for (int v = 0; v < GEMM_NV; v++) acc[r][v] += a * b[v];
+        }
+    }
+
+    if (bias) {
+        for (int v = 0; v < GEMM_NV && v * VLEN < nr; v++) {
+            vreal bv = vload_upto(bias + v * VLEN, nr - v * VLEN);
+            for (int r = 0; r < mr; r++) acc[r][v] += bv;
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        real *c = C + r * ldc;
+        for (int v = 0; v < GEMM_NV; v++) {
+            int left = nr - v * VLEN;
+            if (left <= 0) break;
+            vreal out = acc[r][v];
+            if (accumulate) out += vload_upto(c + v * VLEN, left);
+            vstore_upto(c + v * VLEN, out, left);
+        }
+    }
+}
+
+/* One copy of the body per row count, so every loop over rows is unrolled
+ * with constant bounds and the accumulators live in registers. */
+#define MICRO_CASE(MRV)                                                        \
+    case MRV:                                                                  \
+        micro_body(MRV, nr, K, A, lda, Bp, bias, C, ldc, accumulate);          \
+        break;
+
+void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t lda,
+                    const real *Bp, const real *bias, real *C, int64_t ldc,
+                    int accumulate) {
+    switch (mr) {
+        MICRO_CASE(1)
+        MICRO_CASE(2)
+        MICRO_CASE(3)
+        MICRO_CASE(4)
+        MICRO_CASE(5)
+        MICRO_CASE(6)
+        default: break;
+    }
+}

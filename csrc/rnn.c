@@ -1,0 +1,284 @@
+/* The time loop, for any cell (cells/cell.h), one (ISA, dtype) variant.
+ *
+ * Forward: gather x into packed rows, one GEMM for the input projection of
+ * all steps, then per step one recurrent micro-kernel pass per (row panel,
+ * unit block) whose output tile goes straight into the cell's epilogue.
+ * Backward: per step the cell's epilogue (dh -> dZ) then dh_{t-1} = dZ W_hh;
+ * after the loop dW_ih, dW_hh and dX are single large GEMMs over all steps.
+ *
+ * Threads split the batch rows: a row's recurrence never reads another row,
+ * so the whole time loop runs with no barrier, and every value is computed
+ * by the same arithmetic whatever the thread count.
+ */
+#include <string.h>
+
+#include "kernels.h"
+#include "cache_layout.h"
+#include "cells/cell.h"
+#include "gemm/gemm.h"
+#include "memory.h"
+#include "omp_compat.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+static const FN(cell_ops) *cell_for(int cell) {
+    return cell == LSTMF_CELL_LSTM ? &FN(lstm_cell) : NULL;
+}
+
+/* Counting sort by decreasing length (stable): perm, live rows per step, and
+ * the first packed row of every step. */
+static void build_index(int64_t B, int64_t T, const int64_t *lengths,
+                        int64_t *perm, int64_t *batch_sizes, int64_t *off) {
+    for (int64_t t = 0; t < T; t++) batch_sizes[t] = 0;
+    for (int64_t b = 0; b < B; b++) batch_sizes[(lengths ? lengths[b] : T) - 1]++;
+    /* batch_sizes[t] now counts samples of length t+1; turn it into the
+     * number of samples longer than t while placing them in perm. */
+    int64_t pos = 0;
+    for (int64_t len = T; len >= 1; len--) {
+        int64_t count = batch_sizes[len - 1];
+        batch_sizes[len - 1] = pos + count; /* longer than len-1 */
+        for (int64_t b = 0, k = 0; k < count && b < B; b++)
+            if ((lengths ? lengths[b] : T) == len) perm[pos + k++] = b;
+        pos += count;
+    }
+    off[0] = 0;
+    for (int64_t t = 0; t < T; t++) off[t + 1] = off[t] + batch_sizes[t];
+}
+
+/* Units per block so that a block of G gates fills whole micro-panels. */
+static int64_t unit_block(int gates) {
+    int a = gates, b = GEMM_NV;
+    while (b) { int r = a % b; a = b; b = r; }
+    return (int64_t)VLEN * GEMM_NV / a;
+}
+
+/* Threads for the time loop: no more than rows, and one for tiny problems
+ * where waking a second core costs more than it saves. */
+static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if (nt > B) nt = (int)B;
+    if ((double)B * H * H * gates < 1e5) nt = 1;
+    return nt;
+}
+
+static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
+                       const real *x, const real *h0, const real *c0,
+                       const int64_t *lengths, real *y, real *h_n, real *c_n,
+                       real *cache, int64_t *cache_index, int nthreads) {
+    const FN(cell_ops) *cell = cell_for(s->cell);
+    if (!cell) return LSTMF_EINVAL;
+    const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
+    const int G = cell->gates;
+    const int64_t GH = G * H;
+    const int training = cache != NULL;
+    const int has_c = cell->has_cell_state;
+
+    int64_t *index = cache_index ? cache_index
+                                 : lstmf_alloc(sizeof(int64_t) * lstmf_index_elems(B, T));
+    if (!index) return LSTMF_ENOMEM;
+    int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
+    build_index(B, T, lengths, perm, batch_sizes, off);
+    const int64_t N = off[T];
+
+    /* Training keeps xp, z, hprev, c in the cache; inference needs xp and z
+     * for the input projection and two h buffers and one c buffer per row. */
+    lstmf_cache_offsets lay = lstmf_cache_layout(G, has_c, N, B, D, H);
+    real *work = NULL;
+    if (!training) {
+        work = lstmf_alloc(sizeof(real) * (N * D + N * GH + 3 * B * H));
+        if (!work) goto nomem;
+    }
+    real *xp = training ? cache + lay.xp : work;
+    real *z = training ? cache + lay.z : work + N * D;
+    real *hbuf = training ? cache + lay.hprev : work + N * D + N * GH;
+    real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
+
+    const int64_t U = unit_block(G), nblocks = (H + U - 1) / U, W = G * U;
+    const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
+    int64_t *col_map = lstmf_alloc(sizeof(int64_t) * nblocks * W);
+    real *wp = lstmf_alloc(sizeof(real) * FN(gemm_packed_b_elems)(H, nblocks * W));
+    if (!col_map || !wp) goto nomem_packed;
+
+    /* Gather inputs into packed rows; the initial states into sorted rows. */
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < batch_sizes[t]; i++)
+            memcpy(xp + (off[t] + i) * D, x + (perm[i] * T + t) * D, sizeof(real) * D);
+    for (int64_t i = 0; i < B; i++) {
+        if (h0) memcpy(hbuf + i * H, h0 + perm[i] * H, sizeof(real) * H);
+        else memset(hbuf + i * H, 0, sizeof(real) * H);
+        if (has_c && c0) memcpy(cbuf + i * H, c0 + perm[i] * H, sizeof(real) * H);
+        else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
+    }
+    /* Padded outputs are zero, as torch's pad_packed_sequence gives. */
+    for (int64_t b = 0; b < B; b++) {
+        int64_t len = lengths ? lengths[b] : T;
+        memset(y + (b * T + len) * H, 0, sizeof(real) * (T - len) * H);
+    }
+
+    /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
+    if (FN(gemm)(N, GH, D, xp, D, 1, (const real *)w->w_ih, 1, D,
+                 (const real *)w->b_ih, z, GH, nthreads) != 0)
+        goto nomem_packed;
+
+    /* W_hh^T packed once, gate-interleaved: block k holds units
+     * [k*U, k*U + U) of every gate, so one output tile feeds the epilogue. */
+    for (int64_t blk = 0; blk < nblocks; blk++)
+        for (int64_t col = 0; col < W; col++) {
+            int64_t j = blk * U + col % U;
+            col_map[blk * W + col] = j < H ? (col / U) * H + j : -1;
+        }
+    FN(gemm_pack_b)(H, nblocks * W, (const real *)w->w_hh, 1, H, col_map, wp);
+
+    const int nt = loop_threads(nthreads, B, H, G);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
+        real tile[GEMM_MR * W];
+        FN(fwd_step) st = {
+            .H = H, .U = U, .training = training,
+            .b_hh = (const real *)w->b_hh, .y_stride = T * H, .perm = perm,
+            .h_n = h_n, .c_n = c_n,
+        };
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t i_end = MIN(r1, batch_sizes[t]);
+            if (i_end <= r0) break;
+            const real *h_prev = training ? hbuf + off[t] * H : hbuf + (t & 1) * B * H;
+            st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
+            st.h_out = training ? (t + 1 < T ? hbuf + off[t + 1] * H : NULL)
+                                : hbuf + ((t + 1) & 1) * B * H;
+            st.z = z + off[t] * GH;
+            st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
+            st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
+            st.y = y + t * H;
+            for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                const int mr = (int)MIN(GEMM_MR, i_end - i);
+                for (int64_t blk = 0; blk < nblocks; blk++) {
+                    for (int64_t q = 0; q < W / GEMM_NR; q++)
+                        FN(gemm_micro)(mr, GEMM_NR, H, h_prev + i * H, H,
+                                       wp + (blk * W / GEMM_NR + q) * panel,
+                                       NULL, tile + q * GEMM_NR, W, 0);
+                    cell->forward_tile(&st, i, mr, tile, W, blk * U, MIN(U, H - blk * U));
+                }
+            }
+        }
+    }
+    lstmf_free(wp);
+    lstmf_free(col_map);
+    lstmf_free(work);
+    if (!cache_index) lstmf_free(index);
+    return LSTMF_OK;
+
+nomem_packed:
+    lstmf_free(wp);
+    lstmf_free(col_map);
+nomem:
+    lstmf_free(work);
+    if (!cache_index) lstmf_free(index);
+    return LSTMF_ENOMEM;
+}
+
+static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
+                        real *cache, const int64_t *index,
+                        const real *dy, const real *dh_n, const real *dc_n,
+                        const lstmf_grads *g, int nthreads) {
+    const FN(cell_ops) *cell = cell_for(s->cell);
+    if (!cell) return LSTMF_EINVAL;
+    const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
+    const int G = cell->gates;
+    const int64_t GH = G * H;
+    const int has_c = cell->has_cell_state;
+    const int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
+    const int64_t N = off[T];
+    lstmf_cache_offsets lay = lstmf_cache_layout(G, has_c, N, B, D, H);
+    /* Backward turns the cached activations into dZ in place: the cache is
+     * single-use, as documented in rnn.h. */
+    real *z = cache + lay.z;
+    const real *xp = cache + lay.xp, *hprev = cache + lay.hprev;
+
+    const int64_t panels = (H + GEMM_NR - 1) / GEMM_NR;
+    real *dh = lstmf_alloc(sizeof(real) * 2 * B * H);
+    real *wp = lstmf_alloc(sizeof(real) * FN(gemm_packed_b_elems)(GH, H));
+    real *dxp = lstmf_alloc(sizeof(real) * N * D);
+    int status = LSTMF_ENOMEM;
+    if (!dh || !wp || !dxp) goto done;
+    real *dc = dh + B * H;
+    for (int64_t i = 0; i < B; i++) {
+        if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
+        else memset(dh + i * H, 0, sizeof(real) * H);
+        if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
+        else memset(dc + i * H, 0, sizeof(real) * H);
+    }
+    /* dh_{t-1} = dZ_t W_hh: W_hh (G*H x H, row-major) is the B operand. */
+    FN(gemm_pack_b)(GH, H, (const real *)w->w_hh, H, 1, NULL, wp);
+
+    const int nt = loop_threads(nthreads, B, H, G);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
+        FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .y_stride = T * H, .perm = perm};
+        for (int64_t t = T - 1; t >= 0; t--) {
+            const int64_t i_end = MIN(r1, batch_sizes[t]);
+            if (i_end <= r0) continue;
+            st.z = z + off[t] * GH;
+            if (has_c) {
+                st.c_cur = cache + lay.c + off[t] * H;
+                st.c_prev = t ? cache + lay.c + off[t - 1] * H : cache + lay.c0;
+            }
+            st.dy = dy ? dy + t * H : NULL;
+            cell->backward_rows(&st, r0, i_end);
+            for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                const int mr = (int)MIN(GEMM_MR, i_end - i);
+                for (int64_t p = 0; p < panels; p++) {
+                    const int nr = (int)MIN(GEMM_NR, H - p * GEMM_NR);
+                    FN(gemm_micro)(mr, nr, GH, st.z + i * GH, GH, wp + p * GH * GEMM_NR,
+                                   NULL, dh + i * H + p * GEMM_NR, H, 0);
+                }
+            }
+        }
+    }
+    for (int64_t i = 0; i < B; i++) {
+        memcpy((real *)g->h0 + perm[i] * H, dh + i * H, sizeof(real) * H);
+        if (has_c) memcpy((real *)g->c0 + perm[i] * H, dc + i * H, sizeof(real) * H);
+    }
+
+    /* Weight and input gradients: one GEMM each over all packed rows. */
+    if (FN(gemm)(GH, D, N, z, 1, GH, xp, D, 1, NULL, g->w_ih, D, nthreads) ||
+        FN(gemm)(GH, H, N, z, 1, GH, hprev, H, 1, NULL, g->w_hh, H, nthreads) ||
+        FN(gemm)(N, D, GH, z, GH, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
+        goto done;
+    real *db = g->b_ih;
+    memset(db, 0, sizeof(real) * GH);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t j = 0; j < GH; j++) db[j] += z[n * GH + j];
+    memcpy(g->b_hh, db, sizeof(real) * GH);
+
+    real *dx = g->x;
+    memset(dx, 0, sizeof(real) * B * T * D);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < batch_sizes[t]; i++)
+            memcpy(dx + (perm[i] * T + t) * D, dxp + (off[t] + i) * D, sizeof(real) * D);
+    status = LSTMF_OK;
+done:
+    lstmf_free(dh);
+    lstmf_free(wp);
+    lstmf_free(dxp);
+    return status;
+}
+
+static int forward_entry(const lstmf_shape *s, const lstmf_weights *w,
+                         const void *x, const void *h0, const void *c0,
+                         const int64_t *lengths, void *y, void *h_n, void *c_n,
+                         void *cache, int64_t *cache_index, int nthreads) {
+    return rnn_forward(s, w, x, h0, c0, lengths, y, h_n, c_n, cache, cache_index, nthreads);
+}
+
+static int backward_entry(const lstmf_shape *s, const lstmf_weights *w,
+                          void *cache, const int64_t *cache_index,
+                          const void *dy, const void *dh_n, const void *dc_n,
+                          const lstmf_grads *g, int nthreads) {
+    return rnn_backward(s, w, cache, cache_index, dy, dh_n, dc_n, g, nthreads);
+}
+
+const lstmf_variant FN(lstmf_variant) = {forward_entry, backward_entry};

@@ -1,0 +1,98 @@
+/* lstm-fast C API: the only header the Cython module includes.
+ *
+ * Layouts (all arrays C-contiguous, elements of the chosen dtype):
+ *   x        (B, T, D)   batch-first input sequences
+ *   y        (B, T, H)   output sequence; y[b, t] = 0 for t >= lengths[b]
+ *   h0, c0   (B, H)      initial states, NULL for zeros (c only for LSTM)
+ *   h_n, c_n (B, H)      final states: each sample's state after its own last step
+ *   lengths  (B,) int64  1 <= lengths[b] <= T, or NULL for all T steps
+ *   w_ih     (G*H, D), w_hh (G*H, H), b_ih (G*H,), b_hh (G*H,): PyTorch's
+ *            layout and gate order (LSTM: G = 4, gates i, f, g, o).
+ *
+ * Training mode keeps, in a caller-owned cache, what backward needs:
+ * `lstmf_cache_elems` elements of the dtype plus `lstmf_cache_index_elems`
+ * int64 values. Rows are stored time-major and "packed" as in PyTorch's
+ * PackedSequence (samples sorted by decreasing length, only live rows kept).
+ *
+ * Every function returns LSTMF_OK or a negative LSTMF_E* code.
+ */
+#ifndef LSTMF_RNN_H
+#define LSTMF_RNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2 };
+enum { LSTMF_F32 = 0, LSTMF_F64 = 1 };
+enum { LSTMF_CELL_LSTM = 0 };
+enum { LSTMF_ISA_GENERIC = 0, LSTMF_ISA_AVX2 = 1, LSTMF_ISA_AVX512 = 2, LSTMF_N_ISA = 3 };
+
+typedef struct {
+    int cell;            /* LSTMF_CELL_* */
+    int dtype;           /* LSTMF_F32 or LSTMF_F64 */
+    int64_t batch;       /* B */
+    int64_t steps;       /* T */
+    int64_t input_size;  /* D */
+    int64_t hidden_size; /* H */
+} lstmf_shape;
+
+typedef struct {
+    const void *w_ih, *w_hh, *b_ih, *b_hh;
+} lstmf_weights;
+
+typedef struct {
+    void *w_ih, *w_hh, *b_ih, *b_hh; /* parameter gradients (overwritten) */
+    void *x, *h0, *c0;               /* input gradients (overwritten) */
+} lstmf_grads;
+
+/* Number of gates of a cell (LSTM: 4), or 0 for an unknown cell. */
+int lstmf_cell_gates(int cell);
+
+/* Sum of lengths (B*T when lengths is NULL), or LSTMF_EINVAL if a length is
+ * outside [1, T]. */
+int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths);
+
+/* Sizes of the training cache for a given packed row count. */
+int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows);
+int64_t lstmf_cache_index_elems(const lstmf_shape *s);
+
+/* Forward pass. cache == NULL: inference (nothing kept). Otherwise training:
+ * cache and cache_index receive what lstmf_backward needs. */
+int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
+                  const void *h0, const void *c0, const int64_t *lengths,
+                  void *y, void *h_n, void *c_n, void *cache,
+                  int64_t *cache_index);
+
+/* Exact BPTT from a training cache. dy (B, T, H), dh_n, dc_n (B, H) may be
+ * NULL (zero gradients); dy at padded steps is ignored. The cache is used
+ * up: backward overwrites the cached activations with gate gradients. */
+int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
+                   void *cache, const int64_t *cache_index,
+                   const void *dy, const void *dh_n, const void *dc_n,
+                   const lstmf_grads *g);
+
+/* ISA dispatch. lstmf_isa_init reads LSTM_FAST_ISA (generic|avx2|avx512)
+ * and picks the best compiled variant the CPU supports, never a higher one
+ * than requested. It returns LSTMF_OK, or LSTMF_EINVAL when the request
+ * named an unknown ISA or one the CPU or build lacks (a fallback is chosen). */
+int lstmf_isa_init(const char *requested);
+int lstmf_isa_active(void);
+int lstmf_isa_compiled(int isa);
+int lstmf_isa_supported(int isa);
+const char *lstmf_isa_name(int isa);
+
+/* Threads: the OpenMP thread count used by the kernels (the calling
+ * thread's omp_get_max_threads(), which threadpoolctl also controls). */
+void lstmf_set_num_threads(int n);
+int lstmf_get_num_threads(void);
+/* OpenMP version macro (_OPENMP) the library was built with, 0 if none. */
+int lstmf_openmp_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

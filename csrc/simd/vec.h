@@ -1,0 +1,65 @@
+/* Portable SIMD vectors for the kernel sources.
+ *
+ * One source, several ISAs: the vector width follows the -m flags the file is
+ * compiled with (16 bytes for the x86-64 baseline and for other
+ * architectures, 32 with AVX2, 64 with AVX-512), and GCC/Clang vector
+ * extensions turn the arithmetic below into the matching instructions.
+ * `vint` is the integer vector with as many lanes as `vreal`; comparisons
+ * of vreals give vint masks (all ones or zero per lane).
+ */
+#ifndef LSTMF_VEC_H
+#define LSTMF_VEC_H
+
+#include <string.h>
+#include "../config.h"
+
+#if defined(__AVX512F__)
+#define VBYTES 64
+#elif defined(__AVX2__)
+#define VBYTES 32
+#else
+#define VBYTES 16
+#endif
+
+#define VLEN ((int)(VBYTES / sizeof(real)))
+
+#ifdef LSTMF_DTYPE_F64
+typedef int64_t vint_lane;
+#else
+typedef int32_t vint_lane;
+#endif
+
+typedef real vreal __attribute__((vector_size(VBYTES)));
+typedef vint_lane vint __attribute__((vector_size(VBYTES)));
+
+/* Unaligned loads and stores; memcpy compiles to a single vector move. */
+LSTMF_INLINE vreal vload(const real *p) { vreal v; memcpy(&v, p, sizeof v); return v; }
+LSTMF_INLINE void vstore(real *p, vreal v) { memcpy(p, &v, sizeof v); }
+/* Broadcast (written lane by lane: {0} + x would turn -0.0 into +0.0). */
+LSTMF_INLINE vreal vset1(real x) {
+    vreal v;
+    for (int i = 0; i < VLEN; i++) v[i] = x;
+    return v;
+}
+
+/* Loads and stores of the first n < VLEN lanes, for row tails. */
+LSTMF_INLINE vreal vload_n(const real *p, int n) {
+    vreal v = vset1(0);
+    memcpy(&v, p, (size_t)n * sizeof(real));
+    return v;
+}
+LSTMF_INLINE void vstore_n(real *p, vreal v, int n) { memcpy(p, &v, (size_t)n * sizeof(real)); }
+
+LSTMF_INLINE vreal vload_upto(const real *p, int n) { return n >= VLEN ? vload(p) : vload_n(p, n); }
+LSTMF_INLINE void vstore_upto(real *p, vreal v, int n) {
+    if (n >= VLEN) vstore(p, v); else vstore_n(p, v, n);
+}
+
+/* Lane select: mask ? a : b (C has no vector ?: operator). */
+LSTMF_INLINE vreal vselect(vint mask, vreal a, vreal b) {
+    return (vreal)((mask & (vint)a) | (~mask & (vint)b));
+}
+LSTMF_INLINE vreal vmin(vreal a, vreal b) { return vselect(a < b, a, b); }
+LSTMF_INLINE vreal vmax(vreal a, vreal b) { return vselect(a > b, a, b); }
+
+#endif

@@ -1,0 +1,100 @@
+"""Build and run-time configuration: ISA dispatch and threads."""
+
+import os
+import platform
+import warnings
+
+from . import _core
+from ._version import __version__
+
+ISA_ENV = "LSTM_FAST_ISA"
+
+
+def _select_isa():
+    requested = os.environ.get(ISA_ENV, "").strip().lower()
+    if _core.isa_init(requested):
+        return
+    if requested not in _core.isa_names():
+        reason = f"it is not one of {', '.join(_core.isa_names())}"
+    elif requested not in _core.isas_compiled():
+        reason = "this build of lstm-fast does not include it"
+    else:
+        reason = "this CPU does not support it"
+    warnings.warn(
+        f"{ISA_ENV}={requested!r} cannot be used: {reason}. Using the "
+        f"{_core.isa_active()!r} kernels instead (supported here: "
+        f"{', '.join(_core.isas_supported())}).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+_select_isa()
+
+
+def set_num_threads(n):
+    """Set the number of OpenMP threads the kernels use.
+
+    Parameters
+    ----------
+    n : int
+        Thread count, at least 1. ``threadpoolctl.threadpool_limits`` sets
+        the same value.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads():
+    """Number of OpenMP threads the kernels will use.
+
+    Returns
+    -------
+    int
+    """
+    return _core.get_num_threads()
+
+
+def _openmp_runtime():
+    """Name and path of the OpenMP library loaded in this process, if any."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    libs = [info for info in threadpool_info() if info.get("user_api") == "openmp"]
+    if not libs:
+        return "none found"
+    return "; ".join(f"{info['internal_api']} ({info['filepath']})" for info in libs)
+
+
+def config():
+    """The configuration as a dict (what :func:`show_config` prints).
+
+    Returns
+    -------
+    dict
+        ``version``, ``isa`` (in use), ``isas_compiled``, ``isas_supported``
+        (compiled and usable on this CPU), ``openmp`` (version the kernels were
+        built with), ``openmp_runtime``, ``threads``, ``machine``.
+    """
+    omp = _core.openmp_version()
+    return {
+        "version": __version__,
+        "isa": _core.isa_active(),
+        "isas_compiled": _core.isas_compiled(),
+        "isas_supported": _core.isas_supported(),
+        "openmp": f"{omp // 100}.{omp % 100:02d} (_OPENMP={omp})" if omp else "not built with OpenMP",
+        "openmp_runtime": _openmp_runtime(),
+        "threads": get_num_threads(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
+    }
+
+
+def show_config():
+    """Print the version, ISA in use, ISAs compiled, OpenMP runtime and threads."""
+    width = 16
+    for key, value in config().items():
+        if isinstance(value, list):
+            value = ", ".join(value)
+        print(f"{key + ':':<{width}}{value}")

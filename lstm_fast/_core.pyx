@@ -1,0 +1,231 @@
+# cython: language_level=3
+"""Thin bridge from NumPy arrays to the C kernels (csrc/rnn.h).
+
+This module checks that every array has the exact dtype, shape and
+C-contiguity the kernels expect, turns it into a pointer and calls C with the
+GIL released. It converts nothing and computes nothing: conversions and
+user-facing validation belong to lstm_fast.layers.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+cnp.import_array()
+
+cdef extern from "rnn.h" nogil:
+    enum:
+        LSTMF_OK
+        LSTMF_ENOMEM
+        LSTMF_EINVAL
+        LSTMF_F32
+        LSTMF_F64
+        LSTMF_CELL_LSTM
+        LSTMF_N_ISA
+    ctypedef struct lstmf_shape:
+        int cell
+        int dtype
+        int64_t batch
+        int64_t steps
+        int64_t input_size
+        int64_t hidden_size
+    ctypedef struct lstmf_weights:
+        const void *w_ih
+        const void *w_hh
+        const void *b_ih
+        const void *b_hh
+    ctypedef struct lstmf_grads:
+        void *w_ih
+        void *w_hh
+        void *b_ih
+        void *b_hh
+        void *x
+        void *h0
+        void *c0
+    int lstmf_cell_gates(int cell)
+    int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths)
+    int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows)
+    int64_t lstmf_cache_index_elems(const lstmf_shape *s)
+    int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
+                      const void *h0, const void *c0, const int64_t *lengths,
+                      void *y, void *h_n, void *c_n, void *cache, int64_t *cache_index)
+    int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w, void *cache,
+                       const int64_t *cache_index, const void *dy, const void *dh_n,
+                       const void *dc_n, const lstmf_grads *g)
+    int lstmf_isa_init(const char *requested)
+    int lstmf_isa_active()
+    int lstmf_isa_compiled(int isa)
+    int lstmf_isa_supported(int isa)
+    const char *lstmf_isa_name(int isa)
+    void lstmf_set_num_threads(int n)
+    int lstmf_get_num_threads()
+    int lstmf_openmp_version()
+
+CELLS = {"lstm": LSTMF_CELL_LSTM}
+_DTYPES = {np.dtype(np.float32): LSTMF_F32, np.dtype(np.float64): LSTMF_F64}
+
+
+def isa_init(requested):
+    """Select the kernel variant; returns True if the request was honoured."""
+    cdef bytes req = (requested or "").encode()
+    return lstmf_isa_init(req) == LSTMF_OK
+
+
+def isa_active():
+    return lstmf_isa_name(lstmf_isa_active()).decode()
+
+
+def isa_names():
+    return [lstmf_isa_name(i).decode() for i in range(LSTMF_N_ISA)]
+
+
+def isas_compiled():
+    return [lstmf_isa_name(i).decode() for i in range(LSTMF_N_ISA) if lstmf_isa_compiled(i)]
+
+
+def isas_supported():
+    return [lstmf_isa_name(i).decode() for i in range(LSTMF_N_ISA)
+            if lstmf_isa_compiled(i) and lstmf_isa_supported(i)]
+
+
+def set_num_threads(int n):
+    lstmf_set_num_threads(n)
+
+
+def get_num_threads():
+    return lstmf_get_num_threads()
+
+
+def openmp_version():
+    return lstmf_openmp_version()
+
+
+def cell_gates(str cell):
+    return lstmf_cell_gates(CELLS[cell])
+
+
+cdef void *_ptr(object arr, str name, object dtype, tuple shape) except NULL:
+    """Pointer to arr's data after checking type, dtype, shape, contiguity."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype.name}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if arr.size == 0:
+        return <void *>1  # never dereferenced: the kernels read no element
+    return cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
+cdef void *_optional(object arr, str name, object dtype, tuple shape) except? NULL:
+    if arr is None:
+        return NULL
+    return _ptr(arr, name, dtype, shape)
+
+
+cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, int64_t hidden) except -1:
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
+    if np.dtype(dtype) not in _DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype).name}")
+    if len(x_shape) != 3 or min(x_shape) < 1 or hidden < 1:
+        raise ValueError(f"X must have shape (batch, steps, features) with every size >= 1, got {x_shape}")
+    s.cell = CELLS[cell]
+    s.dtype = _DTYPES[np.dtype(dtype)]
+    s.batch, s.steps, s.input_size = x_shape
+    s.hidden_size = hidden
+    return 0
+
+
+cdef int _check(int status) except -1:
+    if status == LSTMF_ENOMEM:
+        raise MemoryError("lstm-fast kernels could not allocate their workspace")
+    if status != LSTMF_OK:
+        raise ValueError("lstm-fast kernels rejected their arguments")
+    return 0
+
+
+cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, object w_hh,
+                  object b_ih, object b_hh) except -1:
+    cdef int64_t gh = lstmf_cell_gates(s.cell) * s.hidden_size
+    w.w_ih = _ptr(w_ih, "weight_ih", dtype, (gh, s.input_size))
+    w.w_hh = _ptr(w_hh, "weight_hh", dtype, (gh, s.hidden_size))
+    w.b_ih = _ptr(b_ih, "bias_ih", dtype, (gh,))
+    w.b_hh = _ptr(b_hh, "bias_hh", dtype, (gh,))
+    return 0
+
+
+def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object lengths):
+    """(packed rows, cache elements, index elements) of a training forward."""
+    cdef lstmf_shape s
+    _make_shape(&s, cell, dtype, x_shape, hidden)
+    cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
+    cdef int64_t rows = lstmf_packed_rows(&s, lp)
+    if rows < 0:
+        raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
+    return rows, lstmf_cache_elems(&s, rows), lstmf_cache_index_elems(&s)
+
+
+def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
+            cache=None, cache_index=None):
+    """Run the kernel forward; fills Y, h_n, c_n (and the cache if given)."""
+    cdef lstmf_shape s
+    cdef lstmf_weights w
+    dtype = X.dtype if isinstance(X, np.ndarray) else None
+    _make_shape(&s, cell, dtype, tuple(X.shape), h_n.shape[-1] if isinstance(h_n, np.ndarray) else 0)
+    _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
+    cdef tuple state = (s.batch, s.hidden_size)
+    cdef const void *xp = _ptr(X, "X", dtype, (s.batch, s.steps, s.input_size))
+    cdef const void *h0p = _optional(h0, "h0", dtype, state)
+    cdef const void *c0p = _optional(c0, "c0", dtype, state)
+    cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
+    cdef void *yp = _ptr(Y, "Y", dtype, (s.batch, s.steps, s.hidden_size))
+    cdef void *hnp = _ptr(h_n, "h_n", dtype, state)
+    cdef void *cnp_ = _ptr(c_n, "c_n", dtype, state)
+    cdef void *cp = NULL
+    cdef int64_t *ip = NULL
+    cdef int64_t rows
+    if cache is not None:
+        rows = lstmf_packed_rows(&s, lp)
+        if rows < 0:
+            raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
+        cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),))
+        ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64, (lstmf_cache_index_elems(&s),))
+    cdef int status
+    with nogil:
+        status = lstmf_forward(&s, &w, xp, h0p, c0p, lp, yp, hnp, cnp_, cp, ip)
+    _check(status)
+
+
+def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index,
+             dY, dh_n, dc_n, g_w_ih, g_w_hh, g_b_ih, g_b_hh, dX, dh0, dc0):
+    """Run the kernel backward from a training cache; fills the gradients."""
+    cdef lstmf_shape s
+    cdef lstmf_weights w
+    cdef lstmf_grads g
+    dtype = w_ih.dtype if isinstance(w_ih, np.ndarray) else None
+    _make_shape(&s, cell, dtype, x_shape, w_hh.shape[-1] if isinstance(w_hh, np.ndarray) else 0)
+    _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
+    cdef int64_t gh = lstmf_cell_gates(s.cell) * s.hidden_size
+    cdef tuple state = (s.batch, s.hidden_size)
+    cdef int64_t *ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64,
+                                      (lstmf_cache_index_elems(&s),))
+    if not isinstance(cache, np.ndarray) or cache.ndim != 1:
+        raise TypeError("cache must be the 1-D array made by a training forward")
+    cdef int64_t rows = ip[s.batch + 2 * s.steps]
+    cdef void *cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),))
+    cdef const void *dyp = _optional(dY, "dY", dtype, (s.batch, s.steps, s.hidden_size))
+    cdef const void *dhp = _optional(dh_n, "dh_n", dtype, state)
+    cdef const void *dcp = _optional(dc_n, "dc_n", dtype, state)
+    g.w_ih = _ptr(g_w_ih, "grad weight_ih", dtype, (gh, s.input_size))
+    g.w_hh = _ptr(g_w_hh, "grad weight_hh", dtype, (gh, s.hidden_size))
+    g.b_ih = _ptr(g_b_ih, "grad bias_ih", dtype, (gh,))
+    g.b_hh = _ptr(g_b_hh, "grad bias_hh", dtype, (gh,))
+    g.x = _ptr(dX, "grad X", dtype, (s.batch, s.steps, s.input_size))
+    g.h0 = _ptr(dh0, "grad h0", dtype, state)
+    g.c0 = _ptr(dc0, "grad c0", dtype, state)
+    cdef int status
+    with nogil:
+        status = lstmf_backward(&s, &w, cp, ip, dyp, dhp, dcp, &g)
+    _check(status)

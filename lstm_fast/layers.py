@@ -1,0 +1,199 @@
+"""Recurrent layers computed by the C kernels, on NumPy arrays.
+
+The layers take and return NumPy arrays, batch first, with PyTorch's weight
+layout, so a ``torch.nn.LSTM`` state dict loads without reshuffling
+(:meth:`LSTM.from_torch`). :mod:`lstm_fast.reference` holds the same layers
+in plain NumPy.
+"""
+
+import numpy as np
+
+from . import _core
+from ._layer_base import LSTMBase
+
+__all__ = ["LSTM"]
+
+
+class _KernelCache:
+    """What a training forward keeps for backward: kernel-owned buffers.
+
+    The kernels store the inputs, gate activations and states in a packed,
+    time-major layout (csrc/cache_layout.h); ``backward`` overwrites the gate
+    activations with their gradients, so a cache serves one backward only.
+    """
+
+    __slots__ = ("layer", "x_shape", "lengths", "buffer", "index", "used")
+
+    def __init__(self, layer, x_shape, lengths, buffer, index):
+        self.layer = layer
+        self.x_shape = x_shape
+        self.lengths = lengths
+        self.buffer = buffer
+        self.index = index
+        self.used = False
+
+
+class LSTM(LSTMBase):
+    """One LSTM layer (unidirectional, batch first) run by the C kernels.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of input features ``D``.
+    hidden_size : int
+        Number of hidden units ``H``.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Floating-point type of the parameters and of all computations.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed or generator for the initial weights: like ``torch.nn.LSTM``,
+        every parameter is drawn from ``uniform(-1/sqrt(H), 1/sqrt(H))``, in
+        the order ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+
+    Attributes
+    ----------
+    weight_ih : ndarray, shape (4H, D)
+        Input-to-hidden weights, gate blocks in order i, f, g, o.
+    weight_hh : ndarray, shape (4H, H)
+        Hidden-to-hidden weights, same gate order.
+    bias_ih, bias_hh : ndarray, shape (4H,)
+        The two biases, kept separate as in PyTorch.
+    input_size, hidden_size : int
+    dtype : numpy.dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast.layers import LSTM
+    >>> layer = LSTM(input_size=3, hidden_size=5, random_state=0)
+    >>> X = np.ones((2, 4, 3), dtype=np.float32)
+    >>> Y, (h_n, c_n), cache = layer.forward(X, training=True)
+    >>> Y.shape, h_n.shape
+    ((2, 4, 5), (2, 5))
+    >>> grads = layer.backward(cache, dY=np.ones_like(Y))
+    >>> sorted(grads)
+    ['X', 'bias_hh', 'bias_ih', 'c0', 'h0', 'weight_hh', 'weight_ih']
+    """
+
+    cell = "lstm"
+
+    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
+        if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+
+    def _weights(self):
+        """The four parameter arrays as the kernels need them (no copy if
+        they already are C-contiguous arrays of the layer's dtype)."""
+        return tuple(
+            np.ascontiguousarray(getattr(self, name), dtype=self.dtype)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like, shape (B, T, D)
+            Input sequences, batch first; converted to the layer's dtype.
+        h0, c0 : array-like, shape (B, H), optional
+            Initial hidden and cell states; None means zeros.
+        lengths : array-like of int, shape (B,), optional
+            Length of each sequence, ``1 <= lengths[b] <= T``; None means all
+            ``T``. Sample ``b`` stops updating after its own length.
+        training : bool, default=False
+            If True, also return the cache that :meth:`backward` needs.
+
+        Returns
+        -------
+        Y : ndarray, shape (B, T, H)
+            Hidden state after every step; ``Y[b, t] = 0`` for
+            ``t >= lengths[b]`` (as ``pad_packed_sequence`` gives).
+        (h_n, c_n) : tuple of ndarray, each shape (B, H)
+            Each sample's state after its own last step.
+        cache : object
+            Only when `training` is True: for one call of :meth:`backward`.
+
+        Raises
+        ------
+        ValueError
+            If an input has the wrong shape or a length is out of range.
+        TypeError
+            If an input is not numeric.
+        """
+        X = self._input(X)
+        B, T, _ = X.shape
+        H = self.hidden_size
+        h0 = None if h0 is None else self._initial_state(h0, "h0", B)
+        c0 = None if c0 is None else self._initial_state(c0, "c0", B)
+        lengths = self._lengths(lengths, B, T)
+        Y = np.empty((B, T, H), dtype=self.dtype)
+        h_n = np.empty((B, H), dtype=self.dtype)
+        c_n = np.empty((B, H), dtype=self.dtype)
+        cache = None
+        if training:
+            _, n_cache, n_index = _core.cache_sizes(self.cell, self.dtype, X.shape, H, lengths)
+            cache = _KernelCache(self, X.shape, lengths, np.empty(n_cache, self.dtype),
+                                 np.empty(n_index, np.int64))
+        _core.forward(self.cell, X, *self._weights(), h0, c0, lengths, Y, h_n, c_n,
+                      None if cache is None else cache.buffer,
+                      None if cache is None else cache.index)
+        if training:
+            return Y, (h_n, c_n), cache
+        return Y, (h_n, c_n)
+
+    def backward(self, cache, dY=None, dh_n=None, dc_n=None):
+        """Backpropagation through time (exact gradients).
+
+        Parameters
+        ----------
+        cache : object
+            The cache from ``forward(..., training=True)`` of this layer, with
+            its weights unchanged since. It serves one call: the kernels reuse
+            its memory for the gate gradients.
+        dY : array-like, shape (B, T, H), optional
+            Gradient of the loss with respect to ``Y``; None means zeros.
+            Entries at padded steps (``t >= lengths[b]``) are ignored.
+        dh_n, dc_n : array-like, shape (B, H), optional
+            Gradient of the loss with respect to the final states.
+
+        Returns
+        -------
+        grads : dict of ndarray
+            ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``, ``'bias_hh'``,
+            ``'X'``, ``'h0'``, ``'c0'``: gradient of the loss with respect
+            to each, with its shape.
+
+        Raises
+        ------
+        TypeError
+            If `cache` is not a training cache of this layer.
+        RuntimeError
+            If `cache` was already used by a backward call.
+        ValueError
+            If a gradient has the wrong shape.
+        """
+        if not isinstance(cache, _KernelCache) or cache.layer is not self:
+            raise TypeError("cache must come from forward(..., training=True) of this layer")
+        if cache.used:
+            raise RuntimeError("this cache was already used by backward; run forward "
+                               "with training=True again")
+        B, T, D = cache.x_shape
+        H = self.hidden_size
+        state = (B, H)
+        dY = None if dY is None else self._gradient(dY, "dY", (B, T, H))
+        dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
+        dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
+        grads = {
+            "weight_ih": np.empty((4 * H, D), self.dtype),
+            "weight_hh": np.empty((4 * H, H), self.dtype),
+            "bias_ih": np.empty(4 * H, self.dtype),
+            "bias_hh": np.empty(4 * H, self.dtype),
+            "X": np.empty((B, T, D), self.dtype),
+            "h0": np.empty(state, self.dtype),
+            "c0": np.empty(state, self.dtype),
+        }
+        cache.used = True
+        _core.backward(self.cell, cache.x_shape, *self._weights(), cache.buffer, cache.index,
+                       dY, dh_n, dc_n, *grads.values())
+        return grads

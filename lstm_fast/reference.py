@@ -1,0 +1,274 @@
+"""Plain NumPy reference implementation of the LSTM layer.
+
+This module is the *oracle* for the tests and the *baseline* for the
+benchmarks of :mod:`lstm_fast`. It is written to be read, not to be fast: the
+time loop is an ordinary Python ``for`` loop, every step is vectorised over the
+batch, and the backward pass is textbook backpropagation through time. Nothing
+in the package uses it at run time.
+
+The math is exactly that of :class:`torch.nn.LSTM` (gate order i, f, g, o and
+PyTorch's weight layout)::
+
+    z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh      (4H rows: i, f, g, o)
+    i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_g)   o = sigmoid(z_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+Sequences of different lengths are supported: sample ``b`` stops updating
+after ``lengths[b]`` steps, its outputs after that are zero (as with
+``torch.nn.utils.rnn.pad_packed_sequence``) and its final state is the state
+after its own last step.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._layer_base import LSTMBase
+
+__all__ = ["LSTM"]
+
+
+def sigmoid(x):
+    """Logistic function ``1 / (1 + exp(-x))`` that never overflows.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input array (floating point).
+
+    Returns
+    -------
+    ndarray
+        ``sigmoid(x)``, same shape and dtype as `x`.
+
+    Notes
+    -----
+    ``exp`` is only ever evaluated at ``-|x|``, so it lies in ``(0, 1]`` and
+    cannot overflow; ``x >= 0`` uses ``1 / (1 + e)`` and ``x < 0`` uses
+    ``e / (1 + e)`` with ``e = exp(-|x|)``.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """What :meth:`LSTM.backward` needs from a training-mode forward pass.
+
+    Attributes
+    ----------
+    X : ndarray, shape (B, T, D)
+        The input sequence (in the layer's dtype).
+    h_prev, c_prev : ndarray, shape (B, T, H)
+        State entering each step: ``h_prev[:, t]`` is :math:`h_{t-1}`.
+    gates : ndarray, shape (B, T, 4H)
+        Activated gates ``[i, f, g, o]`` of each step.
+    tanh_c : ndarray, shape (B, T, H)
+        ``tanh(c_t)`` of each step.
+    mask : ndarray of bool, shape (B, T)
+        ``mask[b, t]`` is True while ``t < lengths[b]``.
+    """
+
+    X: np.ndarray
+    h_prev: np.ndarray
+    c_prev: np.ndarray
+    gates: np.ndarray
+    tanh_c: np.ndarray
+    mask: np.ndarray
+
+
+class LSTM(LSTMBase):
+    """One LSTM layer (unidirectional, batch first), in plain NumPy.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of input features ``D``.
+    hidden_size : int
+        Number of hidden units ``H``.
+    dtype : numpy dtype, default=np.float32
+        Floating-point type of the parameters and of all computations.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed or generator for the initial weights. Like ``torch.nn.LSTM``,
+        every parameter is drawn from ``uniform(-1/sqrt(H), 1/sqrt(H))``, in
+        the order ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+
+    Attributes
+    ----------
+    weight_ih : ndarray, shape (4H, D)
+        Input-to-hidden weights, gate blocks in order i, f, g, o.
+    weight_hh : ndarray, shape (4H, H)
+        Hidden-to-hidden weights, gate blocks in order i, f, g, o.
+    bias_ih, bias_hh : ndarray, shape (4H,)
+        The two biases (kept separate, as in PyTorch).
+    input_size, hidden_size : int
+    dtype : numpy.dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast.reference import LSTM
+    >>> layer = LSTM(3, 5, random_state=0)
+    >>> X = np.ones((2, 4, 3), dtype=np.float32)
+    >>> Y, (h_n, c_n), cache = layer.forward(X, training=True)
+    >>> Y.shape, h_n.shape
+    ((2, 4, 5), (2, 5))
+    >>> grads = layer.backward(cache, dY=np.ones_like(Y))
+    >>> grads["weight_ih"].shape
+    (20, 3)
+    """
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like, shape (B, T, D)
+            Input sequences, batch first.
+        h0, c0 : array-like, shape (B, H), optional
+            Initial hidden and cell states; None means zeros.
+        lengths : array-like of int, shape (B,), optional
+            Length of each sequence, ``1 <= lengths[b] <= T``; None means
+            every sequence has length ``T``.
+        training : bool, default=False
+            If True, also return the cache needed by :meth:`backward`.
+
+        Returns
+        -------
+        Y : ndarray, shape (B, T, H)
+            Hidden state after every step; ``Y[b, t] = 0`` for
+            ``t >= lengths[b]``.
+        (h_n, c_n) : tuple of ndarray, each shape (B, H)
+            Final states: for sample ``b``, the state after step
+            ``lengths[b] - 1``.
+        cache : object
+            Only when `training` is True: opaque object for :meth:`backward`.
+
+        Raises
+        ------
+        ValueError
+            If an input has the wrong shape or `lengths` is out of range.
+        """
+        X = self._input(X)
+        B, T, _ = X.shape
+        H = self.hidden_size
+        h = self._initial_state(h0, "h0", B)
+        c = self._initial_state(c0, "c0", B)
+        lengths = self._lengths(lengths, B, T)
+        mask = np.arange(T) < (T if lengths is None else lengths[:, None])
+        mask = np.broadcast_to(mask, (B, T))
+
+        # The input projection of all time steps at once; both biases folded in.
+        XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)  # (B, T, 4H)
+        W_hh_T = self.weight_hh.T
+
+        Y = np.zeros((B, T, H), dtype=self.dtype)
+        if training:
+            h_prev = np.empty((B, T, H), dtype=self.dtype)
+            c_prev = np.empty((B, T, H), dtype=self.dtype)
+            gates = np.empty((B, T, 4 * H), dtype=self.dtype)
+            tanh_c = np.empty((B, T, H), dtype=self.dtype)
+
+        for t in range(T):
+            z = XW[:, t] + h @ W_hh_T
+            i = sigmoid(z[:, 0 * H:1 * H])
+            f = sigmoid(z[:, 1 * H:2 * H])
+            g = np.tanh(z[:, 2 * H:3 * H])
+            o = sigmoid(z[:, 3 * H:4 * H])
+            c_new = f * c + i * g
+            tanh_c_new = np.tanh(c_new)
+            h_new = o * tanh_c_new
+
+            if training:
+                h_prev[:, t] = h
+                c_prev[:, t] = c
+                gates[:, t] = np.concatenate([i, f, g, o], axis=1)
+                tanh_c[:, t] = tanh_c_new
+
+            # Finished sequences keep their state and output zeros.
+            active = mask[:, t, None]
+            h = np.where(active, h_new, h)
+            c = np.where(active, c_new, c)
+            Y[:, t] = np.where(active, h_new, 0)
+
+        if training:
+            cache = _Cache(X, h_prev, c_prev, gates, tanh_c, mask)
+            return Y, (h, c), cache
+        return Y, (h, c)
+
+    # ----------------------------------------------------------------- backward
+
+    def backward(self, cache, dY=None, dh_n=None, dc_n=None):
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        cache : object
+            The cache returned by ``forward(..., training=True)``. It is not
+            modified, so `backward` may be called several times with it.
+        dY : array-like, shape (B, T, H), optional
+            Gradient of the loss with respect to ``Y``; None means zeros.
+            Entries at padded steps (``t >= lengths[b]``) are ignored.
+        dh_n, dc_n : array-like, shape (B, H), optional
+            Gradient of the loss with respect to the final states; None
+            means zeros.
+
+        Returns
+        -------
+        grads : dict of ndarray
+            Keys ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``,
+            ``'bias_hh'``, ``'X'``, ``'h0'``, ``'c0'``: the gradient of the
+            loss with respect to each, with its shape.
+
+        Raises
+        ------
+        ValueError
+            If a gradient has the wrong shape.
+        """
+        if not isinstance(cache, _Cache):
+            raise TypeError("cache must be the one returned by forward(..., training=True)")
+        X, mask = cache.X, cache.mask
+        B, T, _ = X.shape
+        H = self.hidden_size
+        dY = self._gradient(dY, "dY", (B, T, H))
+        dh = self._gradient(dh_n, "dh_n", (B, H))  # dLoss/dh_t flowing backwards
+        dc = self._gradient(dc_n, "dc_n", (B, H))  # dLoss/dc_t flowing backwards
+
+        dZ = np.zeros((B, T, 4 * H), dtype=self.dtype)  # dLoss/dz_t, every step
+        for t in reversed(range(T)):
+            active = mask[:, t, None]
+            i = cache.gates[:, t, 0 * H:1 * H]
+            f = cache.gates[:, t, 1 * H:2 * H]
+            g = cache.gates[:, t, 2 * H:3 * H]
+            o = cache.gates[:, t, 3 * H:4 * H]
+            tanh_c = cache.tanh_c[:, t]
+
+            dh_t = dh + np.where(active, dY[:, t], 0)
+            dc_t = dc + dh_t * o * (1 - tanh_c**2)
+            dz_i = dc_t * g * i * (1 - i)
+            dz_f = dc_t * cache.c_prev[:, t] * f * (1 - f)
+            dz_g = dc_t * i * (1 - g**2)
+            dz_o = dh_t * tanh_c * o * (1 - o)
+            dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)
+            dz = np.where(active, dz, 0)  # padded steps contribute nothing
+            dZ[:, t] = dz
+
+            # Finished sequences pass their state gradient through unchanged.
+            dh = np.where(active, dz @ self.weight_hh, dh)
+            dc = np.where(active, dc_t * f, dc)
+
+        # Weight gradients and dX: one product over all (sample, step) pairs.
+        dZ_2d = dZ.reshape(B * T, 4 * H)
+        dbias = dZ_2d.sum(axis=0)
+        return {
+            "weight_ih": dZ_2d.T @ X.reshape(B * T, self.input_size),
+            "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
+            "bias_ih": dbias,
+            "bias_hh": dbias.copy(),
+            "X": dZ @ self.weight_ih,
+            "h0": dh,
+            "c0": dc,
+        }
