@@ -1,6 +1,7 @@
 /* Runtime dispatch: cpuid -> the best compiled kernel variant, chosen once.
  * Also the public entry points of rnn.h, which only validate and route.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cache_layout.h"
@@ -121,6 +122,26 @@ int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows) {
 int64_t lstmf_cache_index_elems(const lstmf_shape *s) {
     if (!shape_ok(s)) return LSTMF_EINVAL;
     return lstmf_index_elems(s->batch, s->steps);
+}
+
+int lstmf_cache_index_valid(const lstmf_shape *s, const int64_t *index) {
+    if (!shape_ok(s) || !index) return 0;
+    const int64_t B = s->batch, T = s->steps;
+    const int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
+    if (batch_sizes[0] != B || off[0] != 0) return 0;
+    for (int64_t t = 0; t < T; t++) {
+        if (batch_sizes[t] < 0 || (t > 0 && batch_sizes[t] > batch_sizes[t - 1])) return 0;
+        if (off[t + 1] != off[t] + batch_sizes[t]) return 0;
+    }
+    unsigned char *seen = calloc((size_t)B, 1);
+    if (!seen) return 0;
+    int ok = 1;
+    for (int64_t i = 0; i < B && ok; i++) {
+        ok = perm[i] >= 0 && perm[i] < B && !seen[perm[i]];
+        if (ok) seen[perm[i]] = 1;
+    }
+    free(seen);
+    return ok;
 }
 
 static const lstmf_variant *variant_for(const lstmf_shape *s) {

@@ -61,6 +61,18 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
     return nt;
 }
 
+/* The input projection of step t+1 was written long ago and has left the
+ * caches; fetch the slice the next step's tile will read (rows of z_next,
+ * every gate, units [j0, j0 + nu)) into L2 while this step computes. */
+static void prefetch_next_step(const real *z_next, int64_t GH, int64_t H,
+                               int G, int64_t j0, int64_t nu, int64_t rows) {
+    const int64_t line = 64 / sizeof(real);
+    for (int64_t r = 0; r < rows; r++)
+        for (int g = 0; g < G; g++)
+            for (int64_t u = 0; u < nu; u += line)
+                __builtin_prefetch(z_next + r * GH + g * H + j0 + u, 0, 2);
+}
+
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
@@ -151,14 +163,20 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
             st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
             st.y = y + t * H;
-            for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                const int mr = (int)MIN(GEMM_MR, i_end - i);
-                for (int64_t blk = 0; blk < nblocks; blk++) {
+            /* Unit blocks outside, rows inside: each block's slice of W_hh
+             * (H x W) is read from memory once per step and then served
+             * from cache to every row panel. */
+            for (int64_t blk = 0; blk < nblocks; blk++) {
+                for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                    const int mr = (int)MIN(GEMM_MR, i_end - i);
                     for (int64_t q = 0; q < W / GEMM_NR; q++)
-                        FN(gemm_micro)(mr, GEMM_NR, H, h_prev + i * H, H,
+                        FN(gemm_micro)(mr, GEMM_NR, H, h_prev + i * H, H, 1,
                                        wp + (blk * W / GEMM_NR + q) * panel,
                                        NULL, tile + q * GEMM_NR, W, 0);
                     cell->forward_tile(&st, i, mr, tile, W, blk * U, MIN(U, H - blk * U));
+                    prefetch_next_step(st.z + (batch_sizes[t] + i) * GH, GH, H, G,
+                                       blk * U, MIN(U, H - blk * U),
+                                       MIN(mr, st.n_next - i));
                 }
             }
         }
@@ -176,6 +194,22 @@ nomem:
     lstmf_free(work);
     if (!cache_index) lstmf_free(index);
     return LSTMF_ENOMEM;
+}
+
+/* out[j] = sum over rows of a[n*cols + j]; each column block is summed in
+ * row order by one thread (the same result for any thread count). */
+static void column_sums(int64_t rows, int64_t cols, const real *a, real *out,
+                        int nthreads) {
+    const int64_t width = 4 * VLEN, blocks = (cols + width - 1) / width;
+    int nt = (double)rows * cols < 1e5 ? 1 : nthreads;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t j0 = blk * width, w = MIN(width, cols - j0);
+        real acc[4 * VLEN] = {0};
+        for (int64_t n = 0; n < rows; n++)
+            for (int64_t j = 0; j < w; j++) acc[j] += a[n * cols + j0 + j];
+        memcpy(out + j0, acc, sizeof(real) * w);
+    }
 }
 
 static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
@@ -228,11 +262,11 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.dy = dy ? dy + t * H : NULL;
             cell->backward_rows(&st, r0, i_end);
-            for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                const int mr = (int)MIN(GEMM_MR, i_end - i);
-                for (int64_t p = 0; p < panels; p++) {
-                    const int nr = (int)MIN(GEMM_NR, H - p * GEMM_NR);
-                    FN(gemm_micro)(mr, nr, GH, st.z + i * GH, GH, wp + p * GH * GEMM_NR,
+            for (int64_t p = 0; p < panels; p++) {
+                const int nr = (int)MIN(GEMM_NR, H - p * GEMM_NR);
+                for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                    const int mr = (int)MIN(GEMM_MR, i_end - i);
+                    FN(gemm_micro)(mr, nr, GH, st.z + i * GH, GH, 1, wp + p * GH * GEMM_NR,
                                    NULL, dh + i * H + p * GEMM_NR, H, 0);
                 }
             }
@@ -248,11 +282,8 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         FN(gemm)(GH, H, N, z, 1, GH, hprev, H, 1, NULL, g->w_hh, H, nthreads) ||
         FN(gemm)(N, D, GH, z, GH, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
         goto done;
-    real *db = g->b_ih;
-    memset(db, 0, sizeof(real) * GH);
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t j = 0; j < GH; j++) db[j] += z[n * GH + j];
-    memcpy(g->b_hh, db, sizeof(real) * GH);
+    column_sums(N, GH, z, g->b_ih, nthreads);
+    memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
 
     real *dx = g->x;
     memset(dx, 0, sizeof(real) * B * T * D);

@@ -59,6 +59,11 @@ int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths);
 int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows);
 int64_t lstmf_cache_index_elems(const lstmf_shape *s);
 
+/* 1 if cache_index is a consistent index for shape s (a permutation of the
+ * batch, non-increasing live-row counts, matching offsets), else 0. Backward
+ * trusts the index, so callers that cannot vouch for it check it first. */
+int lstmf_cache_index_valid(const lstmf_shape *s, const int64_t *cache_index);
+
 /* Forward pass. cache == NULL: inference (nothing kept). Otherwise training:
  * cache and cache_index receive what lstmf_backward needs. */
 int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,

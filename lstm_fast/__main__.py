@@ -11,11 +11,32 @@ def _info(args):
     return 0
 
 
+def _bench(args):
+    import numpy as np
+
+    from . import _benchmark, show_config
+
+    show_config()
+    print()
+    rows = _benchmark.run(args.shapes or None, tuple(args.modes), np.dtype(args.dtype),
+                          repeat=args.repeat)
+    print(_benchmark.format_table(rows))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lstm-fast", description="Fast CPU LSTM layers.")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print version, ISA, OpenMP runtime and threads")
     info.set_defaults(run=_info)
+    bench = sub.add_parser("bench", help="time the kernels against the NumPy reference")
+    bench.add_argument("--shapes", nargs="*", choices=["small", "medium", "large", "stream"],
+                       help="shapes to run (default: all)")
+    bench.add_argument("--modes", nargs="*", choices=["forward", "train"],
+                       default=["forward", "train"], help="what to time (default: both)")
+    bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    bench.add_argument("--repeat", type=int, default=7, help="timed calls per measurement")
+    bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -68,6 +68,17 @@ def _openmp_runtime():
     return "; ".join(f"{info['internal_api']} ({info['filepath']})" for info in libs)
 
 
+# _OPENMP is the release date of the specification the compiler implements.
+_OPENMP_RELEASES = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0",
+                    201511: "4.5", 201811: "5.0", 202011: "5.1", 202111: "5.2"}
+
+
+def _openmp_spec(macro):
+    if not macro:
+        return "not built with OpenMP"
+    return f"OpenMP {_OPENMP_RELEASES.get(macro, 'unknown')} (_OPENMP={macro})"
+
+
 def config():
     """The configuration as a dict (what :func:`show_config` prints).
 
@@ -84,7 +95,7 @@ def config():
         "isa": _core.isa_active(),
         "isas_compiled": _core.isas_compiled(),
         "isas_supported": _core.isas_supported(),
-        "openmp": f"{omp // 100}.{omp % 100:02d} (_OPENMP={omp})" if omp else "not built with OpenMP",
+        "openmp": _openmp_spec(omp),
         "openmp_runtime": _openmp_runtime(),
         "threads": get_num_threads(),
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",

@@ -45,6 +45,7 @@ cdef extern from "rnn.h" nogil:
     int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths)
     int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows)
     int64_t lstmf_cache_index_elems(const lstmf_shape *s)
+    int lstmf_cache_index_valid(const lstmf_shape *s, const int64_t *cache_index)
     int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                       const void *h0, const void *c0, const int64_t *lengths,
                       void *y, void *h_n, void *c_n, void *cache, int64_t *cache_index)
@@ -103,10 +104,18 @@ def cell_gates(str cell):
     return lstmf_cell_gates(CELLS[cell])
 
 
-cdef void *_ptr(object arr, str name, object dtype, tuple shape) except NULL:
-    """Pointer to arr's data after checking type, dtype, shape, contiguity."""
+cdef object _ndarray(object arr, str name):
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
+    return arr
+
+
+cdef void *_ptr(object arr, str name, object dtype, tuple shape, bint output=False) except NULL:
+    """Pointer to arr's data after checking type, dtype, shape, contiguity
+    (and, for arrays the kernels write, that they are writeable)."""
+    _ndarray(arr, name)
+    if output and not arr.flags.writeable:
+        raise ValueError(f"{name} is read-only; the kernels write their results into it")
     if arr.dtype != dtype:
         raise TypeError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype.name}")
     if arr.shape != shape:
@@ -172,17 +181,17 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given)."""
     cdef lstmf_shape s
     cdef lstmf_weights w
-    dtype = X.dtype if isinstance(X, np.ndarray) else None
-    _make_shape(&s, cell, dtype, tuple(X.shape), h_n.shape[-1] if isinstance(h_n, np.ndarray) else 0)
+    dtype = _ndarray(X, "X").dtype
+    _make_shape(&s, cell, dtype, X.shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
     cdef tuple state = (s.batch, s.hidden_size)
     cdef const void *xp = _ptr(X, "X", dtype, (s.batch, s.steps, s.input_size))
     cdef const void *h0p = _optional(h0, "h0", dtype, state)
     cdef const void *c0p = _optional(c0, "c0", dtype, state)
     cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
-    cdef void *yp = _ptr(Y, "Y", dtype, (s.batch, s.steps, s.hidden_size))
-    cdef void *hnp = _ptr(h_n, "h_n", dtype, state)
-    cdef void *cnp_ = _ptr(c_n, "c_n", dtype, state)
+    cdef void *yp = _ptr(Y, "Y", dtype, (s.batch, s.steps, s.hidden_size), True)
+    cdef void *hnp = _ptr(h_n, "h_n", dtype, state, True)
+    cdef void *cnp_ = _ptr(c_n, "c_n", dtype, state, True)
     cdef void *cp = NULL
     cdef int64_t *ip = NULL
     cdef int64_t rows
@@ -190,8 +199,8 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
         rows = lstmf_packed_rows(&s, lp)
         if rows < 0:
             raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
-        cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),))
-        ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64, (lstmf_cache_index_elems(&s),))
+        cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),), True)
+        ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64, (lstmf_cache_index_elems(&s),), True)
     cdef int status
     with nogil:
         status = lstmf_forward(&s, &w, xp, h0p, c0p, lp, yp, hnp, cnp_, cp, ip)
@@ -204,27 +213,29 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     cdef lstmf_shape s
     cdef lstmf_weights w
     cdef lstmf_grads g
-    dtype = w_ih.dtype if isinstance(w_ih, np.ndarray) else None
-    _make_shape(&s, cell, dtype, x_shape, w_hh.shape[-1] if isinstance(w_hh, np.ndarray) else 0)
+    dtype = _ndarray(w_ih, "weight_ih").dtype
+    _make_shape(&s, cell, dtype, x_shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
     cdef int64_t gh = lstmf_cell_gates(s.cell) * s.hidden_size
     cdef tuple state = (s.batch, s.hidden_size)
     cdef int64_t *ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64,
                                       (lstmf_cache_index_elems(&s),))
+    if not lstmf_cache_index_valid(&s, ip):
+        raise ValueError("cache_index is not the index of a training forward with this shape")
     if not isinstance(cache, np.ndarray) or cache.ndim != 1:
         raise TypeError("cache must be the 1-D array made by a training forward")
     cdef int64_t rows = ip[s.batch + 2 * s.steps]
-    cdef void *cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),))
+    cdef void *cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),), True)
     cdef const void *dyp = _optional(dY, "dY", dtype, (s.batch, s.steps, s.hidden_size))
     cdef const void *dhp = _optional(dh_n, "dh_n", dtype, state)
     cdef const void *dcp = _optional(dc_n, "dc_n", dtype, state)
-    g.w_ih = _ptr(g_w_ih, "grad weight_ih", dtype, (gh, s.input_size))
-    g.w_hh = _ptr(g_w_hh, "grad weight_hh", dtype, (gh, s.hidden_size))
-    g.b_ih = _ptr(g_b_ih, "grad bias_ih", dtype, (gh,))
-    g.b_hh = _ptr(g_b_hh, "grad bias_hh", dtype, (gh,))
-    g.x = _ptr(dX, "grad X", dtype, (s.batch, s.steps, s.input_size))
-    g.h0 = _ptr(dh0, "grad h0", dtype, state)
-    g.c0 = _ptr(dc0, "grad c0", dtype, state)
+    g.w_ih = _ptr(g_w_ih, "grad weight_ih", dtype, (gh, s.input_size), True)
+    g.w_hh = _ptr(g_w_hh, "grad weight_hh", dtype, (gh, s.hidden_size), True)
+    g.b_ih = _ptr(g_b_ih, "grad bias_ih", dtype, (gh,), True)
+    g.b_hh = _ptr(g_b_hh, "grad bias_hh", dtype, (gh,), True)
+    g.x = _ptr(dX, "grad X", dtype, (s.batch, s.steps, s.input_size), True)
+    g.h0 = _ptr(dh0, "grad h0", dtype, state, True)
+    g.c0 = _ptr(dc0, "grad c0", dtype, state, True)
     cdef int status
     with nogil:
         status = lstmf_backward(&s, &w, cp, ip, dyp, dhp, dcp, &g)

@@ -31,11 +31,11 @@ void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
 /* Elements needed by gemm_pack_b for a K x n_cols operand. */
 int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols);
 
-/* One micro-panel: C (mr x nr, ldc) = A (mr x K, rows at A + r*lda) *
- * Bp (one packed K x NR panel), accumulated into C when accumulate != 0.
- * mr <= MR, nr <= NR. */
-void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t lda,
-                    const real *Bp, const real *bias, real *C, int64_t ldc,
+/* One micro-panel: C (mr x nr, ldc) = A (mr x K, element (r, k) at
+ * A[r*rsa + k*csa]) * Bp (one packed K x NR panel) [+ bias], accumulated
+ * into C when accumulate != 0. mr <= MR, nr <= NR. */
+void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t rsa,
+                    int64_t csa, const real *Bp, const real *bias, real *C, int64_t ldc,
                     int accumulate);
 
 #endif

@@ -2,8 +2,9 @@
  * registers over the whole K loop. Written once with vector extensions; the
  * compiler flags of the variant (blocksizes.h) decide its width.
  *
- * A is read in place, row r at A + r*lda (unit column stride): the driver
- * packs A so, and the recurrent step passes h_{t-1} directly.
+ * A element (r, k) is read at A[r*rsa + k*csa]: the driver packs A into
+ * MR-row panels (rsa = 1, csa = MR) and the recurrent steps pass their
+ * row-major operand in place (rsa = lda, csa = 1).
  * Bp is one packed panel, element (k, n) at Bp[k*NR + n].
  */
 #include "gemm.h"
@@ -11,7 +12,7 @@
 _Static_assert(GEMM_MR == 6, "gemm_micro has one case per row count up to 6");
 
 LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
-                             int64_t lda, const real *Bp, const real *bias,
+                             int64_t rsa, int64_t csa, const real *Bp, const real *bias,
                              real *C, int64_t ldc, int accumulate) {
     vreal acc[GEMM_MR][GEMM_NV];
     for (int r = 0; r < mr; r++)
@@ -21,7 +22,7 @@ LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
         vreal b[GEMM_NV];
         for (int v = 0; v < GEMM_NV; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
         for (int r = 0; r < mr; r++) {
-            real a = A[r * lda + k];
+            real a = A[r * rsa + k * csa];
             for (int v = 0; v < GEMM_NV; v++) acc[r][v] += a * b[v];
         }
     }
@@ -48,11 +49,11 @@ LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
  * with constant bounds and the accumulators live in registers. */
 #define MICRO_CASE(MRV)                                                        \
     case MRV:                                                                  \
-        micro_body(MRV, nr, K, A, lda, Bp, bias, C, ldc, accumulate);          \
+        micro_body(MRV, nr, K, A, rsa, csa, Bp, bias, C, ldc, accumulate);          \
         break;
 
-void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t lda,
-                    const real *Bp, const real *bias, real *C, int64_t ldc,
+void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t rsa,
+                    int64_t csa, const real *Bp, const real *bias, real *C, int64_t ldc,
                     int accumulate) {
     switch (mr) {
         MICRO_CASE(1)

@@ -1,0 +1,124 @@
+"""Kernel benchmarks: lstm_fast against the NumPy reference, side by side.
+
+Both implementations run in the same process on the same data, alternately,
+so the ratios hold even on a noisy machine; times are medians.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+# The DESIGN.md shapes: (batch B, steps T, inputs D, hidden H).
+SHAPES = {
+    "small": (32, 50, 8, 64),
+    "medium": (64, 100, 32, 128),
+    "large": (128, 100, 128, 512),
+    "stream": (1, 1000, 4, 64),
+}
+
+
+def forward_flops(B, T, D, H, gates=4):
+    """FLOPs of one forward pass: the two GEMMs per step, 2*B*T*G*H*(D+H)."""
+    return 2 * B * T * gates * H * (D + H)
+
+
+def make_problem(shape, dtype=np.float32, seed=0):
+    """Random inputs and output gradients for a shape name or (B, T, D, H)."""
+    B, T, D, H = SHAPES[shape] if isinstance(shape, str) else shape
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((B, T, D)).astype(dtype)
+    dY = rng.standard_normal((B, T, H)).astype(dtype)
+    return X, dY
+
+
+def forward(layer, X, dY):
+    """Inference: outputs only."""
+    layer.forward(X)
+
+
+def train_step(layer, X, dY):
+    """Forward in training mode, then backward with weight gradients."""
+    Y, _, cache = layer.forward(X, training=True)
+    layer.backward(cache, dY=dY)
+
+
+MODES = {"forward": forward, "train": train_step}
+
+
+@dataclass
+class Row:
+    shape: str
+    mode: str
+    fast_ms: float
+    reference_ms: float
+    gflops: float
+
+    @property
+    def speedup(self):
+        return self.reference_ms / self.fast_ms
+
+
+def _median_ms(fn, repeat, budget_s):
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeat or (time.perf_counter() - start < budget_s and len(times) < 10 * repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= repeat and time.perf_counter() - start > budget_s:
+            break
+    return 1e3 * float(np.median(times))
+
+
+def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, budget_s=2.0):
+    """Time lstm_fast and the NumPy reference on each shape and mode.
+
+    Parameters
+    ----------
+    shapes : list of str, optional
+        Names from :data:`SHAPES`; all by default.
+    modes : tuple of str
+        ``"forward"`` (inference) and/or ``"train"`` (forward + backward).
+    dtype : numpy dtype
+    repeat : int
+        Minimum number of timed calls per implementation (after a warm-up).
+    budget_s : float
+        Rough time budget per measurement.
+
+    Returns
+    -------
+    list of Row
+    """
+    from . import layers, reference
+
+    rows = []
+    for name in shapes or SHAPES:
+        B, T, D, H = SHAPES[name]
+        X, dY = make_problem(name, dtype)
+        fast = layers.LSTM(D, H, dtype=dtype, random_state=0)
+        ref = reference.LSTM(D, H, dtype=dtype, random_state=0)
+        for mode in modes:
+            fn = MODES[mode]
+            fn(fast, X, dY)
+            fn(ref, X, dY)
+            ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
+            fast_ms = _median_ms(lambda: fn(fast, X, dY), repeat, budget_s)
+            flops = forward_flops(B, T, D, H) * (3 if mode == "train" else 1)
+            rows.append(Row(name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6))
+    return rows
+
+
+def format_table(rows):
+    """Markdown table of :func:`run`'s rows."""
+    lines = [
+        "| shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        dims = ",".join(str(v) for v in SHAPES[r.shape])
+        lines.append(
+            f"| {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
+            f"{r.reference_ms:.2f} | {r.speedup:.1f}x |"
+        )
+    return "\n".join(lines)
