@@ -3,9 +3,10 @@
  * All rows are "packed": time-major, samples sorted by decreasing length,
  * step t holding only its live rows, rows off[t] .. off[t+1]-1 (N rows in
  * all). Row i of step t is the i-th longest sample, perm[i].
- *   xp    (N, D)    inputs, gathered into packed order
+ *   xh    (N, D+H)  [x_t, h_{t-1}] of each live row side by side: x feeds
+ *                   the input projection, h_{t-1} the recurrent GEMM, and
+ *                   backward gets [dW_ih, dW_hh] from one GEMM with it
  *   z     (N, G*H)  gate activations (overwritten by dZ during backward)
- *   hprev (N, H)    h_{t-1} of each live row: the recurrent GEMM's input
  *   c     (N, H)    cell state c_t (cells with a cell state only)
  *   c0    (B, H)    initial cell state in sorted order (likewise)
  * The int64 index holds perm (B), batch_sizes (T: live rows per step) and
@@ -17,7 +18,7 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t xp, z, hprev, c, c0, total;
+    int64_t xh, z, c, c0, total;
 } lstmf_cache_offsets;
 
 static inline lstmf_cache_offsets lstmf_cache_layout(int64_t gates,
@@ -25,10 +26,9 @@ static inline lstmf_cache_offsets lstmf_cache_layout(int64_t gates,
                                                      int64_t N, int64_t B,
                                                      int64_t D, int64_t H) {
     lstmf_cache_offsets o;
-    o.xp = 0;
-    o.z = o.xp + N * D;
-    o.hprev = o.z + N * gates * H;
-    o.c = o.hprev + N * H;
+    o.xh = 0;
+    o.z = o.xh + N * (D + H);
+    o.c = o.z + N * gates * H;
     o.c0 = o.c + (has_cell_state ? N * H : 0);
     o.total = o.c0 + (has_cell_state ? B * H : 0);
     return o;

@@ -92,18 +92,22 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     build_index(B, T, lengths, perm, batch_sizes, off);
     const int64_t N = off[T];
 
-    /* Training keeps xp, z, hprev, c in the cache; inference needs xp and z
-     * for the input projection and two h buffers and one c buffer per row. */
+    /* Training keeps xh, z, c in the cache. Inference needs x and z for
+     * the input projection, two h buffers and one c buffer per row. */
     lstmf_cache_offsets lay = lstmf_cache_layout(G, has_c, N, B, D, H);
     real *work = NULL;
     if (!training) {
         work = lstmf_alloc(sizeof(real) * (N * D + N * GH + 3 * B * H));
         if (!work) goto nomem;
     }
-    real *xp = training ? cache + lay.xp : work;
+    /* x of packed row r at xp + r*ldx; h_{t-1} of live row i of step t at
+     * hbuf + hrow(t) + i*ldh. */
+    const int64_t ldx = training ? D + H : D, ldh = training ? D + H : H;
+    real *xp = training ? cache + lay.xh : work;
     real *z = training ? cache + lay.z : work + N * D;
-    real *hbuf = training ? cache + lay.hprev : work + N * D + N * GH;
+    real *hbuf = training ? cache + lay.xh + D : work + N * D + N * GH;
     real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
+#define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
 
     const int64_t U = unit_block(G), nblocks = (H + U - 1) / U, W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
@@ -114,10 +118,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     /* Gather inputs into packed rows; the initial states into sorted rows. */
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < batch_sizes[t]; i++)
-            memcpy(xp + (off[t] + i) * D, x + (perm[i] * T + t) * D, sizeof(real) * D);
+            memcpy(xp + (off[t] + i) * ldx, x + (perm[i] * T + t) * D, sizeof(real) * D);
     for (int64_t i = 0; i < B; i++) {
-        if (h0) memcpy(hbuf + i * H, h0 + perm[i] * H, sizeof(real) * H);
-        else memset(hbuf + i * H, 0, sizeof(real) * H);
+        if (h0) memcpy(hbuf + i * ldh, h0 + perm[i] * H, sizeof(real) * H);
+        else memset(hbuf + i * ldh, 0, sizeof(real) * H);
         if (has_c && c0) memcpy(cbuf + i * H, c0 + perm[i] * H, sizeof(real) * H);
         else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
     }
@@ -128,7 +132,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     }
 
     /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
-    if (FN(gemm)(N, GH, D, xp, D, 1, (const real *)w->w_ih, 1, D,
+    if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
                  (const real *)w->b_ih, z, GH, nthreads) != 0)
         goto nomem_packed;
 
@@ -141,39 +145,51 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         }
     FN(gemm_pack_b)(H, nblocks * W, (const real *)w->w_hh, 1, H, col_map, wp);
 
+    /* One output tile per thread, as wide as a unit block and as tall as
+     * the thread's rows rounded up to whole row panels. */
     const int nt = loop_threads(nthreads, B, H, G);
+    const int64_t tile_rows = ((B + nt - 1) / nt + GEMM_MR) / GEMM_MR * GEMM_MR;
+    real *tiles = lstmf_alloc(sizeof(real) * tile_rows * W * nt);
+    if (!tiles) goto nomem_packed;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
-        real tile[GEMM_MR * W];
+        real *tile = tiles + tile_rows * W * tid;
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
-            .b_hh = (const real *)w->b_hh, .y_stride = T * H, .perm = perm,
+            .b_hh = (const real *)w->b_hh, .y_stride = T * H, .perm = perm, .h_stride = ldh,
             .h_n = h_n, .c_n = c_n,
         };
         for (int64_t t = 0; t < T; t++) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) break;
-            const real *h_prev = training ? hbuf + off[t] * H : hbuf + (t & 1) * B * H;
+            const real *h_prev = hbuf + HROW(t);
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
-            st.h_out = training ? (t + 1 < T ? hbuf + off[t + 1] * H : NULL)
-                                : hbuf + ((t + 1) & 1) * B * H;
+            st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
             st.z = z + off[t] * GH;
             st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
             st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
             st.y = y + t * H;
-            /* Unit blocks outside, rows inside: each block's slice of W_hh
-             * (H x W) is read from memory once per step and then served
-             * from cache to every row panel. */
+            /* Unit blocks outside, then KC-deep slices of K = H, then row
+             * panels: each KC x NR slice of W_hh stays in L1 while every row
+             * panel of the thread uses it, the sums accumulating in the
+             * thread's tile; the finished tile goes through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
+                for (int64_t k0 = 0; k0 < H; k0 += GEMM_KC) {
+                    const int64_t kc = MIN(GEMM_KC, H - k0);
+                    for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                        const int mr = (int)MIN(GEMM_MR, i_end - i);
+                        for (int64_t q = 0; q < W / GEMM_NR; q++)
+                            FN(gemm_micro)(mr, GEMM_NR, kc, h_prev + i * ldh + k0, ldh, 1,
+                                           wp + (blk * W / GEMM_NR + q) * panel + k0 * GEMM_NR,
+                                           NULL, tile + (i - r0) * W + q * GEMM_NR, W, k0 > 0);
+                    }
+                }
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
-                    for (int64_t q = 0; q < W / GEMM_NR; q++)
-                        FN(gemm_micro)(mr, GEMM_NR, H, h_prev + i * H, H, 1,
-                                       wp + (blk * W / GEMM_NR + q) * panel,
-                                       NULL, tile + q * GEMM_NR, W, 0);
-                    cell->forward_tile(&st, i, mr, tile, W, blk * U, MIN(U, H - blk * U));
+                    cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
+                                       MIN(U, H - blk * U));
                     prefetch_next_step(st.z + (batch_sizes[t] + i) * GH, GH, H, G,
                                        blk * U, MIN(U, H - blk * U),
                                        MIN(mr, st.n_next - i));
@@ -181,6 +197,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
         }
     }
+#undef HROW
+    lstmf_free(tiles);
     lstmf_free(wp);
     lstmf_free(col_map);
     lstmf_free(work);
@@ -194,22 +212,6 @@ nomem:
     lstmf_free(work);
     if (!cache_index) lstmf_free(index);
     return LSTMF_ENOMEM;
-}
-
-/* out[j] = sum over rows of a[n*cols + j]; each column block is summed in
- * row order by one thread (the same result for any thread count). */
-static void column_sums(int64_t rows, int64_t cols, const real *a, real *out,
-                        int nthreads) {
-    const int64_t width = 4 * VLEN, blocks = (cols + width - 1) / width;
-    int nt = (double)rows * cols < 1e5 ? 1 : nthreads;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t blk = 0; blk < blocks; blk++) {
-        const int64_t j0 = blk * width, w = MIN(width, cols - j0);
-        real acc[4 * VLEN] = {0};
-        for (int64_t n = 0; n < rows; n++)
-            for (int64_t j = 0; j < w; j++) acc[j] += a[n * cols + j0 + j];
-        memcpy(out + j0, acc, sizeof(real) * w);
-    }
 }
 
 static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
@@ -228,14 +230,16 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     /* Backward turns the cached activations into dZ in place: the cache is
      * single-use, as documented in rnn.h. */
     real *z = cache + lay.z;
-    const real *xp = cache + lay.xp, *hprev = cache + lay.hprev;
+    const real *xh = cache + lay.xh;
+    const int64_t DH = D + H;
 
     const int64_t panels = (H + GEMM_NR - 1) / GEMM_NR;
     real *dh = lstmf_alloc(sizeof(real) * 2 * B * H);
     real *wp = lstmf_alloc(sizeof(real) * FN(gemm_packed_b_elems)(GH, H));
     real *dxp = lstmf_alloc(sizeof(real) * N * D);
+    real *dw = lstmf_alloc(sizeof(real) * GH * DH);
     int status = LSTMF_ENOMEM;
-    if (!dh || !wp || !dxp) goto done;
+    if (!dh || !wp || !dxp || !dw) goto done;
     real *dc = dh + B * H;
     for (int64_t i = 0; i < B; i++) {
         if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
@@ -262,12 +266,18 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.dy = dy ? dy + t * H : NULL;
             cell->backward_rows(&st, r0, i_end);
+            /* Column panels, then KC-deep slices of K = G*H (each slice of
+             * W_hh stays in L1 for all row panels), accumulating into dh. */
             for (int64_t p = 0; p < panels; p++) {
                 const int nr = (int)MIN(GEMM_NR, H - p * GEMM_NR);
-                for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                    const int mr = (int)MIN(GEMM_MR, i_end - i);
-                    FN(gemm_micro)(mr, nr, GH, st.z + i * GH, GH, 1, wp + p * GH * GEMM_NR,
-                                   NULL, dh + i * H + p * GEMM_NR, H, 0);
+                for (int64_t k0 = 0; k0 < GH; k0 += GEMM_KC) {
+                    const int64_t kc = MIN(GEMM_KC, GH - k0);
+                    for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+                        const int mr = (int)MIN(GEMM_MR, i_end - i);
+                        FN(gemm_micro)(mr, nr, kc, st.z + i * GH + k0, GH, 1,
+                                       wp + p * GH * GEMM_NR + k0 * GEMM_NR, NULL,
+                                       dh + i * H + p * GEMM_NR, H, k0 > 0);
+                    }
                 }
             }
         }
@@ -277,12 +287,16 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         if (has_c) memcpy((real *)g->c0 + perm[i] * H, dc + i * H, sizeof(real) * H);
     }
 
-    /* Weight and input gradients: one GEMM each over all packed rows. */
-    if (FN(gemm)(GH, D, N, z, 1, GH, xp, D, 1, NULL, g->w_ih, D, nthreads) ||
-        FN(gemm)(GH, H, N, z, 1, GH, hprev, H, 1, NULL, g->w_hh, H, nthreads) ||
+    /* Weight gradients: [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over
+     * all packed rows that also sums dZ's columns into the bias gradient.
+     * Input gradients: dX = dZ W_ih, one GEMM. */
+    if (FN(gemm_sum_a)(GH, DH, N, z, 1, GH, xh, DH, 1, dw, DH, g->b_ih, nthreads) ||
         FN(gemm)(N, D, GH, z, GH, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
         goto done;
-    column_sums(N, GH, z, g->b_ih, nthreads);
+    for (int64_t m = 0; m < GH; m++) {
+        memcpy((real *)g->w_ih + m * D, dw + m * DH, sizeof(real) * D);
+        memcpy((real *)g->w_hh + m * H, dw + m * DH + D, sizeof(real) * H);
+    }
     memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
 
     real *dx = g->x;
@@ -295,6 +309,7 @@ done:
     lstmf_free(dh);
     lstmf_free(wp);
     lstmf_free(dxp);
+    lstmf_free(dw);
     return status;
 }
 

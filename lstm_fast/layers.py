@@ -133,8 +133,8 @@ class LSTM(LSTMBase):
         cache = None
         if training:
             _, n_cache, n_index = _core.cache_sizes(self.cell, self.dtype, X.shape, H, lengths)
-            cache = _KernelCache(self, X.shape, lengths, np.empty(n_cache, self.dtype),
-                                 np.empty(n_index, np.int64))
+            buffer = self._spare_buffer(n_cache)
+            cache = _KernelCache(self, X.shape, lengths, buffer, np.empty(n_index, np.int64))
         _core.forward(self.cell, X, *self._weights(), h0, c0, lengths, Y, h_n, c_n,
                       None if cache is None else cache.buffer,
                       None if cache is None else cache.index)
@@ -196,4 +196,21 @@ class LSTM(LSTMBase):
         cache.used = True
         _core.backward(self.cell, cache.x_shape, *self._weights(), cache.buffer, cache.index,
                        dY, dh_n, dc_n, *grads.values())
+        # The spent buffer serves the next training forward of the same size:
+        # a training loop then touches no fresh memory (no page faults).
+        self._spare = cache.buffer
+        cache.buffer = None
         return grads
+
+    def _spare_buffer(self, n_elements):
+        """The buffer of the last spent cache if it has the right size (taken
+        atomically, so concurrent forwards never share one), else a new one."""
+        spare = self.__dict__.pop("_spare", None)
+        if spare is not None and spare.size == n_elements:
+            return spare
+        return np.empty(n_elements, self.dtype)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_spare", None)  # scratch memory, not part of the layer
+        return state

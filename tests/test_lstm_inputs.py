@@ -529,3 +529,17 @@ def test_python_m_lstm_fast_info_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("isa:") for line in proc.stdout.splitlines()), proc.stdout
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_in_a_sequence_propagates_to_its_outputs_only(dtype):
+    """NaN is never hidden (as in torch): the sample that has it gets NaN from
+    that step on, the other samples are unaffected."""
+    layer = FastLSTM(3, 4, dtype=dtype, random_state=0)
+    X = np.random.default_rng(0).standard_normal((2, 5, 3))
+    clean, _ = layer.forward(X)
+    X[1, 2, 0] = np.nan
+    Y, (h_n, c_n) = layer.forward(X)
+    assert np.isnan(Y[1, 2:]).all() and np.isnan(h_n[1]).all() and np.isnan(c_n[1]).all()
+    assert not np.isnan(Y[1, :2]).any()
+    np.testing.assert_array_equal(Y[0], clean[0])

@@ -24,7 +24,8 @@ typedef struct {
     real *z;              /* row i at z + i*G*H: W_ih x_t + b_ih */
     const real *c_prev;   /* row i at c_prev + i*H (cells with a cell state) */
     real *c_out;          /* row i at c_out + i*H; may equal c_prev */
-    real *h_out;          /* row i at h_out + i*H: h_t for the next step ... */
+    real *h_out;          /* row i at h_out + i*h_stride: h_t for the next step ... */
+    int64_t h_stride;
     int64_t n_next;       /* ... for the rows i < n_next still live then */
     real *y;              /* output at step t: sample b at y + b*y_stride */
     int64_t y_stride;

@@ -18,7 +18,7 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         real *co = st->c_out + i * H;
         const int64_t sample = st->perm[i];
         real *y = st->y + sample * st->y_stride;
-        real *h_next = i < st->n_next ? st->h_out + i * H : NULL;
+        real *h_next = i < st->n_next ? st->h_out + i * st->h_stride : NULL;
         real *h_fin = i < st->n_next ? NULL : st->h_n + sample * H;
         real *c_fin = i < st->n_next ? NULL : st->c_n + sample * H;
         for (int64_t u = 0; u < nu; u += VLEN) {

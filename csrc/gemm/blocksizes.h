@@ -19,7 +19,7 @@
 #endif
 
 #define GEMM_NR (GEMM_NV * VLEN)
-#define GEMM_KC 256
+#define GEMM_KC 128
 #define GEMM_MC (16 * GEMM_MR)
 #define GEMM_NC (8 * GEMM_NR)
 

@@ -8,6 +8,8 @@
 #include "../memory.h"
 #include "../omp_compat.h"
 
+#include <string.h>
+
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols) {
@@ -19,26 +21,27 @@ int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols) {
 static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
                          int64_t rsb, int64_t csb, const int64_t *col_map,
                          real *Bp) {
-    int64_t src[GEMM_NR];
-    for (int n = 0; n < GEMM_NR; n++) {
-        int64_t col = p * GEMM_NR + n;
-        src[n] = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
-    }
     real *dst = Bp + p * K * GEMM_NR;
+    const int64_t c0 = p * GEMM_NR;
+    if (!col_map && csb == 1) {
+        /* Row-major source: one contiguous copy per k, zeros past n_cols. */
+        const int64_t w = MIN(GEMM_NR, n_cols - c0);
+        for (int64_t k = 0; k < K; k++) {
+            memcpy(dst + k * GEMM_NR, B + k * rsb + c0, sizeof(real) * w);
+            for (int64_t n = w; n < GEMM_NR; n++) dst[k * GEMM_NR + n] = 0;
+        }
+        return;
+    }
     for (int n = 0; n < GEMM_NR; n++) {
-        if (src[n] < 0) {
+        int64_t col = c0 + n;
+        int64_t src = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
+        if (src < 0) {
             for (int64_t k = 0; k < K; k++) dst[k * GEMM_NR + n] = 0;
-        } else if (csb == 1 && rsb != 1) {
-            continue; /* row-major source: copied row by row below */
         } else {
-            const real *s = B + src[n] * csb;
+            const real *s = B + src * csb;
             for (int64_t k = 0; k < K; k++) dst[k * GEMM_NR + n] = s[k * rsb];
         }
     }
-    if (csb == 1 && rsb != 1)
-        for (int64_t k = 0; k < K; k++)
-            for (int n = 0; n < GEMM_NR; n++)
-                if (src[n] >= 0) dst[k * GEMM_NR + n] = B[k * rsb + src[n]];
 }
 
 void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
@@ -49,31 +52,45 @@ void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
 }
 
 /* A block (mc x kc) -> MR-row panels, element (r, k) of panel q at
- * Ap[q*MR*kc + k*MR + r]; rows past mc are zero. The loop order follows
- * whichever stride of A is contiguous. */
+ * Ap[q*MR*kc + k*MR + r]; rows past mc are zero. Only used when A's rows
+ * are not contiguous (row-major A is read in place by the micro-kernel).
+ * If sums is not NULL, the row sums of the block are added to it on the
+ * way, in k order. */
 static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
-                   int64_t csa, real *Ap) {
+                   int64_t csa, real *Ap, real *sums) {
     for (int64_t q = 0; q * GEMM_MR < mc; q++) {
         real *dst = Ap + q * GEMM_MR * kc;
-        int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
+        const int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
         const real *src = A + q * GEMM_MR * rsa;
-        if (csa == 1) {
-            for (int r = 0; r < GEMM_MR; r++)
-                for (int64_t k = 0; k < kc; k++)
-                    dst[k * GEMM_MR + r] = r < rows ? src[r * rsa + k] : 0;
+        real acc[GEMM_MR] = {0};
+        if (rsa == 1 && rows == GEMM_MR) {
+            /* Column-major source: MR contiguous elements per k. */
+            for (int64_t k = 0; k < kc; k++) {
+                memcpy(dst + k * GEMM_MR, src + k * csa, sizeof(real) * GEMM_MR);
+                if (sums)
+                    for (int r = 0; r < GEMM_MR; r++) acc[r] += src[k * csa + r];
+            }
         } else {
             for (int64_t k = 0; k < kc; k++)
-                for (int r = 0; r < GEMM_MR; r++)
-                    dst[k * GEMM_MR + r] = r < rows ? src[r * rsa + k * csa] : 0;
+                for (int r = 0; r < GEMM_MR; r++) {
+                    real v = r < rows ? src[r * rsa + k * csa] : 0;
+                    dst[k * GEMM_MR + r] = v;
+                    acc[r] += v;
+                }
         }
+        if (sums)
+            for (int r = 0; r < rows; r++) sums[q * GEMM_MR + r] += acc[r];
     }
 }
 
-int FN(gemm)(int64_t M, int64_t N, int64_t K,
-             const real *A, int64_t rsa, int64_t csa,
-             const real *B, int64_t rsb, int64_t csb,
-             const real *bias, real *C, int64_t ldc, int nthreads) {
+static int gemm_driver(int64_t M, int64_t N, int64_t K,
+                       const real *A, int64_t rsa, int64_t csa,
+                       const real *B, int64_t rsb, int64_t csb,
+                       const real *bias, real *C, int64_t ldc, real *a_sums,
+                       int nthreads) {
     if (M <= 0 || N <= 0) return 0;
+    if (a_sums)
+        for (int64_t i = 0; i < M; i++) a_sums[i] = 0;
     if (K <= 0) {
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = bias ? bias[j] : 0;
@@ -114,14 +131,25 @@ int FN(gemm)(int64_t M, int64_t N, int64_t K,
                 FN(gemm_pack_b)(kc, nc, B + p0 * rsb + n0 * csb, rsb, csb, NULL, Bp);
                 for (int64_t blk = tid; blk < blocks; blk += nth) {
                     const int64_t m0 = blk * mc_max, mc = MIN(mc_max, M - m0);
-                    pack_a(mc, kc, A + m0 * rsa + p0 * csa, rsa, csa, Ap);
+                    const real *a = A + m0 * rsa + p0 * csa;
+                    real *sums = a_sums && n0 == 0 ? a_sums + m0 : NULL;
+                    /* Row i of the block starts at a + i*a_row; within an
+                     * MR-row panel, element (r, k) is at r*a_rs + k*a_cs. */
+                    int64_t a_row = rsa, a_rs = rsa, a_cs = csa;
+                    if (csa != 1 || sums) {
+                        pack_a(mc, kc, a, rsa, csa, Ap, sums);
+                        a = Ap;
+                        a_row = kc;
+                        a_rs = 1;
+                        a_cs = GEMM_MR;
+                    }
                     for (int64_t j = 0; j < nc; j += GEMM_NR) {
                         const int nr = (int)MIN(GEMM_NR, nc - j);
                         const real *panel = Bp + (j / GEMM_NR) * kc * GEMM_NR;
                         const real *bias_j = (bias && p0 == 0) ? bias + n0 + j : NULL;
                         for (int64_t i = 0; i < mc; i += GEMM_MR) {
                             const int mr = (int)MIN(GEMM_MR, mc - i);
-                            FN(gemm_micro)(mr, nr, kc, Ap + i * kc, 1, GEMM_MR, panel,
+                            FN(gemm_micro)(mr, nr, kc, a + i * a_row, a_rs, a_cs, panel,
                                            bias_j, C + (m0 + i) * ldc + n0 + j, ldc,
                                            p0 > 0);
                         }
@@ -132,4 +160,18 @@ int FN(gemm)(int64_t M, int64_t N, int64_t K,
     }
     lstmf_free(scratch);
     return 0;
+}
+
+int FN(gemm)(int64_t M, int64_t N, int64_t K,
+             const real *A, int64_t rsa, int64_t csa,
+             const real *B, int64_t rsb, int64_t csb,
+             const real *bias, real *C, int64_t ldc, int nthreads) {
+    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, bias, C, ldc, NULL, nthreads);
+}
+
+int FN(gemm_sum_a)(int64_t M, int64_t N, int64_t K,
+                   const real *A, int64_t rsa, int64_t csa,
+                   const real *B, int64_t rsb, int64_t csb,
+                   real *C, int64_t ldc, real *a_sums, int nthreads) {
+    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, NULL, C, ldc, a_sums, nthreads);
 }

@@ -20,6 +20,14 @@ int FN(gemm)(int64_t M, int64_t N, int64_t K,
              const real *B, int64_t rsb, int64_t csb,
              const real *bias, real *C, int64_t ldc, int nthreads);
 
+/* The same product, also writing the row sums of A into a_sums (M): the
+ * bias gradient of a layer comes out of its weight-gradient GEMM, which
+ * reads every element of dZ anyway. */
+int FN(gemm_sum_a)(int64_t M, int64_t N, int64_t K,
+                   const real *A, int64_t rsa, int64_t csa,
+                   const real *B, int64_t rsb, int64_t csb,
+                   real *C, int64_t ldc, real *a_sums, int nthreads);
+
 /* Packs B (K x N, strides rsb/csb) into ceil(N/NR) panels of K x NR,
  * panel p at Bp + p*K*NR, element (k, n) at [k*NR + n]; columns past N are
  * zero. col_map, if not NULL, gives the source column of each packed column

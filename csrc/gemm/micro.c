@@ -10,32 +10,36 @@
 #include "gemm.h"
 
 _Static_assert(GEMM_MR == 6, "gemm_micro has one case per row count up to 6");
+_Static_assert(GEMM_NV % 2 == 0, "narrow panels use half of the NV vectors");
 
-LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
-                             int64_t rsa, int64_t csa, const real *Bp, const real *bias,
-                             real *C, int64_t ldc, int accumulate) {
+/* nv <= NV vectors of the panel are computed: a narrow C (nr <= NR/2)
+ * skips the zero half of the panel instead of multiplying it. */
+LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
+                             const real *A, int64_t rsa, int64_t csa,
+                             const real *Bp, const real *bias, real *C,
+                             int64_t ldc, int accumulate) {
     vreal acc[GEMM_MR][GEMM_NV];
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < GEMM_NV; v++) acc[r][v] = vset1(0);
+        for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
 
     for (int64_t k = 0; k < K; k++) {
         vreal b[GEMM_NV];
-        for (int v = 0; v < GEMM_NV; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
+        for (int v = 0; v < nv; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
         for (int r = 0; r < mr; r++) {
             real a = A[r * rsa + k * csa];
-            for (int v = 0; v < GEMM_NV; v++) acc[r][v] += a * b[v];
+            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
         }
     }
 
     if (bias) {
-        for (int v = 0; v < GEMM_NV && v * VLEN < nr; v++) {
+        for (int v = 0; v < nv && v * VLEN < nr; v++) {
             vreal bv = vload_upto(bias + v * VLEN, nr - v * VLEN);
             for (int r = 0; r < mr; r++) acc[r][v] += bv;
         }
     }
     for (int r = 0; r < mr; r++) {
         real *c = C + r * ldc;
-        for (int v = 0; v < GEMM_NV; v++) {
+        for (int v = 0; v < nv; v++) {
             int left = nr - v * VLEN;
             if (left <= 0) break;
             vreal out = acc[r][v];
@@ -45,11 +49,16 @@ LSTMF_INLINE void micro_body(const int mr, int nr, int64_t K, const real *A,
     }
 }
 
-/* One copy of the body per row count, so every loop over rows is unrolled
+/* One copy of the body per row count and width, so every loop is unrolled
  * with constant bounds and the accumulators live in registers. */
 #define MICRO_CASE(MRV)                                                        \
     case MRV:                                                                  \
-        micro_body(MRV, nr, K, A, rsa, csa, Bp, bias, C, ldc, accumulate);          \
+        if (nr <= GEMM_NR / 2)                                                 \
+            micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, bias, C, ldc, \
+                       accumulate);                                            \
+        else                                                                   \
+            micro_body(MRV, GEMM_NV, nr, K, A, rsa, csa, Bp, bias, C, ldc,     \
+                       accumulate);                                            \
         break;
 
 void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t rsa,

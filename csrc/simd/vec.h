@@ -59,7 +59,34 @@ LSTMF_INLINE void vstore_upto(real *p, vreal v, int n) {
 LSTMF_INLINE vreal vselect(vint mask, vreal a, vreal b) {
     return (vreal)((mask & (vint)a) | (~mask & (vint)b));
 }
+/* min/max: one instruction on x86 (compare + blend elsewhere). */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#if VBYTES == 64 && defined(LSTMF_DTYPE_F64)
+#define VMIN_(a, b) (vreal)_mm512_min_pd((__m512d)(a), (__m512d)(b))
+#define VMAX_(a, b) (vreal)_mm512_max_pd((__m512d)(a), (__m512d)(b))
+#elif VBYTES == 64
+#define VMIN_(a, b) (vreal)_mm512_min_ps((__m512)(a), (__m512)(b))
+#define VMAX_(a, b) (vreal)_mm512_max_ps((__m512)(a), (__m512)(b))
+#elif VBYTES == 32 && defined(LSTMF_DTYPE_F64)
+#define VMIN_(a, b) (vreal)_mm256_min_pd((__m256d)(a), (__m256d)(b))
+#define VMAX_(a, b) (vreal)_mm256_max_pd((__m256d)(a), (__m256d)(b))
+#elif VBYTES == 32
+#define VMIN_(a, b) (vreal)_mm256_min_ps((__m256)(a), (__m256)(b))
+#define VMAX_(a, b) (vreal)_mm256_max_ps((__m256)(a), (__m256)(b))
+#elif defined(LSTMF_DTYPE_F64)
+#define VMIN_(a, b) (vreal)_mm_min_pd((__m128d)(a), (__m128d)(b))
+#define VMAX_(a, b) (vreal)_mm_max_pd((__m128d)(a), (__m128d)(b))
+#else
+#define VMIN_(a, b) (vreal)_mm_min_ps((__m128)(a), (__m128)(b))
+#define VMAX_(a, b) (vreal)_mm_max_ps((__m128)(a), (__m128)(b))
+#endif
+LSTMF_INLINE vreal vmin(vreal a, vreal b) { return VMIN_(a, b); }
+LSTMF_INLINE vreal vmax(vreal a, vreal b) { return VMAX_(a, b); }
+#else
 LSTMF_INLINE vreal vmin(vreal a, vreal b) { return vselect(a < b, a, b); }
 LSTMF_INLINE vreal vmax(vreal a, vreal b) { return vselect(a > b, a, b); }
+#endif
+/* Either way, vmin(a, b) and vmax(a, b) give b when a lane is NaN. */
 
 #endif
