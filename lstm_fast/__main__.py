@@ -17,6 +17,7 @@ def _bench(args):
     from . import _benchmark, show_config
 
     show_config()
+    print(f"{'numpy sgemm:':<16}{_benchmark.numpy_sgemm_gflops():.0f} GFLOP/s (float32 matmul, 1024^3)")
     print()
     rows = _benchmark.run(args.shapes or None, tuple(args.modes), np.dtype(args.dtype),
                           repeat=args.repeat)

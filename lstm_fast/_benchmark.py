@@ -109,6 +109,20 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
     return rows
 
 
+def numpy_sgemm_gflops(n=1024, repeat=10):
+    """GFLOP/s of numpy's float32 matmul on n x n matrices: the machine's
+    practical GEMM ceiling, measured in this process.
+
+    OpenBLAS reads OPENBLAS_CORETYPE when it loads: when it is set, numpy's
+    matmul runs a slower kernel than this CPU allows (see the README).
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    a @ b
+    return 2 * n**3 / _median_ms(lambda: a @ b, repeat, 1.0) / 1e6
+
+
 def format_table(rows):
     """Markdown table of :func:`run`'s rows."""
     lines = [
