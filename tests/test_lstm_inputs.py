@@ -543,3 +543,21 @@ def test_nan_in_a_sequence_propagates_to_its_outputs_only(dtype):
     assert np.isnan(Y[1, 2:]).all() and np.isnan(h_n[1]).all() and np.isnan(c_n[1]).all()
     assert not np.isnan(Y[1, :2]).any()
     np.testing.assert_array_equal(Y[0], clean[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_infinite_pre_activations_saturate_the_gates(dtype, sign):
+    """x = +-inf with positive input weights drives every gate to its limit:
+    i = f = o = 1, g = 1 (or all 0 and g = -1): finite states, no NaN."""
+    layer = FastLSTM(1, 3, dtype=dtype, random_state=0)
+    layer.weight_ih = np.abs(layer.weight_ih) + 0.1
+    X = np.full((2, 4, 1), sign * np.inf)
+    Y, (h_n, c_n) = layer.forward(X)
+    assert np.isfinite(Y).all() and np.isfinite(c_n).all()
+    if sign > 0:  # c grows by i*g = 1 per step, h = tanh(c)
+        np.testing.assert_allclose(c_n, 4.0)
+        np.testing.assert_allclose(h_n, np.tanh(4.0), rtol=1e-6)
+    else:         # i = f = o = 0 (to within the smallest normal number): c, h stay 0
+        np.testing.assert_allclose(c_n, 0.0, atol=1e-30)
+        np.testing.assert_allclose(Y, 0.0, atol=1e-30)
