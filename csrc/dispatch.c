@@ -94,7 +94,15 @@ int lstmf_openmp_version(void) {
 #endif
 }
 
-int lstmf_cell_gates(int cell) { return cell == LSTMF_CELL_LSTM ? 4 : 0; }
+int lstmf_cell_gates(int cell) {
+    switch (cell) {
+        case LSTMF_CELL_LSTM: return 4;
+        case LSTMF_CELL_RNN_TANH: case LSTMF_CELL_RNN_RELU: return 1;
+        default: return 0;
+    }
+}
+
+int lstmf_cell_states(int cell) { return lstmf_cell_has_state(cell) ? 2 : 1; }
 
 static int shape_ok(const lstmf_shape *s) {
     return s && lstmf_cell_gates(s->cell) > 0 && (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) &&

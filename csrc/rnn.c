@@ -22,7 +22,12 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static const FN(cell_ops) *cell_for(int cell) {
-    return cell == LSTMF_CELL_LSTM ? &FN(lstm_cell) : NULL;
+    switch (cell) {
+        case LSTMF_CELL_LSTM: return &FN(lstm_cell);
+        case LSTMF_CELL_RNN_TANH: return &FN(rnn_tanh_cell);
+        case LSTMF_CELL_RNN_RELU: return &FN(rnn_relu_cell);
+        default: return NULL;
+    }
 }
 
 /* Counting sort by decreasing length (stable): perm, live rows per step, and
@@ -168,8 +173,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
             st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
             st.z = z + off[t] * GH;
-            st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
-            st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
+            if (has_c) {
+                st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
+                st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
+            }
             st.y = y + t * H;
             /* Unit blocks outside, then KC-deep slices of K = H, then row
              * panels: each KC x NR slice of W_hh stays in L1 while every row

@@ -3,11 +3,13 @@
  * Layouts (all arrays C-contiguous, elements of the chosen dtype):
  *   x        (B, T, D)   batch-first input sequences
  *   y        (B, T, H)   output sequence; y[b, t] = 0 for t >= lengths[b]
- *   h0, c0   (B, H)      initial states, NULL for zeros (c only for LSTM)
+ *   h0, c0   (B, H)      initial states, NULL for zeros (c: LSTM only, else NULL)
  *   h_n, c_n (B, H)      final states: each sample's state after its own last step
+ *                        (c_n: LSTM only, NULL for the other cells)
  *   lengths  (B,) int64  1 <= lengths[b] <= T, or NULL for all T steps
  *   w_ih     (G*H, D), w_hh (G*H, H), b_ih (G*H,), b_hh (G*H,): PyTorch's
- *            layout and gate order (LSTM: G = 4, gates i, f, g, o).
+ *            layout and gate order (LSTM: G = 4, gates i, f, g, o; plain
+ *            RNN with tanh or relu: G = 1).
  *
  * Training mode keeps, in a caller-owned cache, what backward needs:
  * `lstmf_cache_elems` elements of the dtype plus `lstmf_cache_index_elems`
@@ -27,7 +29,7 @@ extern "C" {
 
 enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2 };
 enum { LSTMF_F32 = 0, LSTMF_F64 = 1 };
-enum { LSTMF_CELL_LSTM = 0 };
+enum { LSTMF_CELL_LSTM = 0, LSTMF_CELL_RNN_TANH = 1, LSTMF_CELL_RNN_RELU = 2 };
 enum { LSTMF_ISA_GENERIC = 0, LSTMF_ISA_AVX2 = 1, LSTMF_ISA_AVX512 = 2, LSTMF_N_ISA = 3 };
 
 typedef struct {
@@ -45,11 +47,13 @@ typedef struct {
 
 typedef struct {
     void *w_ih, *w_hh, *b_ih, *b_hh; /* parameter gradients (overwritten) */
-    void *x, *h0, *c0;               /* input gradients (overwritten) */
+    void *x, *h0, *c0;               /* input gradients (overwritten; c0 LSTM only) */
 } lstmf_grads;
 
-/* Number of gates of a cell (LSTM: 4), or 0 for an unknown cell. */
+/* Number of gates of a cell (LSTM: 4, RNN: 1), or 0 for an unknown cell. */
 int lstmf_cell_gates(int cell);
+/* Number of recurrent states: 2 for the LSTM (h and c), 1 for the others. */
+int lstmf_cell_states(int cell);
 
 /* Sum of lengths (B*T when lengths is NULL), or LSTMF_EINVAL if a length is
  * outside [1, T]. */

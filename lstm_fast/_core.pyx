@@ -20,6 +20,8 @@ cdef extern from "rnn.h" nogil:
         LSTMF_F32
         LSTMF_F64
         LSTMF_CELL_LSTM
+        LSTMF_CELL_RNN_TANH
+        LSTMF_CELL_RNN_RELU
         LSTMF_N_ISA
     ctypedef struct lstmf_shape:
         int cell
@@ -42,6 +44,7 @@ cdef extern from "rnn.h" nogil:
         void *h0
         void *c0
     int lstmf_cell_gates(int cell)
+    int lstmf_cell_states(int cell)
     int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths)
     int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows)
     int64_t lstmf_cache_index_elems(const lstmf_shape *s)
@@ -61,7 +64,8 @@ cdef extern from "rnn.h" nogil:
     int lstmf_get_num_threads()
     int lstmf_openmp_version()
 
-CELLS = {"lstm": LSTMF_CELL_LSTM}
+CELLS = {"lstm": LSTMF_CELL_LSTM, "rnn_tanh": LSTMF_CELL_RNN_TANH,
+         "rnn_relu": LSTMF_CELL_RNN_RELU}
 _DTYPES = {np.dtype(np.float32): LSTMF_F32, np.dtype(np.float64): LSTMF_F64}
 
 
@@ -102,6 +106,11 @@ def openmp_version():
 
 def cell_gates(str cell):
     return lstmf_cell_gates(CELLS[cell])
+
+
+def cell_states(str cell):
+    """2 for the LSTM (h and c), 1 for cells with h alone."""
+    return lstmf_cell_states(CELLS[cell])
 
 
 cdef object _ndarray(object arr, str name):
@@ -186,12 +195,19 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
     cdef tuple state = (s.batch, s.hidden_size)
     cdef const void *xp = _ptr(X, "X", dtype, (s.batch, s.steps, s.input_size))
+    cdef bint has_c = lstmf_cell_states(s.cell) == 2
+    if not has_c and (c0 is not None or c_n is not None):
+        raise ValueError(f"a {cell} cell has no cell state: pass c0=None and c_n=None")
+    if has_c and c_n is None:
+        raise ValueError("an lstm cell needs c_n, the array for its final cell state")
     cdef const void *h0p = _optional(h0, "h0", dtype, state)
     cdef const void *c0p = _optional(c0, "c0", dtype, state)
     cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
     cdef void *yp = _ptr(Y, "Y", dtype, (s.batch, s.steps, s.hidden_size), True)
     cdef void *hnp = _ptr(h_n, "h_n", dtype, state, True)
-    cdef void *cnp_ = _ptr(c_n, "c_n", dtype, state, True)
+    cdef void *cnp_ = NULL
+    if has_c:
+        cnp_ = _ptr(c_n, "c_n", dtype, state, True)
     cdef void *cp = NULL
     cdef int64_t *ip = NULL
     cdef int64_t rows
@@ -228,6 +244,11 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     cdef void *cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),), True)
     cdef const void *dyp = _optional(dY, "dY", dtype, (s.batch, s.steps, s.hidden_size))
     cdef const void *dhp = _optional(dh_n, "dh_n", dtype, state)
+    cdef bint has_c = lstmf_cell_states(s.cell) == 2
+    if not has_c and (dc_n is not None or dc0 is not None):
+        raise ValueError(f"a {cell} cell has no cell state: pass dc_n=None and dc0=None")
+    if has_c and dc0 is None:
+        raise ValueError("an lstm cell needs dc0, the array for the gradient of c0")
     cdef const void *dcp = _optional(dc_n, "dc_n", dtype, state)
     g.w_ih = _ptr(g_w_ih, "grad weight_ih", dtype, (gh, s.input_size), True)
     g.w_hh = _ptr(g_w_hh, "grad weight_hh", dtype, (gh, s.hidden_size), True)
@@ -235,7 +256,9 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     g.b_hh = _ptr(g_b_hh, "grad bias_hh", dtype, (gh,), True)
     g.x = _ptr(dX, "grad X", dtype, (s.batch, s.steps, s.input_size), True)
     g.h0 = _ptr(dh0, "grad h0", dtype, state, True)
-    g.c0 = _ptr(dc0, "grad c0", dtype, state, True)
+    g.c0 = NULL
+    if has_c:
+        g.c0 = _ptr(dc0, "grad c0", dtype, state, True)
     cdef int status
     with nogil:
         status = lstmf_backward(&s, &w, cp, ip, dyp, dhp, dcp, &g)

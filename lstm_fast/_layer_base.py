@@ -1,16 +1,16 @@
-"""What every LSTM layer shares, whatever computes it: parameters and their
-initialisation, input validation, and conversion to and from PyTorch.
+"""What every recurrent layer shares, whatever computes it: parameters and
+their initialisation, input validation, and conversion to and from PyTorch.
 
-:class:`lstm_fast.layers.LSTM` (the C kernels) and
-:class:`lstm_fast.reference.LSTM` (plain NumPy) both derive from
-:class:`LSTMBase` and differ only in ``forward`` and ``backward``.
+The layers of :mod:`lstm_fast.layers` (the C kernels) and of
+:mod:`lstm_fast.reference` (plain NumPy) derive from :class:`LSTMBase` or
+:class:`RNNBase` and differ only in ``forward`` and ``backward``.
 """
 
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["LSTMBase"]
+__all__ = ["LSTMBase", "RNNBase"]
 
 
 def _check_random_state(random_state):
@@ -41,8 +41,22 @@ def _to_numpy(value):
 
 
 
-class LSTMBase:
-    """Parameters, validation and torch conversion of one LSTM layer."""
+class RecurrentLayerBase:
+    """Parameters, validation and torch conversion of one recurrent layer.
+
+    Subclasses set ``gates`` (the weight matrices have ``gates * H`` rows),
+    ``torch_name`` (the matching torch.nn class) and say which torch
+    ``mode`` they stand for.
+    """
+
+    gates = None
+    torch_name = None
+
+    @classmethod
+    def _init_kwargs_from_torch_mode(cls, mode):
+        """Constructor arguments a torch module's ``mode`` implies, or raise
+        ValueError when this layer cannot represent it."""
+        raise NotImplementedError
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -55,13 +69,13 @@ class LSTMBase:
         self.hidden_size = int(hidden_size)
         self.dtype = dtype
 
-        H, D = self.hidden_size, self.input_size
+        H, D, G = self.hidden_size, self.input_size, self.gates
         rng = _check_random_state(random_state)
         bound = 1.0 / np.sqrt(H)
-        self.weight_ih = rng.uniform(-bound, bound, size=(4 * H, D)).astype(dtype)
-        self.weight_hh = rng.uniform(-bound, bound, size=(4 * H, H)).astype(dtype)
-        self.bias_ih = rng.uniform(-bound, bound, size=4 * H).astype(dtype)
-        self.bias_hh = rng.uniform(-bound, bound, size=4 * H).astype(dtype)
+        self.weight_ih = rng.uniform(-bound, bound, size=(G * H, D)).astype(dtype)
+        self.weight_hh = rng.uniform(-bound, bound, size=(G * H, H)).astype(dtype)
+        self.bias_ih = rng.uniform(-bound, bound, size=G * H).astype(dtype)
+        self.bias_hh = rng.uniform(-bound, bound, size=G * H).astype(dtype)
 
     def __repr__(self):
         return (
@@ -72,46 +86,55 @@ class LSTMBase:
     # ------------------------------------------------------------------ torch
 
     @classmethod
-    def from_torch(cls, module_or_state_dict, dtype=None):
-        """Build a layer from a ``torch.nn.LSTM`` or its state dict.
+    def from_torch(cls, module_or_state_dict, dtype=None, **layer_kwargs):
+        """Build a layer from the matching torch module or its state dict.
 
         Parameters
         ----------
-        module_or_state_dict : torch.nn.LSTM or mapping
-            A single-layer, unidirectional ``torch.nn.LSTM`` without
-            projection (``batch_first`` does not matter), or a mapping with
+        module_or_state_dict : torch.nn.LSTM, torch.nn.RNN or mapping
+            A single-layer, unidirectional torch module of this layer's kind
+            (LSTMs without projection; ``batch_first`` does not matter; an
+            RNN's ``nonlinearity`` is taken over), or a mapping with
             keys ``'weight_ih_l0'``, ``'weight_hh_l0'`` and, optionally,
             ``'bias_ih_l0'``, ``'bias_hh_l0'`` (missing biases are zeros, as
             for ``bias=False``). Values may be tensors or array-likes.
         dtype : numpy dtype, optional
             dtype of the new layer. By default the weights' own dtype if it is
             a floating-point type, else float32.
+        **layer_kwargs
+            Further constructor arguments for a state dict, which does not
+            carry them (e.g. ``nonlinearity="relu"`` for an RNN); a module's
+            own settings are used otherwise.
 
         Returns
         -------
-        LSTM
-            A layer whose parameters are copies of the given ones.
+        layer
+            A layer of this class whose parameters are copies of the given
+            ones.
 
         Raises
         ------
         ValueError
-            If the module is not a single-layer unidirectional LSTM, or the
-            weights are missing or have inconsistent shapes.
+            If the module is not a single-layer unidirectional module of this
+            kind, or the weights are missing or have inconsistent shapes.
         """
+        kind = cls.torch_name
+        init_kwargs = dict(layer_kwargs)
         if isinstance(module_or_state_dict, Mapping):
             state = module_or_state_dict
         else:
             module = module_or_state_dict
             if not hasattr(module, "state_dict"):
                 raise ValueError(
-                    f"expected a torch.nn.LSTM or a state dict, got {type(module).__name__}"
+                    f"expected a torch.nn.{kind} or a state dict, got {type(module).__name__}"
                 )
-            if getattr(module, "mode", "LSTM") != "LSTM":
-                raise ValueError(f"expected an LSTM module, got mode {module.mode!r}")
+            if layer_kwargs:
+                raise ValueError(f"{sorted(layer_kwargs)} are taken from the module itself")
+            init_kwargs = cls._init_kwargs_from_torch_mode(getattr(module, "mode", None))
             if getattr(module, "num_layers", 1) != 1:
-                raise ValueError("only single-layer LSTMs (num_layers=1) are supported")
+                raise ValueError(f"only single-layer {kind}s (num_layers=1) are supported")
             if getattr(module, "bidirectional", False):
-                raise ValueError("only unidirectional LSTMs are supported")
+                raise ValueError(f"only unidirectional {kind}s are supported")
             if getattr(module, "proj_size", 0):
                 raise ValueError("LSTMs with proj_size > 0 are not supported")
             state = module.state_dict()
@@ -123,7 +146,7 @@ class LSTMBase:
         if unexpected:
             raise ValueError(
                 f"unsupported keys in the state dict {unexpected}: only a single-layer, "
-                f"unidirectional LSTM without projection can be converted"
+                f"unidirectional {kind} without projection can be converted"
             )
         if "weight_ih_l0" not in state or "weight_hh_l0" not in state:
             raise ValueError("state dict must contain 'weight_ih_l0' and 'weight_hh_l0'")
@@ -136,27 +159,28 @@ class LSTMBase:
             raise ValueError("weight_ih_l0 and weight_hh_l0 must be 2-D")
         H = weight_hh.shape[1]
         D = weight_ih.shape[1]
-        if weight_ih.shape[0] != 4 * H or weight_hh.shape != (4 * H, H):
+        G = cls.gates
+        if weight_ih.shape[0] != G * H or weight_hh.shape != (G * H, H):
             raise ValueError(
-                f"inconsistent LSTM weight shapes: weight_ih_l0 {weight_ih.shape}, "
+                f"inconsistent {kind} weight shapes: weight_ih_l0 {weight_ih.shape}, "
                 f"weight_hh_l0 {weight_hh.shape}"
             )
-        layer = cls(D, H, dtype=dtype, random_state=0)
+        layer = cls(D, H, dtype=dtype, random_state=0, **init_kwargs)
         layer.weight_ih = np.array(weight_ih, dtype=layer.dtype)
         layer.weight_hh = np.array(weight_hh, dtype=layer.dtype)
         for name in ("bias_ih", "bias_hh"):
             key = name + "_l0"
             if key in state:
                 bias = np.array(_to_numpy(state[key]), dtype=layer.dtype)
-                if bias.shape != (4 * H,):
-                    raise ValueError(f"{key} must have shape ({4 * H},), got {bias.shape}")
+                if bias.shape != (G * H,):
+                    raise ValueError(f"{key} must have shape ({G * H},), got {bias.shape}")
             else:
-                bias = np.zeros(4 * H, dtype=layer.dtype)
+                bias = np.zeros(G * H, dtype=layer.dtype)
             setattr(layer, name, bias)
         return layer
 
     def to_torch_state_dict(self):
-        """Parameters as a state dict that ``torch.nn.LSTM.load_state_dict`` accepts.
+        """Parameters as a state dict that the torch module's ``load_state_dict`` accepts.
 
         Returns
         -------
@@ -217,3 +241,47 @@ class LSTMBase:
         if np.any(lengths < 1) or np.any(lengths > T):
             raise ValueError(f"lengths must lie in [1, {T}], got {lengths}")
         return lengths.astype(np.int64)
+
+
+class LSTMBase(RecurrentLayerBase):
+    """An LSTM layer's parameters: gates i, f, g, o."""
+
+    gates = 4
+    torch_name = "LSTM"
+
+    @classmethod
+    def _init_kwargs_from_torch_mode(cls, mode):
+        if mode not in (None, "LSTM"):
+            raise ValueError(f"expected an LSTM module, got mode {mode!r}")
+        return {}
+
+
+class RNNBase(RecurrentLayerBase):
+    """A plain RNN layer's parameters: one gate, tanh or relu."""
+
+    gates = 1
+    torch_name = "RNN"
+    NONLINEARITIES = ("tanh", "relu")
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
+                 random_state=None):
+        if nonlinearity not in self.NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {self.NONLINEARITIES}, got {nonlinearity!r}"
+            )
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+
+    @classmethod
+    def _init_kwargs_from_torch_mode(cls, mode):
+        modes = {"RNN_" + n.upper(): n for n in cls.NONLINEARITIES}
+        if mode not in modes:
+            raise ValueError(f"expected an RNN module (tanh or relu), got mode {mode!r}")
+        return {"nonlinearity": modes[mode]}
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, "
+            f"hidden_size={self.hidden_size}, nonlinearity={self.nonlinearity!r}, "
+            f"dtype={self.dtype.name})"
+        )

@@ -1,17 +1,17 @@
 """Recurrent layers computed by the C kernels, on NumPy arrays.
 
 The layers take and return NumPy arrays, batch first, with PyTorch's weight
-layout, so a ``torch.nn.LSTM`` state dict loads without reshuffling
-(:meth:`LSTM.from_torch`). :mod:`lstm_fast.reference` holds the same layers
-in plain NumPy.
+layout, so a ``torch.nn.LSTM`` or ``torch.nn.RNN`` state dict loads without
+reshuffling (``from_torch``). :mod:`lstm_fast.reference` holds the same
+layers in plain NumPy.
 """
 
 import numpy as np
 
 from . import _core
-from ._layer_base import LSTMBase
+from ._layer_base import LSTMBase, RNNBase
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "RNN"]
 
 
 class _KernelCache:
@@ -33,7 +33,95 @@ class _KernelCache:
         self.used = False
 
 
-class LSTM(LSTMBase):
+class _KernelLayer:
+    """Forward and backward through the C kernels, for any cell.
+
+    Subclasses set ``_cell`` (the kernels' name for the cell) and
+    ``_has_cell_state``; their public ``forward``/``backward`` differ only in
+    which states they take and return.
+    """
+
+    _cell = None
+    _has_cell_state = False
+
+    def _check_dtype(self, dtype):
+        if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+
+    def _weights(self):
+        """The four parameter arrays as the kernels need them (no copy if
+        they already are C-contiguous arrays of the layer's dtype)."""
+        return tuple(
+            np.ascontiguousarray(getattr(self, name), dtype=self.dtype)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+
+    def _run_forward(self, X, h0, c0, lengths, training):
+        X = self._input(X)
+        B, T, _ = X.shape
+        H = self.hidden_size
+        h0 = None if h0 is None else self._initial_state(h0, "h0", B)
+        c0 = None if c0 is None else self._initial_state(c0, "c0", B)
+        lengths = self._lengths(lengths, B, T)
+        Y = np.empty((B, T, H), dtype=self.dtype)
+        h_n = np.empty((B, H), dtype=self.dtype)
+        c_n = np.empty((B, H), dtype=self.dtype) if self._has_cell_state else None
+        cache = None
+        if training:
+            _, n_cache, n_index = _core.cache_sizes(self._cell, self.dtype, X.shape, H, lengths)
+            buffer = self._spare_buffer(n_cache)
+            cache = _KernelCache(self, X.shape, lengths, buffer, np.empty(n_index, np.int64))
+        _core.forward(self._cell, X, *self._weights(), h0, c0, lengths, Y, h_n, c_n,
+                      None if cache is None else cache.buffer,
+                      None if cache is None else cache.index)
+        return Y, h_n, c_n, cache
+
+    def _run_backward(self, cache, dY, dh_n, dc_n):
+        if not isinstance(cache, _KernelCache) or cache.layer is not self:
+            raise TypeError("cache must come from forward(..., training=True) of this layer")
+        if cache.used:
+            raise RuntimeError("this cache was already used by backward; run forward "
+                               "with training=True again")
+        B, T, D = cache.x_shape
+        H, G = self.hidden_size, self.gates
+        state = (B, H)
+        dY = None if dY is None else self._gradient(dY, "dY", (B, T, H))
+        dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
+        dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
+        grads = {
+            "weight_ih": np.empty((G * H, D), self.dtype),
+            "weight_hh": np.empty((G * H, H), self.dtype),
+            "bias_ih": np.empty(G * H, self.dtype),
+            "bias_hh": np.empty(G * H, self.dtype),
+            "X": np.empty((B, T, D), self.dtype),
+            "h0": np.empty(state, self.dtype),
+        }
+        if self._has_cell_state:
+            grads["c0"] = np.empty(state, self.dtype)
+        cache.used = True
+        _core.backward(self._cell, cache.x_shape, *self._weights(), cache.buffer, cache.index,
+                       dY, dh_n, dc_n, *grads.values(), *(() if self._has_cell_state else (None,)))
+        # The spent buffer serves the next training forward of the same size:
+        # a training loop then touches no fresh memory (no page faults).
+        self._spare = cache.buffer
+        cache.buffer = None
+        return grads
+
+    def _spare_buffer(self, n_elements):
+        """The buffer of the last spent cache if it has the right size (taken
+        atomically, so concurrent forwards never share one), else a new one."""
+        spare = self.__dict__.pop("_spare", None)
+        if spare is not None and spare.size == n_elements:
+            return spare
+        return np.empty(n_elements, self.dtype)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_spare", None)  # scratch memory, not part of the layer
+        return state
+
+
+class LSTM(_KernelLayer, LSTMBase):
     """One LSTM layer (unidirectional, batch first) run by the C kernels.
 
     Parameters
@@ -74,20 +162,12 @@ class LSTM(LSTMBase):
     ['X', 'bias_hh', 'bias_ih', 'c0', 'h0', 'weight_hh', 'weight_ih']
     """
 
-    cell = "lstm"
+    _cell = "lstm"
+    _has_cell_state = True
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
-        if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        self._check_dtype(dtype)
         super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
-
-    def _weights(self):
-        """The four parameter arrays as the kernels need them (no copy if
-        they already are C-contiguous arrays of the layer's dtype)."""
-        return tuple(
-            np.ascontiguousarray(getattr(self, name), dtype=self.dtype)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        )
 
     def forward(self, X, h0=None, c0=None, lengths=None, training=False):
         """Run the layer over a batch of sequences.
@@ -121,23 +201,7 @@ class LSTM(LSTMBase):
         TypeError
             If an input is not numeric.
         """
-        X = self._input(X)
-        B, T, _ = X.shape
-        H = self.hidden_size
-        h0 = None if h0 is None else self._initial_state(h0, "h0", B)
-        c0 = None if c0 is None else self._initial_state(c0, "c0", B)
-        lengths = self._lengths(lengths, B, T)
-        Y = np.empty((B, T, H), dtype=self.dtype)
-        h_n = np.empty((B, H), dtype=self.dtype)
-        c_n = np.empty((B, H), dtype=self.dtype)
-        cache = None
-        if training:
-            _, n_cache, n_index = _core.cache_sizes(self.cell, self.dtype, X.shape, H, lengths)
-            buffer = self._spare_buffer(n_cache)
-            cache = _KernelCache(self, X.shape, lengths, buffer, np.empty(n_index, np.int64))
-        _core.forward(self.cell, X, *self._weights(), h0, c0, lengths, Y, h_n, c_n,
-                      None if cache is None else cache.buffer,
-                      None if cache is None else cache.index)
+        Y, h_n, c_n, cache = self._run_forward(X, h0, c0, lengths, training)
         if training:
             return Y, (h_n, c_n), cache
         return Y, (h_n, c_n)
@@ -173,44 +237,104 @@ class LSTM(LSTMBase):
         ValueError
             If a gradient has the wrong shape.
         """
-        if not isinstance(cache, _KernelCache) or cache.layer is not self:
-            raise TypeError("cache must come from forward(..., training=True) of this layer")
-        if cache.used:
-            raise RuntimeError("this cache was already used by backward; run forward "
-                               "with training=True again")
-        B, T, D = cache.x_shape
-        H = self.hidden_size
-        state = (B, H)
-        dY = None if dY is None else self._gradient(dY, "dY", (B, T, H))
-        dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
-        dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
-        grads = {
-            "weight_ih": np.empty((4 * H, D), self.dtype),
-            "weight_hh": np.empty((4 * H, H), self.dtype),
-            "bias_ih": np.empty(4 * H, self.dtype),
-            "bias_hh": np.empty(4 * H, self.dtype),
-            "X": np.empty((B, T, D), self.dtype),
-            "h0": np.empty(state, self.dtype),
-            "c0": np.empty(state, self.dtype),
-        }
-        cache.used = True
-        _core.backward(self.cell, cache.x_shape, *self._weights(), cache.buffer, cache.index,
-                       dY, dh_n, dc_n, *grads.values())
-        # The spent buffer serves the next training forward of the same size:
-        # a training loop then touches no fresh memory (no page faults).
-        self._spare = cache.buffer
-        cache.buffer = None
-        return grads
+        return self._run_backward(cache, dY, dh_n, dc_n)
 
-    def _spare_buffer(self, n_elements):
-        """The buffer of the last spent cache if it has the right size (taken
-        atomically, so concurrent forwards never share one), else a new one."""
-        spare = self.__dict__.pop("_spare", None)
-        if spare is not None and spare.size == n_elements:
-            return spare
-        return np.empty(n_elements, self.dtype)
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_spare", None)  # scratch memory, not part of the layer
-        return state
+class RNN(_KernelLayer, RNNBase):
+    """One plain (Elman) RNN layer, run by the C kernels.
+
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with ``act`` tanh or
+    relu, exactly as ``torch.nn.RNN``.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of input features ``D``.
+    hidden_size : int
+        Number of hidden units ``H``.
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+    dtype : {np.float32, np.float64}, default=np.float32
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed or generator for the initial weights, drawn like
+        ``torch.nn.RNN``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
+
+    Attributes
+    ----------
+    weight_ih : ndarray, shape (H, D)
+    weight_hh : ndarray, shape (H, H)
+    bias_ih, bias_hh : ndarray, shape (H,)
+    input_size, hidden_size : int
+    nonlinearity : str
+    dtype : numpy.dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast.layers import RNN
+    >>> layer = RNN(input_size=3, hidden_size=5, nonlinearity="relu", random_state=0)
+    >>> Y, h_n, cache = layer.forward(np.ones((2, 4, 3)), training=True)
+    >>> Y.shape, h_n.shape
+    ((2, 4, 5), (2, 5))
+    >>> sorted(layer.backward(cache, dY=np.ones_like(Y)))
+    ['X', 'bias_hh', 'bias_ih', 'h0', 'weight_hh', 'weight_ih']
+    """
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
+                 random_state=None):
+        self._check_dtype(dtype)
+        super().__init__(input_size, hidden_size, nonlinearity=nonlinearity, dtype=dtype,
+                         random_state=random_state)
+
+    @property
+    def _cell(self):
+        return "rnn_" + self.nonlinearity
+
+    def forward(self, X, h0=None, lengths=None, training=False):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like, shape (B, T, D)
+            Input sequences, batch first; converted to the layer's dtype.
+        h0 : array-like, shape (B, H), optional
+            Initial hidden state; None means zeros.
+        lengths : array-like of int, shape (B,), optional
+            Length of each sequence, ``1 <= lengths[b] <= T``; None means all
+            ``T``.
+        training : bool, default=False
+            If True, also return the cache that :meth:`backward` needs.
+
+        Returns
+        -------
+        Y : ndarray, shape (B, T, H)
+            Hidden state after every step, zero past each sequence's length.
+        h_n : ndarray, shape (B, H)
+            Each sample's state after its own last step.
+        cache : object
+            Only when `training` is True: for one call of :meth:`backward`.
+        """
+        Y, h_n, _, cache = self._run_forward(X, h0, None, lengths, training)
+        if training:
+            return Y, h_n, cache
+        return Y, h_n
+
+    def backward(self, cache, dY=None, dh_n=None):
+        """Backpropagation through time (exact gradients).
+
+        Parameters
+        ----------
+        cache : object
+            The cache from ``forward(..., training=True)`` of this layer; it
+            serves one call.
+        dY : array-like, shape (B, T, H), optional
+            Gradient of the loss with respect to ``Y``; None means zeros.
+        dh_n : array-like, shape (B, H), optional
+            Gradient of the loss with respect to the final state.
+
+        Returns
+        -------
+        grads : dict of ndarray
+            ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``, ``'bias_hh'``,
+            ``'X'``, ``'h0'``.
+        """
+        return self._run_backward(cache, dY, dh_n, None)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._layer_base import LSTMBase
+from ._layer_base import LSTMBase, RNNBase
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "RNN"]
 
 
 def sigmoid(x):
@@ -271,4 +271,80 @@ class LSTM(LSTMBase):
             "X": dZ @ self.weight_ih,
             "h0": dh,
             "c0": dc,
+        }
+
+
+@dataclass(frozen=True)
+class _RNNCache:
+    """What :meth:`RNN.backward` needs: inputs, h_{t-1} and h_t of every
+    step, and the (B, T) mask of live steps."""
+
+    X: np.ndarray
+    h_prev: np.ndarray
+    h: np.ndarray
+    mask: np.ndarray
+
+
+class RNN(RNNBase):
+    """One plain (Elman) RNN layer, in plain NumPy.
+
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or
+    relu, as ``torch.nn.RNN``. Same API as :class:`lstm_fast.layers.RNN`.
+    """
+
+    def _act(self, z):
+        return np.tanh(z) if self.nonlinearity == "tanh" else np.maximum(z, 0)
+
+    def _act_grad(self, h):
+        """act'(z) from h = act(z)."""
+        return 1 - h**2 if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
+
+    def forward(self, X, h0=None, lengths=None, training=False):
+        """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
+        X = self._input(X)
+        B, T, _ = X.shape
+        H = self.hidden_size
+        h = self._initial_state(h0, "h0", B)
+        lengths = self._lengths(lengths, B, T)
+        mask = np.broadcast_to(np.arange(T) < (T if lengths is None else lengths[:, None]), (B, T))
+
+        XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)
+        Y = np.zeros((B, T, H), dtype=self.dtype)
+        h_prev = np.empty((B, T, H), dtype=self.dtype)
+        h_all = np.empty((B, T, H), dtype=self.dtype)
+        for t in range(T):
+            h_new = self._act(XW[:, t] + h @ self.weight_hh.T)
+            h_prev[:, t] = h
+            h_all[:, t] = h_new
+            active = mask[:, t, None]
+            h = np.where(active, h_new, h)
+            Y[:, t] = np.where(active, h_new, 0)
+        if training:
+            return Y, h, _RNNCache(X, h_prev, h_all, mask)
+        return Y, h
+
+    def backward(self, cache, dY=None, dh_n=None):
+        """Backpropagation through time; returns the gradients by name."""
+        if not isinstance(cache, _RNNCache):
+            raise TypeError("cache must be the one returned by forward(..., training=True)")
+        X, mask = cache.X, cache.mask
+        B, T, D = X.shape
+        H = self.hidden_size
+        dY = self._gradient(dY, "dY", (B, T, H))
+        dh = self._gradient(dh_n, "dh_n", (B, H))
+        dZ = np.zeros((B, T, H), dtype=self.dtype)
+        for t in reversed(range(T)):
+            active = mask[:, t, None]
+            dz = np.where(active, (dh + dY[:, t]) * self._act_grad(cache.h[:, t]), 0)
+            dZ[:, t] = dz
+            dh = np.where(active, dz @ self.weight_hh, dh)
+        dZ_2d = dZ.reshape(B * T, H)
+        dbias = dZ_2d.sum(axis=0)
+        return {
+            "weight_ih": dZ_2d.T @ X.reshape(B * T, D),
+            "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
+            "bias_ih": dbias,
+            "bias_hh": dbias.copy(),
+            "X": dZ @ self.weight_ih,
+            "h0": dh,
         }

@@ -58,5 +58,7 @@ typedef struct {
 } FN(cell_ops);
 
 extern const FN(cell_ops) FN(lstm_cell);
+extern const FN(cell_ops) FN(rnn_tanh_cell);
+extern const FN(cell_ops) FN(rnn_relu_cell);
 
 #endif

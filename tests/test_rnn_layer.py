@@ -1,0 +1,203 @@
+"""The plain RNN layer (tanh and relu) on the C kernels: exact gradients,
+agreement with the NumPy reference and with torch.nn.RNN, every ISA path,
+any thread count.
+
+Metric for arrays: :func:`_helpers.normwise_error`, ``max|a - b| / max|b|``.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lstm_fast
+import lstm_fast._core as core
+from _helpers import normwise_error
+from lstm_fast import layers, reference
+
+NONLINEARITIES = ("tanh", "relu")
+GRAD_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "X", "h0")
+
+
+def problem(B, T, D, H, nonlinearity, dtype=np.float64, seed=0):
+    """A layer, inputs with random lengths and initial state, and upstream
+    gradients; weights scaled so that relu stays well away from blow-up."""
+    rng = np.random.default_rng(seed)
+    layer = layers.RNN(D, H, nonlinearity, dtype=dtype, random_state=seed)
+    data = {
+        "X": rng.standard_normal((B, T, D)).astype(dtype),
+        "h0": rng.standard_normal((B, H)).astype(dtype),
+        "lengths": rng.integers(1, T + 1, B),
+    }
+    upstream = {"dY": rng.standard_normal((B, T, H)), "dh_n": rng.standard_normal((B, H))}
+    return layer, data, upstream
+
+
+def run(layer, data, upstream):
+    Y, h_n, cache = layer.forward(**data, training=True)
+    grads = layer.backward(cache, **upstream)
+    return {"Y": Y, "h_n": h_n, **{"grad_" + k: v for k, v in grads.items()}}
+
+
+def loss(layer, data, upstream):
+    Y, h_n = layer.forward(**data)
+    return float(np.sum(upstream["dY"] * Y) + np.sum(upstream["dh_n"] * h_n))
+
+
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+def test_gradients_match_central_finite_differences(nonlinearity):
+    layer, data, upstream = problem(3, 5, 2, 4, nonlinearity)
+    got = run(layer, data, upstream)
+    eps = 1e-6
+    for name in GRAD_KEYS:
+        target = data[name] if name in data else getattr(layer, name)
+        numeric = np.zeros_like(target)
+        for idx in np.ndindex(target.shape):
+            saved = target[idx]
+            target[idx] = saved + eps
+            up = loss(layer, data, upstream)
+            target[idx] = saved - eps
+            down = loss(layer, data, upstream)
+            target[idx] = saved
+            numeric[idx] = (up - down) / (2 * eps)
+        err = np.abs(got["grad_" + name] - numeric).max() / max(np.abs(numeric).max(), 1e-12)
+        assert err < 1e-6, f"{name}: {err:.2e}"
+
+
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("B, T, D, H", [(1, 1, 1, 1), (3, 2, 7, 3), (33, 50, 7, 17),
+                                        (3, 50, 1, 65), (33, 2, 1, 130), (1, 50, 7, 64)])
+def test_matches_the_numpy_reference(nonlinearity, dtype, tol, B, T, D, H):
+    layer, data, upstream = problem(B, T, D, H, nonlinearity, dtype)
+    ref = reference.RNN(D, H, nonlinearity, dtype=np.float64, random_state=0)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        setattr(ref, name, getattr(layer, name).astype(np.float64))
+    got = run(layer, data, upstream)
+    expected = run(ref, {k: np.asarray(v, np.float64) if k != "lengths" else v
+                         for k, v in data.items()}, upstream)
+    for key, value in expected.items():
+        assert got[key].dtype == np.dtype(dtype)
+        assert normwise_error(got[key], value) < tol, key
+
+
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+def test_one_and_two_threads_give_identical_results(nonlinearity):
+    layer, data, upstream = problem(33, 20, 5, 70, nonlinearity, np.float32)
+    before = lstm_fast.get_num_threads()
+    try:
+        lstm_fast.set_num_threads(1)
+        one = run(layer, data, upstream)
+        lstm_fast.set_num_threads(2)
+        two = run(layer, data, upstream)
+    finally:
+        lstm_fast.set_num_threads(before)
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+
+
+CHILD = r"""
+import sys, numpy as np
+import lstm_fast._core as core
+from lstm_fast.layers import RNN
+out = {"isa": np.array(core.isa_active())}
+for nl in ("tanh", "relu"):
+    for dtype in (np.float32, np.float64):
+        layer = RNN(7, 17, nl, dtype=dtype, random_state=0)
+        rng = np.random.default_rng(1)
+        X = rng.standard_normal((5, 9, 7))
+        Y, h_n, cache = layer.forward(X, lengths=[9, 1, 4, 9, 2], training=True)
+        g = layer.backward(cache, dY=np.ones_like(Y))
+        for k, v in {"Y": Y, "h_n": h_n, **g}.items():
+            out[f"{nl}/{np.dtype(dtype).name}/{k}"] = v
+np.savez(sys.argv[1], **out)
+"""
+
+
+def run_isa(isa, path):
+    env = dict(os.environ, LSTM_FAST_ISA=isa)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return np.load(path)
+
+
+def test_every_isa_path_computes_the_same_rnn(tmp_path):
+    supported = core.isas_supported()
+    results = {isa: run_isa(isa, tmp_path / f"{isa}.npz") for isa in supported}
+    base = results["generic"]
+    for isa, res in results.items():
+        assert str(res["isa"]) == isa
+        for key in base.files:
+            if key == "isa":
+                continue
+            tol = 1e-5 if "float32" in key else 1e-12
+            assert normwise_error(res[key], base[key]) < tol, (isa, key)
+
+
+def test_nonlinearity_must_be_tanh_or_relu():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        layers.RNN(3, 4, nonlinearity="sigmoid")
+
+
+def test_low_level_forward_refuses_a_cell_state_for_an_rnn():
+    layer = layers.RNN(3, 4, random_state=0)
+    X = np.zeros((2, 5, 3), np.float32)
+    out = [np.empty((2, 5, 4), np.float32), np.empty((2, 4), np.float32)]
+    with pytest.raises(ValueError, match="no cell state"):
+        core.forward("rnn_tanh", X, *layer._weights(), None, None, None, *out,
+                     np.empty((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+def test_state_dict_round_trip_keeps_the_nonlinearity_given(nonlinearity):
+    layer = layers.RNN(3, 4, nonlinearity, random_state=0)
+    state = {k: v for k, v in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"),
+                                  layer._weights())}
+    copy = layers.RNN.from_torch(state, nonlinearity=nonlinearity)
+    X = np.random.default_rng(0).standard_normal((2, 5, 3))
+    np.testing.assert_array_equal(copy.forward(X)[0], layer.forward(X)[0])
+    assert copy.nonlinearity == nonlinearity
+
+
+class TestTorchParity:
+    torch = pytest.importorskip("torch")
+
+    @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_outputs_and_gradients_match_torch_rnn_on_packed_sequences(self, nonlinearity,
+                                                                        dtype):
+        torch = self.torch
+        tdtype = torch.float32 if dtype == np.float32 else torch.float64
+        torch.manual_seed(0)
+        B, T, D, H = 5, 8, 3, 6
+        net = torch.nn.RNN(D, H, nonlinearity=nonlinearity, batch_first=True).to(tdtype)
+        layer = layers.RNN.from_torch(net)
+        assert layer.nonlinearity == nonlinearity and layer.dtype == np.dtype(dtype)
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((B, T, D)).astype(dtype)
+        h0 = rng.standard_normal((B, H)).astype(dtype)
+        lengths = np.array([8, 3, 5, 1, 8])
+        dY = rng.standard_normal((B, T, H)).astype(dtype)
+        dh_n = rng.standard_normal((B, H)).astype(dtype)
+
+        Xt = torch.tensor(X, requires_grad=True)
+        h0t = torch.tensor(h0[None], requires_grad=True)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(Xt, torch.tensor(lengths),
+                                                         batch_first=True, enforce_sorted=False)
+        out, hn = net(packed, h0t)
+        Yt, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+        ((Yt * torch.tensor(dY)).sum() + (hn[0] * torch.tensor(dh_n)).sum()).backward()
+
+        Y, h_n, cache = layer.forward(X, h0, lengths, training=True)
+        grads = layer.backward(cache, dY, dh_n)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        assert normwise_error(Y, Yt.detach().numpy()) < tol
+        assert normwise_error(h_n, hn[0].detach().numpy()) < tol
+        assert normwise_error(grads["X"], Xt.grad.numpy()) < tol
+        assert normwise_error(grads["h0"], h0t.grad[0].numpy()) < tol
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            expected = getattr(net, name + "_l0").grad.numpy()
+            assert normwise_error(grads[name], expected) < tol, name
