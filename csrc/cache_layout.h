@@ -6,7 +6,8 @@
  *   xh    (N, D+H)  [x_t, h_{t-1}] of each live row side by side: x feeds
  *                   the input projection, h_{t-1} the recurrent GEMM, and
  *                   backward gets [dW_ih, dW_hh] from one GEMM with it
- *   z     (N, G*H)  gate activations (overwritten by dZ during backward)
+ *   z     (N, Z*H)  the cell's cache of each row (Z = its z_width, e.g.
+ *                   the gate activations), overwritten by dZ in backward
  *   c     (N, H)    cell state c_t (cells with a cell state only)
  *   c0    (B, H)    initial cell state in sorted order (likewise)
  * The int64 index holds perm (B), batch_sizes (T: live rows per step) and
@@ -21,14 +22,14 @@ typedef struct {
     int64_t xh, z, c, c0, total;
 } lstmf_cache_offsets;
 
-static inline lstmf_cache_offsets lstmf_cache_layout(int64_t gates,
+static inline lstmf_cache_offsets lstmf_cache_layout(int64_t z_width,
                                                      int has_cell_state,
                                                      int64_t N, int64_t B,
                                                      int64_t D, int64_t H) {
     lstmf_cache_offsets o;
     o.xh = 0;
     o.z = o.xh + N * (D + H);
-    o.c = o.z + N * gates * H;
+    o.c = o.z + N * z_width * H;
     o.c0 = o.c + (has_cell_state ? N * H : 0);
     o.total = o.c0 + (has_cell_state ? B * H : 0);
     return o;

@@ -94,15 +94,9 @@ int lstmf_openmp_version(void) {
 #endif
 }
 
-int lstmf_cell_gates(int cell) {
-    switch (cell) {
-        case LSTMF_CELL_LSTM: return 4;
-        case LSTMF_CELL_RNN_TANH: case LSTMF_CELL_RNN_RELU: return 1;
-        default: return 0;
-    }
-}
+int lstmf_cell_gates(int cell) { return lstmf_cell(cell).gates; }
 
-int lstmf_cell_states(int cell) { return lstmf_cell_has_state(cell) ? 2 : 1; }
+int lstmf_cell_states(int cell) { return lstmf_cell(cell).has_cell_state ? 2 : 1; }
 
 static int shape_ok(const lstmf_shape *s) {
     return s && lstmf_cell_gates(s->cell) > 0 && (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) &&
@@ -122,7 +116,7 @@ int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
 
 int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows) {
     if (!shape_ok(s)) return LSTMF_EINVAL;
-    return lstmf_cache_layout(lstmf_cell_gates(s->cell), lstmf_cell_has_state(s->cell),
+    return lstmf_cache_layout(lstmf_cell(s->cell).z_width, lstmf_cell(s->cell).has_cell_state,
                               packed_rows, s->batch, s->input_size, s->hidden_size)
         .total;
 }

@@ -15,7 +15,26 @@ typedef struct {
                     const lstmf_grads *g, int nthreads);
 } lstmf_variant;
 
-/* Has-cell-state flag per cell kind, shared by all variants. */
-static inline int lstmf_cell_has_state(int cell) { return cell == LSTMF_CELL_LSTM; }
+/* What the time loop needs to know of a cell, besides its two epilogues
+ * (cells/cell.h); the same for every variant. gates == 0: unknown cell. */
+typedef struct {
+    int gates;                 /* weight rows per hidden unit */
+    int has_cell_state;        /* a second state c beside h (LSTM) */
+    int z_width;               /* H-wide columns per cached row (>= gates) */
+    int separate_recurrent_dz; /* dZ of W_hh h differs from dZ of W_ih x */
+    int direct_dh;             /* dh_{t-1} has a term besides dZ W_hh */
+} lstmf_cell_info;
+
+static inline lstmf_cell_info lstmf_cell(int cell) {
+    switch (cell) {
+        case LSTMF_CELL_LSTM: return (lstmf_cell_info){4, 1, 4, 0, 0};
+        case LSTMF_CELL_RNN_TANH:
+        case LSTMF_CELL_RNN_RELU: return (lstmf_cell_info){1, 0, 1, 0, 0};
+        /* GRU rows keep r, z, n and W_hn h + b_hn in the forward, then dZ
+         * of the input projection and of the recurrent product. */
+        case LSTMF_CELL_GRU: return (lstmf_cell_info){3, 0, 6, 1, 1};
+        default: return (lstmf_cell_info){0, 0, 0, 0, 0};
+    }
+}
 
 #endif

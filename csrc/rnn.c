@@ -26,6 +26,7 @@ static const FN(cell_ops) *cell_for(int cell) {
         case LSTMF_CELL_LSTM: return &FN(lstm_cell);
         case LSTMF_CELL_RNN_TANH: return &FN(rnn_tanh_cell);
         case LSTMF_CELL_RNN_RELU: return &FN(rnn_relu_cell);
+        case LSTMF_CELL_GRU: return &FN(gru_cell);
         default: return NULL;
     }
 }
@@ -69,13 +70,13 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
 /* The input projection of step t+1 was written long ago and has left the
  * caches; fetch the slice the next step's tile will read (rows of z_next,
  * every gate, units [j0, j0 + nu)) into L2 while this step computes. */
-static void prefetch_next_step(const real *z_next, int64_t GH, int64_t H,
+static void prefetch_next_step(const real *z_next, int64_t ld, int64_t H,
                                int G, int64_t j0, int64_t nu, int64_t rows) {
     const int64_t line = 64 / sizeof(real);
     for (int64_t r = 0; r < rows; r++)
         for (int g = 0; g < G; g++)
             for (int64_t u = 0; u < nu; u += line)
-                __builtin_prefetch(z_next + r * GH + g * H + j0 + u, 0, 2);
+                __builtin_prefetch(z_next + r * ld + g * H + j0 + u, 0, 2);
 }
 
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
@@ -85,10 +86,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const FN(cell_ops) *cell = cell_for(s->cell);
     if (!cell) return LSTMF_EINVAL;
     const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
-    const int G = cell->gates;
-    const int64_t GH = G * H;
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int G = info.gates, has_c = info.has_cell_state;
+    const int64_t GH = G * H, ZW = info.z_width * H; /* z row width */
     const int training = cache != NULL;
-    const int has_c = cell->has_cell_state;
 
     int64_t *index = cache_index ? cache_index
                                  : lstmf_alloc(sizeof(int64_t) * lstmf_index_elems(B, T));
@@ -99,10 +100,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* Training keeps xh, z, c in the cache. Inference needs x and z for
      * the input projection, two h buffers and one c buffer per row. */
-    lstmf_cache_offsets lay = lstmf_cache_layout(G, has_c, N, B, D, H);
+    lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     real *work = NULL;
     if (!training) {
-        work = lstmf_alloc(sizeof(real) * (N * D + N * GH + 3 * B * H));
+        work = lstmf_alloc(sizeof(real) * (N * D + N * ZW + 3 * B * H));
         if (!work) goto nomem;
     }
     /* x of packed row r at xp + r*ldx; h_{t-1} of live row i of step t at
@@ -110,7 +111,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t ldx = training ? D + H : D, ldh = training ? D + H : H;
     real *xp = training ? cache + lay.xh : work;
     real *z = training ? cache + lay.z : work + N * D;
-    real *hbuf = training ? cache + lay.xh + D : work + N * D + N * GH;
+    real *hbuf = training ? cache + lay.xh + D : work + N * D + N * ZW;
     real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
 #define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
 
@@ -138,7 +139,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
     if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
-                 (const real *)w->b_ih, z, GH, nthreads) != 0)
+                 (const real *)w->b_ih, z, ZW, nthreads) != 0)
         goto nomem_packed;
 
     /* W_hh^T packed once, gate-interleaved: block k holds units
@@ -170,9 +171,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) break;
             const real *h_prev = hbuf + HROW(t);
+            st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
             st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
-            st.z = z + off[t] * GH;
+            st.z = z + off[t] * ZW;
             if (has_c) {
                 st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
                 st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
@@ -197,7 +199,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
                                        MIN(U, H - blk * U));
-                    prefetch_next_step(st.z + (batch_sizes[t] + i) * GH, GH, H, G,
+                    prefetch_next_step(st.z + (batch_sizes[t] + i) * ZW, ZW, H, G,
                                        blk * U, MIN(U, H - blk * U),
                                        MIN(mr, st.n_next - i));
                 }
@@ -228,12 +230,14 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const FN(cell_ops) *cell = cell_for(s->cell);
     if (!cell) return LSTMF_EINVAL;
     const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
-    const int G = cell->gates;
-    const int64_t GH = G * H;
-    const int has_c = cell->has_cell_state;
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int G = info.gates, has_c = info.has_cell_state;
+    const int64_t GH = G * H, ZW = info.z_width * H;
+    /* Columns of a z row with the dZ of the recurrent product. */
+    const int64_t zh = info.separate_recurrent_dz ? GH : 0;
     const int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
     const int64_t N = off[T];
-    lstmf_cache_offsets lay = lstmf_cache_layout(G, has_c, N, B, D, H);
+    lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     /* Backward turns the cached activations into dZ in place: the cache is
      * single-use, as documented in rnn.h. */
     real *z = cache + lay.z;
@@ -262,11 +266,13 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
-        FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .y_stride = T * H, .perm = perm};
+        FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .y_stride = T * H, .perm = perm,
+                           .h_stride = DH};
         for (int64_t t = T - 1; t >= 0; t--) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) continue;
-            st.z = z + off[t] * GH;
+            st.z = z + off[t] * ZW;
+            st.h_prev = xh + off[t] * DH + D;
             if (has_c) {
                 st.c_cur = cache + lay.c + off[t] * H;
                 st.c_prev = t ? cache + lay.c + off[t - 1] * H : cache + lay.c0;
@@ -281,9 +287,10 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                     const int64_t kc = MIN(GEMM_KC, GH - k0);
                     for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                         const int mr = (int)MIN(GEMM_MR, i_end - i);
-                        FN(gemm_micro)(mr, nr, kc, st.z + i * GH + k0, GH, 1,
+                        FN(gemm_micro)(mr, nr, kc, st.z + i * ZW + zh + k0, ZW, 1,
                                        wp + p * GH * GEMM_NR + k0 * GEMM_NR, NULL,
-                                       dh + i * H + p * GEMM_NR, H, k0 > 0);
+                                       dh + i * H + p * GEMM_NR, H,
+                                       k0 > 0 || info.direct_dh);
                     }
                 }
             }
@@ -294,17 +301,25 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         if (has_c) memcpy((real *)g->c0 + perm[i] * H, dc + i * H, sizeof(real) * H);
     }
 
-    /* Weight gradients: [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over
-     * all packed rows that also sums dZ's columns into the bias gradient.
-     * Input gradients: dX = dZ W_ih, one GEMM. */
-    if (FN(gemm_sum_a)(GH, DH, N, z, 1, GH, xh, DH, 1, dw, DH, g->b_ih, nthreads) ||
-        FN(gemm)(N, D, GH, z, GH, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
+    /* Input gradients: dX = dZ W_ih, one GEMM. Weight gradients:
+     * [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over all packed rows that
+     * also sums dZ's columns into the bias gradient; two when the
+     * recurrent product has its own dZ. */
+    if (FN(gemm)(N, D, GH, z, ZW, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
         goto done;
-    for (int64_t m = 0; m < GH; m++) {
-        memcpy((real *)g->w_ih + m * D, dw + m * DH, sizeof(real) * D);
-        memcpy((real *)g->w_hh + m * H, dw + m * DH + D, sizeof(real) * H);
+    if (!info.separate_recurrent_dz) {
+        if (FN(gemm_sum_a)(GH, DH, N, z, 1, ZW, xh, DH, 1, dw, DH, g->b_ih, nthreads))
+            goto done;
+        for (int64_t m = 0; m < GH; m++) {
+            memcpy((real *)g->w_ih + m * D, dw + m * DH, sizeof(real) * D);
+            memcpy((real *)g->w_hh + m * H, dw + m * DH + D, sizeof(real) * H);
+        }
+        memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
+    } else if (FN(gemm_sum_a)(GH, D, N, z, 1, ZW, xh, DH, 1, g->w_ih, D, g->b_ih, nthreads) ||
+               FN(gemm_sum_a)(GH, H, N, z + zh, 1, ZW, xh + D, DH, 1, g->w_hh, H, g->b_hh,
+                              nthreads)) {
+        goto done;
     }
-    memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
 
     real *dx = g->x;
     memset(dx, 0, sizeof(real) * B * T * D);

@@ -8,8 +8,8 @@
  *                        (c_n: LSTM only, NULL for the other cells)
  *   lengths  (B,) int64  1 <= lengths[b] <= T, or NULL for all T steps
  *   w_ih     (G*H, D), w_hh (G*H, H), b_ih (G*H,), b_hh (G*H,): PyTorch's
- *            layout and gate order (LSTM: G = 4, gates i, f, g, o; plain
- *            RNN with tanh or relu: G = 1).
+ *            layout and gate order (LSTM: G = 4, gates i, f, g, o; GRU:
+ *            G = 3, gates r, z, n; plain RNN with tanh or relu: G = 1).
  *
  * Training mode keeps, in a caller-owned cache, what backward needs:
  * `lstmf_cache_elems` elements of the dtype plus `lstmf_cache_index_elems`
@@ -29,7 +29,7 @@ extern "C" {
 
 enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2 };
 enum { LSTMF_F32 = 0, LSTMF_F64 = 1 };
-enum { LSTMF_CELL_LSTM = 0, LSTMF_CELL_RNN_TANH = 1, LSTMF_CELL_RNN_RELU = 2 };
+enum { LSTMF_CELL_LSTM = 0, LSTMF_CELL_RNN_TANH = 1, LSTMF_CELL_RNN_RELU = 2, LSTMF_CELL_GRU = 3 };
 enum { LSTMF_ISA_GENERIC = 0, LSTMF_ISA_AVX2 = 1, LSTMF_ISA_AVX512 = 2, LSTMF_N_ISA = 3 };
 
 typedef struct {
@@ -50,7 +50,7 @@ typedef struct {
     void *x, *h0, *c0;               /* input gradients (overwritten; c0 LSTM only) */
 } lstmf_grads;
 
-/* Number of gates of a cell (LSTM: 4, RNN: 1), or 0 for an unknown cell. */
+/* Number of gates of a cell (LSTM: 4, GRU: 3, RNN: 1), or 0 for an unknown cell. */
 int lstmf_cell_gates(int cell);
 /* Number of recurrent states: 2 for the LSTM (h and c), 1 for the others. */
 int lstmf_cell_states(int cell);

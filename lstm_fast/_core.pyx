@@ -22,6 +22,7 @@ cdef extern from "rnn.h" nogil:
         LSTMF_CELL_LSTM
         LSTMF_CELL_RNN_TANH
         LSTMF_CELL_RNN_RELU
+        LSTMF_CELL_GRU
         LSTMF_N_ISA
     ctypedef struct lstmf_shape:
         int cell
@@ -64,7 +65,7 @@ cdef extern from "rnn.h" nogil:
     int lstmf_get_num_threads()
     int lstmf_openmp_version()
 
-CELLS = {"lstm": LSTMF_CELL_LSTM, "rnn_tanh": LSTMF_CELL_RNN_TANH,
+CELLS = {"lstm": LSTMF_CELL_LSTM, "gru": LSTMF_CELL_GRU, "rnn_tanh": LSTMF_CELL_RNN_TANH,
          "rnn_relu": LSTMF_CELL_RNN_RELU}
 _DTYPES = {np.dtype(np.float32): LSTMF_F32, np.dtype(np.float64): LSTMF_F64}
 

@@ -2,15 +2,16 @@
 their initialisation, input validation, and conversion to and from PyTorch.
 
 The layers of :mod:`lstm_fast.layers` (the C kernels) and of
-:mod:`lstm_fast.reference` (plain NumPy) derive from :class:`LSTMBase` or
-:class:`RNNBase` and differ only in ``forward`` and ``backward``.
+:mod:`lstm_fast.reference` (plain NumPy) derive from :class:`LSTMBase`,
+:class:`GRUBase` or :class:`RNNBase` and differ only in ``forward`` and
+``backward``.
 """
 
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["LSTMBase", "RNNBase"]
+__all__ = ["LSTMBase", "GRUBase", "RNNBase"]
 
 
 def _check_random_state(random_state):
@@ -253,6 +254,19 @@ class LSTMBase(RecurrentLayerBase):
     def _init_kwargs_from_torch_mode(cls, mode):
         if mode not in (None, "LSTM"):
             raise ValueError(f"expected an LSTM module, got mode {mode!r}")
+        return {}
+
+
+class GRUBase(RecurrentLayerBase):
+    """A GRU layer's parameters: gates r, z, n."""
+
+    gates = 3
+    torch_name = "GRU"
+
+    @classmethod
+    def _init_kwargs_from_torch_mode(cls, mode):
+        if mode not in (None, "GRU"):
+            raise ValueError(f"expected a GRU module, got mode {mode!r}")
         return {}
 
 

@@ -1,17 +1,17 @@
 """Recurrent layers computed by the C kernels, on NumPy arrays.
 
 The layers take and return NumPy arrays, batch first, with PyTorch's weight
-layout, so a ``torch.nn.LSTM`` or ``torch.nn.RNN`` state dict loads without
-reshuffling (``from_torch``). :mod:`lstm_fast.reference` holds the same
+layout, so a ``torch.nn.LSTM``, ``torch.nn.GRU`` or ``torch.nn.RNN`` state
+dict loads without reshuffling (``from_torch``). :mod:`lstm_fast.reference` holds the same
 layers in plain NumPy.
 """
 
 import numpy as np
 
 from . import _core
-from ._layer_base import LSTMBase, RNNBase
+from ._layer_base import GRUBase, LSTMBase, RNNBase
 
-__all__ = ["LSTM", "RNN"]
+__all__ = ["LSTM", "GRU", "RNN"]
 
 
 class _KernelCache:
@@ -240,54 +240,9 @@ class LSTM(_KernelLayer, LSTMBase):
         return self._run_backward(cache, dY, dh_n, dc_n)
 
 
-class RNN(_KernelLayer, RNNBase):
-    """One plain (Elman) RNN layer, run by the C kernels.
-
-    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with ``act`` tanh or
-    relu, exactly as ``torch.nn.RNN``.
-
-    Parameters
-    ----------
-    input_size : int
-        Number of input features ``D``.
-    hidden_size : int
-        Number of hidden units ``H``.
-    nonlinearity : {"tanh", "relu"}, default="tanh"
-    dtype : {np.float32, np.float64}, default=np.float32
-    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
-        Seed or generator for the initial weights, drawn like
-        ``torch.nn.RNN``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
-
-    Attributes
-    ----------
-    weight_ih : ndarray, shape (H, D)
-    weight_hh : ndarray, shape (H, H)
-    bias_ih, bias_hh : ndarray, shape (H,)
-    input_size, hidden_size : int
-    nonlinearity : str
-    dtype : numpy.dtype
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lstm_fast.layers import RNN
-    >>> layer = RNN(input_size=3, hidden_size=5, nonlinearity="relu", random_state=0)
-    >>> Y, h_n, cache = layer.forward(np.ones((2, 4, 3)), training=True)
-    >>> Y.shape, h_n.shape
-    ((2, 4, 5), (2, 5))
-    >>> sorted(layer.backward(cache, dY=np.ones_like(Y)))
-    ['X', 'bias_hh', 'bias_ih', 'h0', 'weight_hh', 'weight_ih']
-    """
-
-    def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
-                 random_state=None):
-        self._check_dtype(dtype)
-        super().__init__(input_size, hidden_size, nonlinearity=nonlinearity, dtype=dtype,
-                         random_state=random_state)
-
-    @property
-    def _cell(self):
-        return "rnn_" + self.nonlinearity
+class _SingleStateLayer(_KernelLayer):
+    """forward/backward of the cells whose only state is h (GRU, RNN),
+    with torch's return convention: ``(Y, h_n)``."""
 
     def forward(self, X, h0=None, lengths=None, training=False):
         """Run the layer over a batch of sequences.
@@ -338,3 +293,98 @@ class RNN(_KernelLayer, RNNBase):
             ``'X'``, ``'h0'``.
         """
         return self._run_backward(cache, dY, dh_n, None)
+
+
+class GRU(_SingleStateLayer, GRUBase):
+    """One GRU layer, run by the C kernels, exactly as ``torch.nn.GRU``.
+
+    ``r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)``,
+    ``z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)``,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``,
+    ``h' = (1 - z) * n + z * h``.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of input features ``D``.
+    hidden_size : int
+        Number of hidden units ``H``.
+    dtype : {np.float32, np.float64}, default=np.float32
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed or generator for the initial weights, drawn like
+        ``torch.nn.GRU``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
+
+    Attributes
+    ----------
+    weight_ih : ndarray, shape (3H, D)
+        Gate blocks in order r, z, n.
+    weight_hh : ndarray, shape (3H, H)
+    bias_ih, bias_hh : ndarray, shape (3H,)
+    input_size, hidden_size : int
+    dtype : numpy.dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast.layers import GRU
+    >>> layer = GRU(input_size=3, hidden_size=5, random_state=0)
+    >>> Y, h_n = layer.forward(np.ones((2, 4, 3)))
+    >>> Y.shape, h_n.shape
+    ((2, 4, 5), (2, 5))
+    """
+
+    _cell = "gru"
+
+    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
+        self._check_dtype(dtype)
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+
+
+class RNN(_SingleStateLayer, RNNBase):
+    """One plain (Elman) RNN layer, run by the C kernels.
+
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with ``act`` tanh or
+    relu, exactly as ``torch.nn.RNN``.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of input features ``D``.
+    hidden_size : int
+        Number of hidden units ``H``.
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+    dtype : {np.float32, np.float64}, default=np.float32
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed or generator for the initial weights, drawn like
+        ``torch.nn.RNN``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
+
+    Attributes
+    ----------
+    weight_ih : ndarray, shape (H, D)
+    weight_hh : ndarray, shape (H, H)
+    bias_ih, bias_hh : ndarray, shape (H,)
+    input_size, hidden_size : int
+    nonlinearity : str
+    dtype : numpy.dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast.layers import RNN
+    >>> layer = RNN(input_size=3, hidden_size=5, nonlinearity="relu", random_state=0)
+    >>> Y, h_n, cache = layer.forward(np.ones((2, 4, 3)), training=True)
+    >>> Y.shape, h_n.shape
+    ((2, 4, 5), (2, 5))
+    >>> sorted(layer.backward(cache, dY=np.ones_like(Y)))
+    ['X', 'bias_hh', 'bias_ih', 'h0', 'weight_hh', 'weight_ih']
+    """
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
+                 random_state=None):
+        self._check_dtype(dtype)
+        super().__init__(input_size, hidden_size, nonlinearity=nonlinearity, dtype=dtype,
+                         random_state=random_state)
+
+    @property
+    def _cell(self):
+        return "rnn_" + self.nonlinearity

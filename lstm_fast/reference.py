@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._layer_base import LSTMBase, RNNBase
+from ._layer_base import GRUBase, LSTMBase, RNNBase
 
-__all__ = ["LSTM", "RNN"]
+__all__ = ["LSTM", "GRU", "RNN"]
 
 
 def sigmoid(x):
@@ -271,6 +271,92 @@ class LSTM(LSTMBase):
             "X": dZ @ self.weight_ih,
             "h0": dh,
             "c0": dc,
+        }
+
+
+@dataclass(frozen=True)
+class _GRUCache:
+    """What :meth:`GRU.backward` needs: inputs, h_{t-1}, the gates r, z, n
+    and ``W_hn h_{t-1} + b_hn`` of every step, and the mask of live steps."""
+
+    X: np.ndarray
+    h_prev: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    hn: np.ndarray
+    mask: np.ndarray
+
+
+class GRU(GRUBase):
+    """One GRU layer in plain NumPy, exactly as ``torch.nn.GRU``::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h' = (1 - z) * n + z * h
+
+    Same API as :class:`lstm_fast.layers.GRU`.
+    """
+
+    def forward(self, X, h0=None, lengths=None, training=False):
+        """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
+        X = self._input(X)
+        B, T, _ = X.shape
+        H = self.hidden_size
+        h = self._initial_state(h0, "h0", B)
+        lengths = self._lengths(lengths, B, T)
+        mask = np.broadcast_to(np.arange(T) < (T if lengths is None else lengths[:, None]), (B, T))
+
+        XW = X @ self.weight_ih.T + self.bias_ih  # (B, T, 3H): x_r, x_z, x_n
+        Y = np.zeros((B, T, H), dtype=self.dtype)
+        saved = {k: np.empty((B, T, H), dtype=self.dtype) for k in ("h_prev", "r", "z", "n", "hn")}
+        for t in range(T):
+            hW = h @ self.weight_hh.T + self.bias_hh  # (B, 3H)
+            r = sigmoid(XW[:, t, :H] + hW[:, :H])
+            z = sigmoid(XW[:, t, H:2 * H] + hW[:, H:2 * H])
+            hn = hW[:, 2 * H:]
+            n = np.tanh(XW[:, t, 2 * H:] + r * hn)
+            h_new = (1 - z) * n + z * h
+            for key, value in (("h_prev", h), ("r", r), ("z", z), ("n", n), ("hn", hn)):
+                saved[key][:, t] = value
+            active = mask[:, t, None]
+            h = np.where(active, h_new, h)
+            Y[:, t] = np.where(active, h_new, 0)
+        if training:
+            return Y, h, _GRUCache(X, mask=mask, **saved)
+        return Y, h
+
+    def backward(self, cache, dY=None, dh_n=None):
+        """Backpropagation through time; returns the gradients by name."""
+        if not isinstance(cache, _GRUCache):
+            raise TypeError("cache must be the one returned by forward(..., training=True)")
+        X, mask = cache.X, cache.mask
+        B, T, D = X.shape
+        H = self.hidden_size
+        dY = self._gradient(dY, "dY", (B, T, H))
+        dh = self._gradient(dh_n, "dh_n", (B, H))
+        dZx = np.zeros((B, T, 3 * H), dtype=self.dtype)  # d(W_ih x + b_ih)
+        dZh = np.zeros((B, T, 3 * H), dtype=self.dtype)  # d(W_hh h + b_hh)
+        for t in reversed(range(T)):
+            active = mask[:, t, None]
+            r, z, n, hn = cache.r[:, t], cache.z[:, t], cache.n[:, t], cache.hn[:, t]
+            dh_t = dh + dY[:, t]
+            dn = dh_t * (1 - z) * (1 - n**2)
+            dr = dn * hn * r * (1 - r)
+            dz = dh_t * (cache.h_prev[:, t] - n) * z * (1 - z)
+            dzx = np.where(active, np.concatenate([dr, dz, dn], axis=1), 0)
+            dzh = np.where(active, np.concatenate([dr, dz, dn * r], axis=1), 0)
+            dZx[:, t], dZh[:, t] = dzx, dzh
+            dh = np.where(active, dzh @ self.weight_hh + dh_t * z, dh)
+        dZx_2d, dZh_2d = dZx.reshape(B * T, 3 * H), dZh.reshape(B * T, 3 * H)
+        return {
+            "weight_ih": dZx_2d.T @ X.reshape(B * T, D),
+            "weight_hh": dZh_2d.T @ cache.h_prev.reshape(B * T, H),
+            "bias_ih": dZx_2d.sum(axis=0),
+            "bias_hh": dZh_2d.sum(axis=0),
+            "X": dZx @ self.weight_ih,
+            "h0": dh,
         }
 
 

@@ -8,7 +8,8 @@
  * - backward_rows: turns dh_t (and the cell's own carried gradients) into
  *   dZ_t, the gradient of the gate pre-activations, in place of the cached
  *   activations.
- * Adding a cell adds a file in cells/ and nothing in the loop or the GEMM.
+ * Adding a cell adds a file in cells/ and a line in kernels.h's
+ * lstmf_cell(), and nothing in the loop or the GEMM.
  */
 #ifndef LSTMF_CELL_H
 #define LSTMF_CELL_H
@@ -19,9 +20,11 @@
 typedef struct {
     int64_t H;            /* hidden size */
     int64_t U;            /* hidden units per block in the output tile */
-    int training;         /* write gate activations back into z */
+    int training;         /* keep what backward needs in z */
     const real *b_hh;     /* (G*H) */
-    real *z;              /* row i at z + i*G*H: W_ih x_t + b_ih */
+    real *z;              /* row i at z + i*z_width*H: W_ih x_t + b_ih in the
+                           * first G*H columns; the cell's cache after */
+    const real *h_prev;   /* row i at h_prev + i*h_stride: h_{t-1} */
     const real *c_prev;   /* row i at c_prev + i*H (cells with a cell state) */
     real *c_out;          /* row i at c_out + i*H; may equal c_prev */
     real *h_out;          /* row i at h_out + i*h_stride: h_t for the next step ... */
@@ -36,19 +39,27 @@ typedef struct {
 /* One backward step, over whole rows. */
 typedef struct {
     int64_t H;
-    real *z;              /* in: gate activations; out: dZ (row i at z + i*G*H) */
+    real *z;              /* in: the forward's cache; out: dZ (row i at
+                           * z + i*z_width*H): dZ of the input projection
+                           * in columns [0, G*H), and, for cells with
+                           * separate_recurrent_dz, dZ of the recurrent
+                           * product in columns [G*H, 2*G*H) */
+    const real *h_prev;   /* h_{t-1}, row i at h_prev + i*h_stride */
+    int64_t h_stride;
     const real *c_cur;    /* c_t, row i at c_cur + i*H */
     const real *c_prev;   /* c_{t-1} */
-    const real *dh;       /* recurrent dh_t carried from step t+1 (or dh_n) */
+    real *dh;             /* in: dh_t carried from step t+1 (or dh_n); out,
+                           * for cells with direct_dh: the part of dh_{t-1}
+                           * that bypasses W_hh (the GEMM adds the rest) */
     real *dc;             /* in: dc_t carried; out: dc_{t-1} */
     const real *dy;       /* dLoss/dy at step t, sample b at dy + b*y_stride; NULL = 0 */
     int64_t y_stride;
     const int64_t *perm;
 } FN(bwd_step);
 
+/* The two epilogues; the cell's shape (gates, cache width, ...) is
+ * lstmf_cell() in kernels.h. */
 typedef struct {
-    int gates;
-    int has_cell_state;
     /* tile: mr rows, row r at tile + r*tile_ld, column g*U + u = gate g of
      * unit j0 + u; nu <= U units are real. */
     void (*forward_tile)(const FN(fwd_step) *st, int64_t i0, int mr,
@@ -60,5 +71,6 @@ typedef struct {
 extern const FN(cell_ops) FN(lstm_cell);
 extern const FN(cell_ops) FN(rnn_tanh_cell);
 extern const FN(cell_ops) FN(rnn_relu_cell);
+extern const FN(cell_ops) FN(gru_cell);
 
 #endif

@@ -73,8 +73,6 @@ static void lstm_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
 }
 
 const FN(cell_ops) FN(lstm_cell) = {
-    .gates = 4,
-    .has_cell_state = 1,
     .forward_tile = lstm_forward_tile,
     .backward_rows = lstm_backward_rows,
 };

@@ -64,15 +64,11 @@ static void relu_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
 }
 
 const FN(cell_ops) FN(rnn_tanh_cell) = {
-    .gates = 1,
-    .has_cell_state = 0,
     .forward_tile = tanh_forward_tile,
     .backward_rows = tanh_backward_rows,
 };
 
 const FN(cell_ops) FN(rnn_relu_cell) = {
-    .gates = 1,
-    .has_cell_state = 0,
     .forward_tile = relu_forward_tile,
     .backward_rows = relu_backward_rows,
 };

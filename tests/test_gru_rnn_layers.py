@@ -1,6 +1,6 @@
-"""The plain RNN layer (tanh and relu) on the C kernels: exact gradients,
-agreement with the NumPy reference and with torch.nn.RNN, every ISA path,
-any thread count.
+"""The GRU and plain RNN (tanh and relu) layers on the C kernels: exact
+gradients, agreement with the NumPy reference and with torch.nn.GRU /
+torch.nn.RNN, every ISA path, any thread count.
 
 Metric for arrays: :func:`_helpers.normwise_error`, ``max|a - b| / max|b|``.
 """
@@ -18,14 +18,22 @@ from _helpers import normwise_error
 from lstm_fast import layers, reference
 
 NONLINEARITIES = ("tanh", "relu")
+# (layer name, constructor keywords): every cell with h as its only state.
+KINDS = {"gru": ("GRU", {}), "rnn_tanh": ("RNN", {"nonlinearity": "tanh"}),
+         "rnn_relu": ("RNN", {"nonlinearity": "relu"})}
 GRAD_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "X", "h0")
 
 
-def problem(B, T, D, H, nonlinearity, dtype=np.float64, seed=0):
+def make_layer(module, kind, D, H, **kwargs):
+    name, extra = KINDS[kind]
+    return getattr(module, name)(D, H, **extra, **kwargs)
+
+
+def problem(B, T, D, H, kind, dtype=np.float64, seed=0):
     """A layer, inputs with random lengths and initial state, and upstream
-    gradients; weights scaled so that relu stays well away from blow-up."""
+    gradients."""
     rng = np.random.default_rng(seed)
-    layer = layers.RNN(D, H, nonlinearity, dtype=dtype, random_state=seed)
+    layer = make_layer(layers, kind, D, H, dtype=dtype, random_state=seed)
     data = {
         "X": rng.standard_normal((B, T, D)).astype(dtype),
         "h0": rng.standard_normal((B, H)).astype(dtype),
@@ -46,9 +54,9 @@ def loss(layer, data, upstream):
     return float(np.sum(upstream["dY"] * Y) + np.sum(upstream["dh_n"] * h_n))
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-def test_gradients_match_central_finite_differences(nonlinearity):
-    layer, data, upstream = problem(3, 5, 2, 4, nonlinearity)
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_match_central_finite_differences(kind):
+    layer, data, upstream = problem(3, 5, 2, 4, kind)
     got = run(layer, data, upstream)
     eps = 1e-6
     for name in GRAD_KEYS:
@@ -66,13 +74,13 @@ def test_gradients_match_central_finite_differences(nonlinearity):
         assert err < 1e-6, f"{name}: {err:.2e}"
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("B, T, D, H", [(1, 1, 1, 1), (3, 2, 7, 3), (33, 50, 7, 17),
                                         (3, 50, 1, 65), (33, 2, 1, 130), (1, 50, 7, 64)])
-def test_matches_the_numpy_reference(nonlinearity, dtype, tol, B, T, D, H):
-    layer, data, upstream = problem(B, T, D, H, nonlinearity, dtype)
-    ref = reference.RNN(D, H, nonlinearity, dtype=np.float64, random_state=0)
+def test_matches_the_numpy_reference(kind, dtype, tol, B, T, D, H):
+    layer, data, upstream = problem(B, T, D, H, kind, dtype)
+    ref = make_layer(reference, kind, D, H, dtype=np.float64, random_state=0)
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         setattr(ref, name, getattr(layer, name).astype(np.float64))
     got = run(layer, data, upstream)
@@ -83,9 +91,9 @@ def test_matches_the_numpy_reference(nonlinearity, dtype, tol, B, T, D, H):
         assert normwise_error(got[key], value) < tol, key
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-def test_one_and_two_threads_give_identical_results(nonlinearity):
-    layer, data, upstream = problem(33, 20, 5, 70, nonlinearity, np.float32)
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_and_two_threads_give_identical_results(kind):
+    layer, data, upstream = problem(33, 20, 5, 70, kind, np.float32)
     before = lstm_fast.get_num_threads()
     try:
         lstm_fast.set_num_threads(1)
@@ -101,11 +109,14 @@ def test_one_and_two_threads_give_identical_results(nonlinearity):
 CHILD = r"""
 import sys, numpy as np
 import lstm_fast._core as core
-from lstm_fast.layers import RNN
+from lstm_fast.layers import GRU, RNN
 out = {"isa": np.array(core.isa_active())}
-for nl in ("tanh", "relu"):
+makers = {"gru": lambda dtype: GRU(7, 17, dtype=dtype, random_state=0),
+          "tanh": lambda dtype: RNN(7, 17, "tanh", dtype=dtype, random_state=0),
+          "relu": lambda dtype: RNN(7, 17, "relu", dtype=dtype, random_state=0)}
+for nl, make in makers.items():
     for dtype in (np.float32, np.float64):
-        layer = RNN(7, 17, nl, dtype=dtype, random_state=0)
+        layer = make(dtype)
         rng = np.random.default_rng(1)
         X = rng.standard_normal((5, 9, 7))
         Y, h_n, cache = layer.forward(X, lengths=[9, 1, 4, 9, 2], training=True)
@@ -124,7 +135,7 @@ def run_isa(isa, path):
     return np.load(path)
 
 
-def test_every_isa_path_computes_the_same_rnn(tmp_path):
+def test_every_isa_path_computes_the_same_gru_and_rnn(tmp_path):
     supported = core.isas_supported()
     results = {isa: run_isa(isa, tmp_path / f"{isa}.npz") for isa in supported}
     base = results["generic"]
@@ -165,17 +176,18 @@ def test_state_dict_round_trip_keeps_the_nonlinearity_given(nonlinearity):
 class TestTorchParity:
     torch = pytest.importorskip("torch")
 
-    @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+    @pytest.mark.parametrize("kind", KINDS)
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    def test_outputs_and_gradients_match_torch_rnn_on_packed_sequences(self, nonlinearity,
-                                                                        dtype):
+    def test_outputs_and_gradients_match_torch_on_packed_sequences(self, kind, dtype):
         torch = self.torch
         tdtype = torch.float32 if dtype == np.float32 else torch.float64
         torch.manual_seed(0)
         B, T, D, H = 5, 8, 3, 6
-        net = torch.nn.RNN(D, H, nonlinearity=nonlinearity, batch_first=True).to(tdtype)
-        layer = layers.RNN.from_torch(net)
-        assert layer.nonlinearity == nonlinearity and layer.dtype == np.dtype(dtype)
+        name, extra = KINDS[kind]
+        net = getattr(torch.nn, name)(D, H, batch_first=True, **extra).to(tdtype)
+        layer = getattr(layers, name).from_torch(net)
+        assert type(layer).__name__ == name and layer.dtype == np.dtype(dtype)
+        assert getattr(layer, "nonlinearity", None) == extra.get("nonlinearity")
         rng = np.random.default_rng(0)
         X = rng.standard_normal((B, T, D)).astype(dtype)
         h0 = rng.standard_normal((B, H)).astype(dtype)
@@ -201,3 +213,10 @@ class TestTorchParity:
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             expected = getattr(net, name + "_l0").grad.numpy()
             assert normwise_error(grads[name], expected) < tol, name
+
+    @pytest.mark.parametrize("layer_cls, module", [(layers.GRU, "LSTM"), (layers.RNN, "GRU"),
+                                                   (layers.LSTM, "RNN")])
+    def test_a_module_of_another_kind_is_refused(self, layer_cls, module):
+        net = getattr(self.torch.nn, module)(3, 4)
+        with pytest.raises(ValueError, match="expected"):
+            layer_cls.from_torch(net)
