@@ -39,15 +39,19 @@ def forward(layer, X, dY):
 
 def train_step(layer, X, dY):
     """Forward in training mode, then backward with weight gradients."""
-    Y, _, cache = layer.forward(X, training=True)
+    cache = layer.forward(X, training=True)[-1]
     layer.backward(cache, dY=dY)
 
 
 MODES = {"forward": forward, "train": train_step}
 
+# Cell name -> layer class name in lstm_fast.layers and lstm_fast.reference.
+CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
 
 @dataclass
 class Row:
+    cell: str
     shape: str
     mode: str
     fast_ms: float
@@ -71,8 +75,9 @@ def _median_ms(fn, repeat, budget_s):
     return 1e3 * float(np.median(times))
 
 
-def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, budget_s=2.0):
-    """Time lstm_fast and the NumPy reference on each shape and mode.
+def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, budget_s=2.0,
+        cells=("lstm",)):
+    """Time lstm_fast and the NumPy reference on each cell, shape and mode.
 
     Parameters
     ----------
@@ -85,6 +90,8 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
         Minimum number of timed calls per implementation (after a warm-up).
     budget_s : float
         Rough time budget per measurement.
+    cells : tuple of str
+        Names from :data:`CELLS` (the RNN with tanh).
 
     Returns
     -------
@@ -93,19 +100,20 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
     from . import layers, reference
 
     rows = []
-    for name in shapes or SHAPES:
-        B, T, D, H = SHAPES[name]
-        X, dY = make_problem(name, dtype)
-        fast = layers.LSTM(D, H, dtype=dtype, random_state=0)
-        ref = reference.LSTM(D, H, dtype=dtype, random_state=0)
-        for mode in modes:
-            fn = MODES[mode]
-            fn(fast, X, dY)
-            fn(ref, X, dY)
-            ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
-            fast_ms = _median_ms(lambda: fn(fast, X, dY), repeat, budget_s)
-            flops = forward_flops(B, T, D, H) * (3 if mode == "train" else 1)
-            rows.append(Row(name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6))
+    for cell in cells:
+        for name in shapes or SHAPES:
+            B, T, D, H = SHAPES[name]
+            X, dY = make_problem(name, dtype)
+            fast = getattr(layers, CELLS[cell])(D, H, dtype=dtype, random_state=0)
+            ref = getattr(reference, CELLS[cell])(D, H, dtype=dtype, random_state=0)
+            for mode in modes:
+                fn = MODES[mode]
+                fn(fast, X, dY)
+                fn(ref, X, dY)
+                ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
+                fast_ms = _median_ms(lambda: fn(fast, X, dY), repeat, budget_s)
+                flops = forward_flops(B, T, D, H, fast.gates) * (3 if mode == "train" else 1)
+                rows.append(Row(cell, name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6))
     return rows
 
 
@@ -126,13 +134,13 @@ def numpy_sgemm_gflops(n=1024, repeat=10):
 def format_table(rows):
     """Markdown table of :func:`run`'s rows."""
     lines = [
-        "| shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |",
-        "|---|---|---:|---:|---:|---:|",
+        "| cell | shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         dims = ",".join(str(v) for v in SHAPES[r.shape])
         lines.append(
-            f"| {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
+            f"| {r.cell} | {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
             f"{r.reference_ms:.2f} | {r.speedup:.1f}x |"
         )
     return "\n".join(lines)
