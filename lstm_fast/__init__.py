@@ -9,3 +9,6 @@ from ._config import get_num_threads, set_num_threads, show_config
 from ._version import __version__
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads"]
+from ._estimators import LSTMClassifier, LSTMRegressor
+
+__all__ += ["LSTMRegressor", "LSTMClassifier"]

@@ -1,0 +1,1072 @@
+"""scikit-learn estimators trained by the C kernels: LSTMRegressor, LSTMClassifier.
+
+The split follows ``sklearn/neural_network/_multilayer_perceptron.py``: the
+private :class:`_BaseRecurrent` holds the algorithm (validation, epochs,
+minibatches, early stopping, persistence); the public classes only add the
+loss, the output activation and the label handling.
+"""
+
+import copy
+import json
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from threadpoolctl import threadpool_limits
+
+from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
+from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
+from ._version import __version__
+
+__all__ = ["LSTMRegressor", "LSTMClassifier"]
+
+#: Major version of the save() format; load() refuses another major version.
+FORMAT_VERSION = "1.0"
+#: Sequences per forward pass in predict: bounds memory, not results (the
+#: kernels give every sequence the same result whatever the batch).
+_PREDICT_CHUNK = 1024
+
+
+# ------------------------------------------------------------ input checks
+
+
+def _as_sequences(X, dtype, name="X"):
+    """Validate X and turn it into a zero-padded (n, T, D) array + lengths.
+
+    Accepts a 3-D array (n_samples, n_timesteps, n_features), a 2-D array
+    (a batch of univariate series), trailing-NaN padding in either, or a list
+    of 2-D (T_i, D) / 1-D (T_i,) arrays of different lengths.
+
+    Returns
+    -------
+    X : ndarray, shape (n, T, D), C-contiguous, `dtype`; 0 at padded steps
+    lengths : ndarray of int64, shape (n,), or None when no sequence is padded
+    """
+    if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
+        X = _pad_list(X, dtype, name)
+    X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
+                    ensure_min_features=1, input_name=name, copy=True)
+    if X.ndim == 2:
+        X = X[:, :, None]
+    if X.ndim != 3:
+        raise ValueError(
+            f"{name} must be 3-D (n_samples, n_timesteps, n_features), 2-D "
+            f"(n_samples, n_timesteps) or a list of 2-D arrays; got {X.ndim}-D "
+            f"with shape {X.shape}"
+        )
+    n, T, D = X.shape
+    if n == 0 or T == 0 or D == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}; every dimension must be >= 1")
+    if np.isinf(X).any():
+        raise ValueError(f"{name} contains infinity; only finite values (and trailing "
+                         f"NaN padding) are allowed")
+    nan = np.isnan(X)
+    if not nan.any():
+        return np.ascontiguousarray(X), None
+    step_nan = nan.any(axis=2)
+    step_pad = nan.all(axis=2)
+    partial = np.argwhere(step_nan & ~step_pad)
+    if len(partial):
+        i, t = partial[0]
+        raise ValueError(
+            f"{name} has NaN in some but not all features of sample {i} at step {t}; "
+            f"NaN marks padding only when a whole step is NaN"
+        )
+    # Length = index after the last step that is not all-NaN.
+    real = ~step_pad
+    lengths = T - np.argmax(real[:, ::-1], axis=1)
+    lengths[~real.any(axis=1)] = 0
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        raise ValueError(f"sample {empty[0]} of {name} is all NaN: an empty sequence")
+    inside = step_pad & (np.arange(T) < lengths[:, None])
+    if inside.any():
+        i, t = np.argwhere(inside)[0]
+        raise ValueError(
+            f"{name} contains NaN inside sequence {i} at step {t} (its length is "
+            f"{lengths[i]}); NaN is allowed only as trailing padding"
+        )
+    X[nan] = 0
+    lengths = lengths.astype(np.int64)
+    return np.ascontiguousarray(X), (None if np.all(lengths == T) else lengths)
+
+
+def _is_ragged(seqs):
+    """True if the list cannot be one regular array (sequences differ in length)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            np.asarray(seqs)
+    except ValueError:
+        return True
+    return False
+
+
+def _pad_list(seqs, dtype, name):
+    """NaN-padded (n, T_max, D) array from a list of (T_i, D) or (T_i,) arrays."""
+    arrays = []
+    for i, seq in enumerate(seqs):
+        seq = check_array(seq, dtype=dtype, ensure_2d=False, ensure_all_finite=False,
+                          input_name=f"{name}[{i}]")
+        if seq.ndim == 1:
+            seq = seq[:, None]
+        if seq.ndim != 2:
+            raise ValueError(f"{name}[{i}] must be a 2-D (n_timesteps, n_features) or "
+                             f"1-D array, got {seq.ndim}-D")
+        if seq.shape[0] == 0:
+            raise ValueError(f"{name}[{i}] is an empty sequence")
+        if arrays and seq.shape[1] != arrays[0].shape[1]:
+            raise ValueError(f"{name}[{i}] has {seq.shape[1]} features, but {name}[0] "
+                             f"has {arrays[0].shape[1]}; all sequences need the same "
+                             f"number of features")
+        arrays.append(seq)
+    T = max(a.shape[0] for a in arrays)
+    out = np.full((len(arrays), T, arrays[0].shape[1]), np.nan, dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i, :a.shape[0]] = a
+    return out
+
+
+def _step_mask(lengths, n, T):
+    """(n, T) bool: True at real steps, False at padding."""
+    if lengths is None:
+        return np.ones((n, T), dtype=bool)
+    return np.arange(T) < lengths[:, None]
+
+
+def _pad_targets(y, T, name="y"):
+    """A list of per-step targets -> one array padded with NaN (or None for labels)."""
+    if isinstance(y, (list, tuple)) and len(y) > 0 and _is_ragged(y):
+        arrays = [np.asarray(a) for a in y]
+        kind_numeric = all(a.dtype.kind in "biuf" for a in arrays)
+        tail = arrays[0].shape[1:]
+        out = np.full((len(arrays), T) + tail, np.nan if kind_numeric else None,
+                      dtype=float if kind_numeric else object)
+        for i, a in enumerate(arrays):
+            out[i, :len(a)] = a
+        return out
+    return y
+
+
+# --------------------------------------------------------------- estimators
+
+
+class _BaseRecurrent(BaseEstimator):
+    """Base class of the recurrent estimators. Use the derived classes.
+
+    Holds the algorithm: input validation, network construction, the
+    minibatch loop, early stopping, and persistence.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "cell": [StrOptions(set(CELLS))],
+        "output": [StrOptions({"last", "sequence"})],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [None, Integral],
+        "dtype": [Options(type, {np.float32, np.float64}),
+                  StrOptions({"float32", "float64"})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", output="last",
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.cell = cell
+        self.output = output
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+
+    # ----------------------------------------------------------- validation
+
+    def _dtype(self):
+        return np.dtype(self.dtype)
+
+    def _threads(self):
+        """Context that sets the kernels' OpenMP threads to n_jobs (if given)."""
+        if self.n_jobs is None:
+            return threadpool_limits(limits=None, user_api="openmp")
+        return threadpool_limits(limits=effective_n_jobs(self.n_jobs), user_api="openmp")
+
+    def _validate_X(self, X, reset):
+        X, lengths = _as_sequences(X, self._dtype())
+        if not reset:
+            check_is_fitted(self)
+            if X.shape[2] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[2]} features per time step, but "
+                    f"{type(self).__name__} was fitted with {self.n_features_in_}"
+                )
+        return X, lengths
+
+    def _validate_data(self, X, y, reset, classes=None):
+        """X, lengths, y as the network's training target, the step mask
+        (output="sequence" only), and the fitted attributes the targets set."""
+        X, lengths = self._validate_X(X, reset)
+        n, T, _ = X.shape
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                             f"target y is None")
+        if self.output == "sequence":
+            y = _pad_targets(y, T)
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != n:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: X has {n} "
+                f"sequences, y has {len(y) if y.ndim else 'a scalar'}"
+            )
+        mask = _step_mask(lengths, n, T) if self.output == "sequence" else None
+        target, target_attrs = self._validate_y(y, mask, T, reset, classes)
+        return X, lengths, target, mask, target_attrs
+
+    # -------------------------------------------------------------- network
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not sizes or any(
+            not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
+        ):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got "
+                             f"{self.hidden_layer_sizes!r}")
+        return tuple(int(s) for s in sizes)
+
+    def _make_optimizer(self, params):
+        if self.solver == "adam":
+            return AdamOptimizer(params, self.learning_rate_init, self.beta_1, self.beta_2,
+                                 self.epsilon)
+        return SGDOptimizer(params, self.learning_rate_init, self.momentum)
+
+    def _forward_pass(self, network, X, lengths):
+        """Network output (after the output activation), in chunks of sequences."""
+        outs = []
+        for start in range(0, X.shape[0], _PREDICT_CHUNK):
+            stop = start + _PREDICT_CHUNK
+            Xc = X[start:stop]
+            lc = None if lengths is None else lengths[start:stop]
+            if lc is not None:
+                Xc = Xc[:, :int(lc.max())]
+            out = network.forward(np.ascontiguousarray(Xc), lc)
+            if out.ndim == 3 and out.shape[1] < X.shape[1]:
+                out = np.concatenate(
+                    [out, np.zeros((out.shape[0], X.shape[1] - out.shape[1], out.shape[2]),
+                                   out.dtype)], axis=1)
+            outs.append(out)
+        # float64 out, as scikit-learn expects of predictions and probabilities.
+        return self._output_activation(np.concatenate(outs).astype(np.float64))
+
+    def _backprop(self, network, X, lengths, target, mask):
+        """Loss of one minibatch; its gradient lands in ``network.grad``."""
+        out, state = network.forward(X, lengths, training=True)
+        loss, d_out = LOSSES[self._loss](out, target, mask)
+        network.backward(state, d_out)
+        if self.alpha:
+            n = X.shape[0]
+            w = network.params[:network.n_weights]
+            loss += 0.5 * self.alpha * float(np.dot(w, w)) / n
+            network.grad[:network.n_weights] += network.dtype.type(self.alpha / n) * w
+        return loss
+
+    # ----------------------------------------------------------------- fit
+
+    def _fit(self, X, y, incremental=False, classes=None):
+        hidden = self._hidden_sizes()
+        reset = not hasattr(self, "network_") or not (incremental or self.warm_start)
+        X, lengths, target, mask, target_attrs = self._validate_data(X, y, reset, classes)
+        rng = check_random_state(self.random_state)
+
+        # Everything is computed into new objects and assigned at the end, so
+        # a fit that fails leaves a fitted estimator as it was.
+        if reset:
+            n_outputs = self._n_outputs_from(target, target_attrs)
+            network = RecurrentNetwork(self.cell, X.shape[2], hidden, n_outputs,
+                                       self.output, self._dtype())
+            network.initialize(rng)
+            fitted = {"n_iter_": 0, "t_": 0, "loss_curve_": [], "_no_improvement_count": 0,
+                      "best_loss_": np.inf, "validation_scores_": None,
+                      "best_validation_score_": None}
+            optimizer = None
+        else:
+            network = self._copy_network()
+            if (network.hidden_layer_sizes != hidden or network.cell != self.cell
+                    or network.output != self.output or network.dtype != self._dtype()):
+                raise ValueError(
+                    "warm_start/partial_fit cannot change hidden_layer_sizes, cell, "
+                    "output or dtype of a fitted estimator; fit a new one instead"
+                )
+            fitted = {k: getattr(self, k) for k in (
+                "n_iter_", "t_", "_no_improvement_count", "best_loss_",
+                "best_validation_score_")}
+            fitted["loss_curve_"] = list(self.loss_curve_)
+            fitted["validation_scores_"] = (None if self.validation_scores_ is None
+                                            else list(self.validation_scores_))
+            optimizer = None
+            if incremental and hasattr(self, "_optimizer"):
+                optimizer = copy.deepcopy(self._optimizer)
+        if optimizer is None:
+            optimizer = self._make_optimizer(network.params)
+        if fitted["best_loss_"] is None:
+            fitted["best_loss_"] = np.inf
+
+        with self._threads(), np.errstate(over="ignore", invalid="ignore"):
+            self._fit_stochastic(network, optimizer, fitted, X, lengths, target, mask,
+                                 rng, incremental)
+
+        for key, value in fitted.items():
+            setattr(self, key, value)
+        self.network_ = network
+        self._optimizer = optimizer
+        self.n_features_in_ = X.shape[2]
+        self.n_outputs_ = network.n_outputs
+        for key, value in target_attrs.items():
+            setattr(self, key, value)
+        return self
+
+    def _fit_stochastic(self, network, optimizer, fitted, X, lengths, target, mask, rng,
+                        incremental):
+        early_stopping = self.early_stopping and not incremental
+        n = X.shape[0]
+        X_val = None
+        if early_stopping:
+            idx = np.arange(n)
+            stratify = target if (self._is_classifier and target.ndim == 1) else None
+            idx_train, idx_val = train_test_split(
+                idx, random_state=rng, test_size=self.validation_fraction, stratify=stratify)
+            if len(idx_val) < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            X_val, len_val = X[idx_val], None if lengths is None else lengths[idx_val]
+            t_val, m_val = target[idx_val], None if mask is None else mask[idx_val]
+            X, target = X[idx_train], target[idx_train]
+            lengths = None if lengths is None else lengths[idx_train]
+            mask = None if mask is None else mask[idx_train]
+            n = X.shape[0]
+            if fitted["validation_scores_"] is None:
+                fitted["validation_scores_"] = []
+                fitted["best_validation_score_"] = -np.inf
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` larger than sample size. It is going to "
+                              "be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n))
+
+        best_params = network.params.copy()
+        n_epochs = 1 if incremental else self.max_iter
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+            progress = tqdm(total=n_epochs, unit="epoch", desc=type(self).__name__,
+                            dynamic_ncols=True)
+        diverged = False
+        converged = False
+        try:
+            for _ in range(n_epochs):
+                order = rng.permutation(n) if self.shuffle else np.arange(n)
+                total = 0.0
+                for start in range(0, n, batch_size):
+                    idx = order[start:start + batch_size]
+                    lb = None if lengths is None else lengths[idx]
+                    Xb = X[idx]
+                    mb = None if mask is None else mask[idx]
+                    tb = target[idx]
+                    if lb is not None:
+                        T_b = int(lb.max())  # skip steps that are padding for all
+                        Xb = np.ascontiguousarray(Xb[:, :T_b])
+                        if mb is not None:
+                            mb, tb = mb[:, :T_b], tb[:, :T_b]
+                    loss = self._backprop(network, Xb, lb, tb, mb)
+                    if not np.isfinite(loss):
+                        diverged = True
+                        break
+                    clip_grad_norm(network.grad, self.clip_norm)
+                    optimizer.update(network.params, network.grad)
+                    total += loss * len(idx)
+                if not diverged and not np.all(np.isfinite(network.params)):
+                    diverged = True
+                if diverged:
+                    break
+                fitted["n_iter_"] += 1
+                fitted["t_"] += n
+                fitted["loss_curve_"].append(total / n)
+                score = None
+                if early_stopping:
+                    score = self._score_arrays(network, X_val, len_val, t_val, m_val)
+                    fitted["validation_scores_"].append(score)
+                if self._update_no_improvement_count(fitted, early_stopping):
+                    best_params[...] = network.params
+                if progress is not None:
+                    postfix = {"loss": f"{fitted['loss_curve_'][-1]:.5g}"}
+                    if score is not None:
+                        postfix["val_score"] = f"{score:.4f}"
+                    progress.set_postfix(postfix, refresh=False)
+                    progress.update(1)
+                if fitted["_no_improvement_count"] > self.n_iter_no_change:
+                    what = ("Validation score" if early_stopping else "Training loss")
+                    if progress is not None:
+                        progress.write(f"{what} did not improve more than tol={self.tol} "
+                                       f"for {self.n_iter_no_change} consecutive epochs. "
+                                       f"Stopping.")
+                    converged = True
+                    break
+        finally:
+            if progress is not None:
+                progress.close()
+
+        if diverged:
+            network.params[...] = best_params
+            warnings.warn(
+                f"{type(self).__name__}: the training loss became NaN or infinite at "
+                f"epoch {fitted['n_iter_'] + 1}; training stopped and the parameters of "
+                f"the best epoch were restored. Try a lower learning_rate_init (now "
+                f"{self.learning_rate_init}), gradient clipping (clip_norm=1.0), or "
+                f"scaling X and y.",
+                ConvergenceWarning,
+            )
+            if not fitted["loss_curve_"]:
+                fitted["loss_curve_"].append(np.nan)
+            return
+        if early_stopping:
+            # As MLP: keep the parameters of the best validation score.
+            network.params[...] = best_params
+            fitted["best_loss_"] = None
+        if not converged and not incremental:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                f"the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def _update_no_improvement_count(self, fitted, early_stopping):
+        """MLP's rule; returns True when this epoch is the best so far."""
+        if early_stopping:
+            last = fitted["validation_scores_"][-1]
+            if last < fitted["best_validation_score_"] + self.tol:
+                fitted["_no_improvement_count"] += 1
+            else:
+                fitted["_no_improvement_count"] = 0
+            if last > fitted["best_validation_score_"]:
+                fitted["best_validation_score_"] = last
+                return True
+            return False
+        last = fitted["loss_curve_"][-1]
+        if last > fitted["best_loss_"] - self.tol:
+            fitted["_no_improvement_count"] += 1
+        else:
+            fitted["_no_improvement_count"] = 0
+        if last < fitted["best_loss_"]:
+            fitted["best_loss_"] = last
+            return True
+        return False
+
+    def _copy_network(self):
+        return copy.deepcopy(self.network_)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of arrays
+            Input sequences. A 2-D X is a batch of univariate series. Pad
+            shorter sequences at the end with NaN (whole steps), or pass a
+            list of (n_timesteps_i, n_features) arrays.
+        y : array-like
+            One target per sequence (``output="last"``): shape (n_samples,)
+            or (n_samples, n_outputs); or one per step (``output="sequence"``):
+            shape (n_samples, n_timesteps[, n_outputs]) or a list; entries at
+            padded steps are ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    # -------------------------------------------------------------- predict
+
+    def _predict_output(self, X):
+        check_is_fitted(self)
+        is_list = isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X)
+        X, lengths = self._validate_X(X, reset=False)
+        with self._threads():
+            out = self._forward_pass(self.network_, X, lengths)
+        return out, lengths, is_list
+
+    def _score_arrays(self, network, X, lengths, target, mask):
+        out = self._forward_pass(network, X, lengths)
+        if mask is not None:
+            out, target = out[mask], target[mask]
+        return self._score_output(out, target)
+
+    # ---------------------------------------------------------- persistence
+
+    def save(self, path):
+        """Save the fitted estimator without pickle: arrays + JSON metadata.
+
+        Parameters
+        ----------
+        path : str or file-like
+            Destination, written with :func:`numpy.savez`.
+        """
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params(deep=False).items()}
+        # dtype as a name, and whether it was given as a type (np.float32) or a string.
+        params["dtype"] = [np.dtype(params["dtype"]).name, isinstance(params["dtype"], type)]
+        params["hidden_layer_sizes"] = list(self._hidden_sizes())
+        if not isinstance(params["random_state"], (type(None), Integral)):
+            params["random_state"] = None
+        fitted = {
+            "n_iter_": int(self.n_iter_), "t_": int(self.t_),
+            "loss_curve_": [float(v) for v in self.loss_curve_],
+            "best_loss_": None if self.best_loss_ is None else float(self.best_loss_),
+            "validation_scores_": (None if self.validation_scores_ is None
+                                   else [float(v) for v in self.validation_scores_]),
+            "best_validation_score_": (None if self.best_validation_score_ is None
+                                       else float(self.best_validation_score_)),
+            "n_features_in_": int(self.n_features_in_), "n_outputs_": int(self.n_outputs_),
+        }
+        meta = {
+            "format": "lstm-fast-estimator", "format_version": FORMAT_VERSION,
+            "package_version": __version__, "class": type(self).__name__,
+            "params": params, "fitted": fitted, "extra": self._save_extra(),
+        }
+        arrays = {"params": self.network_.params}
+        arrays.update(self._save_arrays())
+        np.savez(path, metadata=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator written by :meth:`save` (never runs stored code).
+
+        Parameters
+        ----------
+        path : str or file-like
+
+        Returns
+        -------
+        estimator : instance of this class
+
+        Raises
+        ------
+        ValueError
+            If the file is damaged, not an lstm-fast estimator, of another
+            class, or of an incompatible (major) format version.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(str(arrays.pop("metadata")))
+        except Exception as exc:  # zip, npy or JSON errors: all "damaged"
+            raise ValueError(f"cannot read {path!r} as a saved lstm-fast estimator: "
+                             f"the file is damaged or of another kind ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != "lstm-fast-estimator":
+            raise ValueError(f"{path!r} is not a saved lstm-fast estimator")
+        version = str(meta.get("format_version", ""))
+        if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+            raise ValueError(
+                f"{path!r} has format version {version}, written by lstm-fast "
+                f"{meta.get('package_version')}; this lstm-fast ({__version__}) reads "
+                f"format {FORMAT_VERSION.split('.')[0]}.x only"
+            )
+        if meta.get("class") != cls.__name__:
+            raise ValueError(f"{path!r} holds a {meta.get('class')}, not a {cls.__name__}; "
+                             f"load it with {meta.get('class')}.load")
+        try:
+            params = dict(meta["params"])
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+            name, as_type = params["dtype"]
+            params["dtype"] = getattr(np, name) if as_type else name
+            est = cls(**params)
+            fitted = meta["fitted"]
+            network = RecurrentNetwork(est.cell, fitted["n_features_in_"],
+                                       est._hidden_sizes(), fitted["n_outputs_"],
+                                       est.output, est._dtype())
+            flat = arrays.pop("params")
+            if flat.shape != network.params.shape or flat.dtype != network.params.dtype:
+                raise ValueError(f"parameter buffer has shape {flat.shape} and dtype "
+                                 f"{flat.dtype}, expected {network.params.shape} "
+                                 f"{network.params.dtype}")
+            network.params[...] = flat
+            for key, value in fitted.items():
+                setattr(est, key, value)
+            est.network_ = network
+            est._no_improvement_count = 0
+            est._load_extra(meta.get("extra", {}), arrays)
+        except ValueError as exc:
+            raise ValueError(f"{path!r} is damaged: {exc}") from exc
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path!r} is damaged: missing or invalid entry {exc}") from exc
+        return est
+
+    def _save_extra(self):
+        return {}
+
+    def _save_arrays(self):
+        return {}
+
+    def _load_extra(self, extra, arrays):
+        pass
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class LSTMRegressor(RegressorMixin, _BaseRecurrent):
+    """LSTM regressor: stacked recurrent layers + a linear head, squared error.
+
+    Trained by the C kernels of lstm-fast with Adam or SGD on minibatches.
+    Parameters follow :class:`sklearn.neural_network.MLPRegressor` where the
+    meaning is the same.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(64,)
+        Hidden size of each stacked recurrent layer, bottom first.
+    cell : {"lstm"}, default="lstm"
+        Recurrent cell.
+    output : {"last", "sequence"}, default="last"
+        "last": one target per sequence, predicted from the hidden state
+        after its last (non-padded) step. "sequence": one target per step.
+    solver : {"adam", "sgd"}, default="adam"
+    alpha : float, default=1e-4
+        L2 penalty on the weights (not the biases), as in MLP:
+        ``loss += alpha * ||W||^2 / (2 * batch_size)``.
+    batch_size : int or "auto", default="auto"
+        Sequences per minibatch; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the sequences at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling and the validation split. With the same
+        value and thread count, two fits give bit-identical results.
+    tol : float, default=1e-4
+    verbose : bool or int, default=False
+        Print a progress line (epoch, loss, validation score, time, ETA).
+    warm_start : bool, default=False
+        Continue from the previous fit's parameters.
+    momentum : float, default=0.9
+        Momentum of "sgd".
+    early_stopping : bool, default=False
+        Hold out `validation_fraction` of the data and stop when its R^2
+        stops improving; the best parameters are kept.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of more than `tol` before stopping.
+    clip_norm : float or None, default=None
+        Clip the global norm of the gradient to this value.
+    n_jobs : int or None, default=None
+        Threads of the kernels during fit and predict; None leaves the
+        current OpenMP setting (all cores by default), -1 means all cores.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Floating-point type of the parameters and computations.
+
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        R^2 on the validation set after each epoch (early stopping only).
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+        Features per time step.
+    n_outputs_ : int
+        Targets per sequence (or per step).
+    network_ : RecurrentNetwork
+        The trained network; all parameters in ``network_.params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast import LSTMRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 10, 2))
+    >>> y = X.sum(axis=(1, 2))
+    >>> est = LSTMRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    >>> est.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    _loss = "squared_error"
+    _is_classifier = False
+
+    def _validate_y(self, y, mask, T, reset, classes=None):
+        y = check_array(y, ensure_2d=False, allow_nd=True, dtype=self._dtype(),
+                        ensure_all_finite=mask is None, input_name="y")
+        y_ndim = y.ndim
+        if mask is None:
+            if y.ndim > 2:
+                raise ValueError(f"y must be 1-D or 2-D for output='last', got shape {y.shape}")
+            y = y.reshape(len(y), -1)
+        else:
+            if y.ndim not in (2, 3) or y.shape[1] != T:
+                raise ValueError(f"y must have shape (n_samples, {T}[, n_outputs]) for "
+                                 f"output='sequence', got {y.shape}")
+            y = y.reshape(y.shape[0], T, -1)
+            bad = ~np.isfinite(y) & mask[..., None]
+            if bad.any():
+                i, t, _ = np.argwhere(bad)[0]
+                raise ValueError(f"y contains NaN or infinity at sample {i}, step {t}, "
+                                 f"which is not a padded step")
+            y = np.where(mask[..., None], y, 0).astype(self._dtype())
+        if not reset and y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[-1]} outputs, but {type(self).__name__} was "
+                             f"fitted with {self.n_outputs_}")
+        # predict returns y's shape: 1-D y (or 2-D for sequences) squeezes the outputs.
+        squeeze = y_ndim == (1 if mask is None else 2)
+        return np.ascontiguousarray(y), {"_y_squeeze": squeeze}
+
+    def _n_outputs_from(self, target, attrs):
+        return target.shape[-1]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, incremental=True)
+
+    def _output_activation(self, out):
+        return out
+
+    def _score_output(self, out, target):
+        return r2_score(target, out)
+
+    def predict(self, X):
+        """Predict targets of sequences.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            For ``output="sequence"``: shape (n_samples, n_timesteps[, n_outputs])
+            with NaN at padded steps, or a list of per-sequence arrays when X
+            is a list.
+        """
+        out, lengths, is_list = self._predict_output(X)
+        if self.output == "sequence":
+            if lengths is not None:
+                out[~_step_mask(lengths, *out.shape[:2])] = np.nan
+            if self._y_squeeze:
+                out = out[..., 0]
+            if is_list:
+                return [out[i, :lengths[i]] for i in range(len(out))] if lengths is not None \
+                    else list(out)
+            return out
+        return out[:, 0] if self._y_squeeze else out
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the predictions (over real steps only for output="sequence").
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), optional
+            Only for ``output="last"``.
+
+        Returns
+        -------
+        score : float
+        """
+        if self.output == "last":
+            return super().score(X, y, sample_weight=sample_weight)
+        out, lengths, _ = self._predict_output(X)
+        n, T = out.shape[:2]
+        mask = _step_mask(lengths, n, T)
+        y = np.asarray(_pad_targets(y, T), dtype=float).reshape(n, T, -1)
+        return r2_score(y[mask], out[mask])
+
+    def _save_extra(self):
+        return {"y_squeeze": bool(self._y_squeeze)}
+
+    def _load_extra(self, extra, arrays):
+        self._y_squeeze = bool(extra["y_squeeze"])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class LSTMClassifier(ClassifierMixin, _BaseRecurrent):
+    """LSTM classifier: stacked recurrent layers + a softmax head, log loss.
+
+    Trained by the C kernels of lstm-fast with Adam or SGD on minibatches.
+    Binary and multiclass, with any label type; the head has one output per
+    class (softmax) also for two classes.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, cell, output, solver, alpha, batch_size, \
+learning_rate_init, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, early_stopping, validation_fraction, beta_1, beta_2, \
+epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
+        As for :class:`LSTMRegressor`; the validation score of early
+        stopping is the accuracy, and the validation split is stratified.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    loss_curve_, best_loss_, validation_scores_, best_validation_score_, \
+n_iter_, t_, n_features_in_, network_
+        As for :class:`LSTMRegressor`.
+    n_outputs_ : int
+        Number of classes (width of the softmax head).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lstm_fast import LSTMClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 10, 1))
+    >>> y = np.where(X[:, :5].sum(axis=(1, 2)) > X[:, 5:].sum(axis=(1, 2)), "a", "b")
+    >>> clf = LSTMClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    _loss = "log_loss"
+    _is_classifier = True
+
+    def _validate_y(self, y, mask, T, reset, classes=None):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biufUSO" or y.size == 0:
+            raise ValueError(f"y must hold class labels, got dtype {y.dtype}")
+        if mask is None:
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D (one label per sequence) for "
+                                 f"output='last', got shape {y.shape}")
+            labels = y
+        else:
+            if y.shape[:2] != mask.shape or y.ndim != 2:
+                raise ValueError(f"y must have shape {mask.shape} (one label per step) for "
+                                 f"output='sequence', got {y.shape}")
+            labels = y[mask]
+        if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+            raise ValueError("y contains NaN or infinity")
+        if labels.dtype.kind == "O" and any(v is None for v in labels):
+            raise ValueError("y contains None")
+        kind = type_of_target(labels, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: {kind}. {type(self).__name__} needs class labels "
+                f"(binary or multiclass); for a continuous target use LSTMRegressor"
+            )
+        if reset:
+            if classes is not None:
+                classes = np.unique(np.asarray(classes))
+            else:
+                classes = np.unique(labels)
+            if len(classes) < 2:
+                raise ValueError(f"Classifier can't train when only one class is present: "
+                                 f"y has only {classes[0]!r}")
+        else:
+            classes = self.classes_
+        unknown = np.setdiff1d(np.unique(labels), classes)
+        if len(unknown):
+            raise ValueError(f"y contains labels not seen in classes: {unknown[:5]}")
+        codes = np.searchsorted(classes, labels)
+        if mask is None:
+            return codes.astype(np.int64), {"classes_": classes}
+        out = np.full(mask.shape, -1, dtype=np.int64)
+        out[mask] = codes
+        return out, {"classes_": classes}
+
+    def _n_outputs_from(self, target, attrs):
+        return len(attrs["classes_"])
+
+    def _output_activation(self, out):
+        return softmax(out)
+
+    def _score_output(self, proba, codes):
+        return accuracy_score(codes, proba.argmax(axis=-1))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        classes : array-like of shape (n_classes,), optional
+            All classes; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Or (n_samples, n_timesteps, n_classes) for ``output="sequence"``.
+        """
+        out, _, _ = self._predict_output(X)
+        return out
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        log_proba : ndarray, shape of predict_proba's
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Or (n_samples, n_timesteps) for ``output="sequence"`` (the labels
+            at padded steps are meaningless), or a list of per-sequence arrays
+            when X is a list.
+        """
+        out, lengths, is_list = self._predict_output(X)
+        labels = self.classes_[out.argmax(axis=-1)]
+        if self.output == "sequence" and is_list and lengths is not None:
+            return [labels[i, :lengths[i]] for i in range(len(labels))]
+        return labels
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (over real steps only for output="sequence").
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), optional
+            Only for ``output="last"``.
+
+        Returns
+        -------
+        score : float
+        """
+        if self.output == "last":
+            return super().score(X, y, sample_weight=sample_weight)
+        out, lengths, _ = self._predict_output(X)
+        n, T = out.shape[:2]
+        mask = _step_mask(lengths, n, T)
+        y = np.asarray(_pad_targets(y, T))
+        return accuracy_score(y[mask], self.classes_[out.argmax(axis=-1)][mask])
+
+    def _save_extra(self):
+        kind = self.classes_.dtype.kind
+        if kind not in "biufU":
+            raise ValueError(f"save() supports numeric or string class labels; these are "
+                             f"of dtype {self.classes_.dtype}: use pickle or joblib instead")
+        return {}
+
+    def _save_arrays(self):
+        return {"classes_": self.classes_}
+
+    def _load_extra(self, extra, arrays):
+        self.classes_ = arrays["classes_"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+

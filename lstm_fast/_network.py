@@ -1,0 +1,296 @@
+"""A stack of recurrent layers and a dense head, all parameters in one buffer.
+
+Layout of the flat parameter buffer (and of the gradient buffer, the same):
+first every weight matrix, then every bias, so that the L2 penalty, which
+applies to weights only, is one slice ``flat[:n_weights]``::
+
+    layer 0 weight_ih (G*H0, D), layer 0 weight_hh (G*H0, H0),
+    layer 1 weight_ih (G*H1, H0), ..., head coef (H_last, n_outputs),
+    layer 0 bias_ih (G*H0,), layer 0 bias_hh (G*H0,), ..., head intercept
+
+Each layer's attributes are C-contiguous views into the buffer, so the
+kernels read the parameters in place and an optimizer step on the buffer
+updates every layer at once.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .layers import LSTM
+
+__all__ = ["CELLS", "RecurrentNetwork"]
+
+
+class CellSpec(NamedTuple):
+    """What the network needs to know about a recurrent cell."""
+
+    layer_class: type
+    #: Gate block whose input bias starts at 1 (Keras' unit_forget_bias), or None.
+    forget_gate: object = None
+
+
+#: Recurrent cells by name; a new cell (GRU, RNN) is one entry here.
+CELLS = {"lstm": CellSpec(LSTM, forget_gate=1)}
+
+_LAYER_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class RecurrentNetwork:
+    """Stacked recurrent layers + linear head, parameters in one flat buffer.
+
+    Parameters
+    ----------
+    cell : str
+        Key of :data:`CELLS`.
+    n_features : int
+        Features per time step of the input.
+    hidden_layer_sizes : tuple of int
+        Hidden size of each stacked recurrent layer, bottom first.
+    n_outputs : int
+        Width of the linear head.
+    output : {"last", "sequence"}
+        Head applied to each sequence's last hidden state, or to every step.
+    dtype : numpy dtype
+        float32 or float64.
+
+    Attributes
+    ----------
+    params, grad : ndarray, 1-D
+        Flat parameter and gradient buffers (layout in the module docstring).
+    layers : list of recurrent layers (views into ``params``)
+    coef, intercept : ndarray
+        Head weights (H_last, n_outputs) and bias (n_outputs,), views.
+    n_weights : int
+        Number of leading entries of ``params`` that are weights (L2-penalised).
+    """
+
+    def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, output, dtype):
+        self.cell = cell
+        self.n_features = int(n_features)
+        self.hidden_layer_sizes = tuple(int(h) for h in hidden_layer_sizes)
+        self.n_outputs = int(n_outputs)
+        self.output = output
+        self.dtype = np.dtype(dtype)
+        spec = CELLS[cell]
+        sizes = (self.n_features,) + self.hidden_layer_sizes
+        self.layers = [
+            spec.layer_class(d, h, dtype=self.dtype, random_state=0)
+            for d, h in zip(sizes[:-1], sizes[1:])
+        ]
+        # Shapes in buffer order: all weights, then all biases.
+        weights, biases = [], []
+        for i, layer in enumerate(self.layers):
+            weights += [((i, "weight_ih"), layer.weight_ih.shape),
+                        ((i, "weight_hh"), layer.weight_hh.shape)]
+            biases += [((i, "bias_ih"), layer.bias_ih.shape),
+                       ((i, "bias_hh"), layer.bias_hh.shape)]
+        weights.append((("head", "coef"), (sizes[-1], self.n_outputs)))
+        biases.append((("head", "intercept"), (self.n_outputs,)))
+        self._slots = []
+        offset = 0
+        for key, shape in weights + biases:
+            size = int(np.prod(shape))
+            self._slots.append((key, offset, offset + size, shape))
+            offset += size
+        self.n_weights = sum(int(np.prod(shape)) for _, shape in weights)
+        self.n_params = offset
+        self.params = np.zeros(self.n_params, self.dtype)
+        self.grad = np.zeros(self.n_params, self.dtype)
+        self._bind()
+
+    # ------------------------------------------------------------ parameters
+
+    def views(self, flat):
+        """Dict ``(layer index or "head", name) -> view into flat``."""
+        return {key: flat[a:b].reshape(shape) for key, a, b, shape in self._slots}
+
+    def _bind(self):
+        """Point every layer attribute at its slice of ``self.params``."""
+        params = self.views(self.params)
+        for (owner, name), view in params.items():
+            if owner == "head":
+                setattr(self, name, view)
+            else:
+                setattr(self.layers[owner], name, view)
+        self._grads = self.views(self.grad)
+
+    def initialize(self, random_state):
+        """Keras' defaults: Glorot-uniform input and head weights, orthogonal
+        recurrent weights, zero biases but the forget gate's, which is 1.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState
+        """
+        forget = CELLS[self.cell].forget_gate
+        for (owner, name), view in self.views(self.params).items():
+            if name in ("weight_ih", "coef"):
+                # weight_ih is (G*H, D): fan_in D, fan_out G*H, as Keras' (D, G*H).
+                fan_in, fan_out = view.shape[::-1] if name == "weight_ih" else view.shape
+                bound = np.sqrt(6.0 / (fan_in + fan_out))
+                view[...] = random_state.uniform(-bound, bound, size=view.shape)
+            elif name == "weight_hh":
+                # Keras' recurrent kernel (H, G*H) with orthonormal rows is our
+                # (G*H, H) with orthonormal columns.
+                a = random_state.standard_normal(view.shape)
+                q, r = np.linalg.qr(a)
+                view[...] = q * np.sign(np.diag(r))
+            else:
+                view[...] = 0
+                if name == "bias_ih" and forget is not None:
+                    H = self.layers[owner].hidden_size
+                    view[forget * H:(forget + 1) * H] = 1
+
+    def __getstate__(self):
+        # Views would be pickled as separate copies; keep only the buffer.
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("layers", "coef", "intercept", "_grads", "grad")}
+        return state
+
+    def __setstate__(self, state):
+        params = state.pop("params")
+        self.__init__(state["cell"], state["n_features"], state["hidden_layer_sizes"],
+                      state["n_outputs"], state["output"], state["dtype"])
+        self.params[...] = params
+
+    # --------------------------------------------------------------- forward
+
+    def forward(self, X, lengths=None, training=False):
+        """Network output for a batch.
+
+        Parameters
+        ----------
+        X : ndarray, shape (B, T, D), the network's dtype, C-contiguous
+            Padded steps (``t >= lengths[b]``) must hold finite values.
+        lengths : ndarray of int64, shape (B,), or None
+        training : bool
+            If True, also return what :meth:`backward` needs.
+
+        Returns
+        -------
+        out : ndarray, shape (B, n_outputs) or (B, T, n_outputs)
+            Head output before the output activation (logits for a classifier).
+        state : object
+            Only when `training`: for one call of :meth:`backward`.
+        """
+        caches = []
+        Y = X
+        for layer in self.layers:
+            if training:
+                Y, (h_n, _), cache = layer.forward(Y, lengths=lengths, training=True)
+                caches.append(cache)
+            else:
+                Y, (h_n, _) = layer.forward(Y, lengths=lengths)
+        features = h_n if self.output == "last" else Y
+        # einsum, not BLAS: each row's result must not depend on the batch
+        # (a sequence predicts the same alone or in a batch, bit for bit).
+        out = np.einsum("...h,hk->...k", features, self.coef)
+        out += self.intercept
+        if training:
+            return out, (caches, features)
+        return out
+
+    def backward(self, state, d_out):
+        """Backpropagate ``d_out = dLoss/d(out)`` into :attr:`grad` (overwritten).
+
+        Parameters
+        ----------
+        state : object
+            The state of a training :meth:`forward` with the current parameters.
+        d_out : ndarray, shape of ``out``
+            Zero at padded steps for ``output="sequence"``.
+        """
+        caches, features = state
+        g = self._grads
+        H = features.shape[-1]
+        np.matmul(features.reshape(-1, H).T, d_out.reshape(-1, self.n_outputs),
+                  out=g["head", "coef"])
+        np.sum(d_out.reshape(-1, self.n_outputs), axis=0, out=g["head", "intercept"])
+        d_features = d_out @ self.coef.T
+        if self.output == "last":
+            upstream = {"dh_n": d_features}
+        else:
+            upstream = {"dY": d_features}
+        for i in range(len(self.layers) - 1, -1, -1):
+            grads = self.layers[i].backward(caches[i], **upstream)
+            for name in _LAYER_PARAMS:
+                g[i, name][...] = grads[name]
+            upstream = {"dY": grads["X"]}
+
+
+# ------------------------------------------------------------------ losses
+
+
+def squared_loss(out, target, weights):
+    """Half mean squared error and its gradient with respect to `out`.
+
+    Parameters
+    ----------
+    out, target : ndarray, shape (N, K) or (N, T, K)
+    weights : ndarray of shape out.shape[:-1] or None
+        1 at steps that count and 0 at padded ones; None: all count.
+
+    Returns
+    -------
+    loss : float
+        ``0.5 * mean over counted entries of (out - target)^2``.
+    d_out : ndarray, shape of `out`
+    """
+    diff = out - target
+    if weights is not None:
+        diff *= weights[..., None]
+        count = float(weights.sum()) * out.shape[-1]
+    else:
+        count = float(diff.size)
+    loss = 0.5 * float(np.dot(diff.ravel(), diff.ravel())) / count
+    diff /= diff.dtype.type(count)
+    return loss, diff
+
+
+def softmax(out):
+    """Softmax over the last axis (numerically stable), as a new array."""
+    p = out - out.max(axis=-1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def log_loss(out, target, weights):
+    """Mean softmax cross-entropy and its gradient with respect to `out`.
+
+    Parameters
+    ----------
+    out : ndarray, shape (N, K) or (N, T, K)
+        Logits.
+    target : ndarray of int, shape out.shape[:-1]
+        Class codes in [0, K); ignored where `weights` is 0.
+    weights : ndarray of shape out.shape[:-1] or None
+
+    Returns
+    -------
+    loss : float
+    d_out : ndarray, shape of `out`
+    """
+    K = out.shape[-1]
+    logits = out.reshape(-1, K)
+    codes = target.reshape(-1)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    rows = np.arange(len(codes))
+    safe = np.where(codes >= 0, codes, 0)
+    nll = log_norm - shifted[rows, safe]
+    p = np.exp(shifted - log_norm[:, None])
+    p[rows, safe] -= 1
+    if weights is not None:
+        w = weights.reshape(-1).astype(p.dtype)
+        count = float(w.sum())
+        nll = nll * w
+        p *= w[:, None]
+    else:
+        count = float(len(codes))
+    p /= p.dtype.type(count)
+    return float(nll.sum()) / count, p.reshape(out.shape)
+
+
+LOSSES = {"squared_error": squared_loss, "log_loss": log_loss}

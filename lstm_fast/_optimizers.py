@@ -1,0 +1,116 @@
+"""Stochastic optimizers that update one flat parameter buffer in place.
+
+Like ``sklearn/neural_network/_stochastic_optimizers.py``, but the network
+keeps all its parameters in one contiguous array (lstm_fast/_network.py), so
+an update is a handful of vectorised in-place ufuncs over that array, whatever
+the number of layers: no Python loop over parameters, no temporaries beyond
+one scratch buffer allocated once.
+"""
+
+import numpy as np
+
+__all__ = ["AdamOptimizer", "SGDOptimizer", "clip_grad_norm"]
+
+
+def clip_grad_norm(grad, max_norm):
+    """Scale `grad` in place so that its Euclidean norm is at most `max_norm`.
+
+    Parameters
+    ----------
+    grad : ndarray, 1-D
+        The flat gradient of all parameters (global-norm clipping).
+    max_norm : float or None
+        None disables clipping.
+
+    Returns
+    -------
+    norm : float
+        The norm before clipping (may be inf or nan).
+    """
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    if max_norm is not None and np.isfinite(norm) and norm > max_norm:
+        grad *= grad.dtype.type(max_norm / norm)
+    return norm
+
+
+class SGDOptimizer:
+    """SGD with (heavy-ball) momentum: ``v = momentum * v - lr * g; p += v``.
+
+    Parameters
+    ----------
+    params : ndarray, 1-D
+        The flat parameter buffer, updated in place by :meth:`update`.
+    learning_rate_init : float
+    momentum : float in [0, 1]
+    """
+
+    def __init__(self, params, learning_rate_init=0.1, momentum=0.9):
+        self.learning_rate = float(learning_rate_init)
+        self.momentum = float(momentum)
+        self.velocity = np.zeros_like(params)
+        self.t = 0
+
+    def update(self, params, grad):
+        """One step on `params` (in place) from the flat gradient `grad`."""
+        self.t += 1
+        dtype = params.dtype.type
+        if self.momentum:
+            self.velocity *= dtype(self.momentum)
+            self.velocity -= dtype(self.learning_rate) * grad
+            params += self.velocity
+        else:
+            params -= dtype(self.learning_rate) * grad
+
+
+class AdamOptimizer:
+    """Adam (Kingma & Ba, 2014) in the form scikit-learn's MLP uses.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``.
+
+    Parameters
+    ----------
+    params : ndarray, 1-D
+        The flat parameter buffer, updated in place by :meth:`update`.
+    learning_rate_init, beta_1, beta_2, epsilon : float
+    """
+
+    def __init__(self, params, learning_rate_init=1e-3, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8):
+        self.learning_rate_init = float(learning_rate_init)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.t = 0
+        self.ms = np.zeros_like(params)
+        self.vs = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def update(self, params, grad):
+        """One step on `params` (in place) from the flat gradient `grad`."""
+        self.t += 1
+        dtype = params.dtype.type
+        b1, b2 = self.beta_1, self.beta_2
+        lr = self.learning_rate_init * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        ms, vs, tmp = self.ms, self.vs, self._scratch
+        ms *= dtype(b1)
+        np.multiply(grad, dtype(1.0 - b1), out=tmp)
+        ms += tmp
+        vs *= dtype(b2)
+        np.multiply(grad, grad, out=tmp)
+        tmp *= dtype(1.0 - b2)
+        vs += tmp
+        np.sqrt(vs, out=tmp)
+        tmp += dtype(self.epsilon)
+        np.divide(ms, tmp, out=tmp)
+        tmp *= dtype(lr)
+        params -= tmp
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = None  # scratch memory, not state
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scratch = np.empty_like(self.ms)
