@@ -8,6 +8,7 @@ loss, the output activation and the label handling.
 
 import copy
 import json
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -455,7 +456,7 @@ class _BaseRecurrent(BaseEstimator):
                     if progress is not None:
                         progress.write(f"{what} did not improve more than tol={self.tol} "
                                        f"for {self.n_iter_no_change} consecutive epochs. "
-                                       f"Stopping.")
+                                       f"Stopping.", file=sys.stderr)
                     converged = True
                     break
         finally:
