@@ -679,8 +679,8 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(64,)
         Hidden size of each stacked recurrent layer, bottom first.
-    cell : {"lstm"}, default="lstm"
-        Recurrent cell.
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell: LSTM, GRU (as ``torch.nn.GRU``) or plain tanh RNN.
     output : {"last", "sequence"}, default="last"
         "last": one target per sequence, predicted from the hidden state
         after its last (non-padded) step. "sequence": one target per step.

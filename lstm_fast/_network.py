@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layers import LSTM
+from .layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "RecurrentNetwork"]
 
@@ -31,7 +31,11 @@ class CellSpec(NamedTuple):
 
 
 #: Recurrent cells by name; a new cell (GRU, RNN) is one entry here.
-CELLS = {"lstm": CellSpec(LSTM, forget_gate=1)}
+CELLS = {
+    "lstm": CellSpec(LSTM, forget_gate=1),
+    "gru": CellSpec(GRU),
+    "rnn": CellSpec(RNN),
+}
 
 _LAYER_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -177,11 +181,12 @@ class RecurrentNetwork:
         caches = []
         Y = X
         for layer in self.layers:
+            result = layer.forward(Y, lengths=lengths, training=training)
+            Y, state = result[0], result[1]
+            # LSTM returns (h_n, c_n); single-state cells (GRU, RNN) return h_n.
+            h_n = state[0] if isinstance(state, tuple) else state
             if training:
-                Y, (h_n, _), cache = layer.forward(Y, lengths=lengths, training=True)
-                caches.append(cache)
-            else:
-                Y, (h_n, _) = layer.forward(Y, lengths=lengths)
+                caches.append(result[2])
         features = h_n if self.output == "last" else Y
         # einsum, not BLAS: each row's result must not depend on the batch
         # (a sequence predicts the same alone or in a batch, bit for bit).

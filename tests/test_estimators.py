@@ -51,11 +51,12 @@ def with_trailing_nan(X, lengths):
 # ------------------------------------------------------------------ learning
 
 
-def test_regressor_learns_the_sum_of_its_inputs():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_regressor_learns_the_sum_of_its_inputs(cell):
     X, y = sum_task(1000)
     X_test, y_test = sum_task(500, seed=1)
-    est = LSTMRegressor(hidden_layer_sizes=(32,), learning_rate_init=1e-2, max_iter=30,
-                        random_state=0).fit(X, y)
+    est = LSTMRegressor(hidden_layer_sizes=(32,), cell=cell, learning_rate_init=1e-2,
+                        max_iter=30, random_state=0).fit(X, y)
     assert est.score(X_test, y_test) > 0.9
 
 
@@ -170,9 +171,10 @@ def _finite_difference_check(est, X, lengths, target, mask, eps=1e-6):
     np.testing.assert_allclose(analytic, numeric, atol=1e-7 * scale, rtol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("output", ["last", "sequence"])
 @pytest.mark.parametrize("Estimator", [LSTMRegressor, LSTMClassifier])
-def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, output):
+def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, output, cell):
     """Head + 2 stacked layers + loss + L2, float64, variable lengths."""
     rng = np.random.default_rng(3)
     n, T, D = 5, 6, 3
@@ -187,7 +189,7 @@ def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, out
         X_fit = with_trailing_nan(X, lengths)
     else:
         X_fit = X
-    est = Estimator(hidden_layer_sizes=(4, 3), output=output, alpha=0.3, max_iter=1,
+    est = Estimator(hidden_layer_sizes=(4, 3), cell=cell, output=output, alpha=0.3, max_iter=1,
                     dtype=np.float64, random_state=0).fit(X_fit, y)
     # Larger weights than the initialisation, so that the gates saturate a bit.
     est.network_.params[...] = rng.uniform(-1, 1, est.network_.params.size)
