@@ -10,8 +10,8 @@
  *                   the gate activations), overwritten by dZ in backward
  *   c     (N, H)    cell state c_t (cells with a cell state only)
  *   c0    (B, H)    initial cell state in sorted order (likewise)
- * The int64 index holds perm (B), batch_sizes (T: live rows per step) and
- * off (T + 1).
+ * The int64 index holds perm (B), batch_sizes (T: live rows per step),
+ * off (T + 1) and row_len (B: the length of the i-th longest sample).
  */
 #ifndef LSTMF_CACHE_LAYOUT_H
 #define LSTMF_CACHE_LAYOUT_H
@@ -35,6 +35,6 @@ static inline lstmf_cache_offsets lstmf_cache_layout(int64_t z_width,
     return o;
 }
 
-static inline int64_t lstmf_index_elems(int64_t B, int64_t T) { return B + 2 * T + 1; }
+static inline int64_t lstmf_index_elems(int64_t B, int64_t T) { return 2 * B + 2 * T + 1; }
 
 #endif

@@ -100,7 +100,8 @@ int lstmf_cell_states(int cell) { return lstmf_cell(cell).has_cell_state ? 2 : 1
 
 static int shape_ok(const lstmf_shape *s) {
     return s && lstmf_cell_gates(s->cell) > 0 && (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) &&
-           s->batch >= 1 && s->steps >= 1 && s->input_size >= 1 && s->hidden_size >= 1;
+           s->batch >= 1 && s->steps >= 1 && s->input_size >= 1 && s->hidden_size >= 1 &&
+           (s->y_ld == 0 || s->y_ld >= s->hidden_size);
 }
 
 int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
@@ -134,6 +135,12 @@ int lstmf_cache_index_valid(const lstmf_shape *s, const int64_t *index) {
     for (int64_t t = 0; t < T; t++) {
         if (batch_sizes[t] < 0 || (t > 0 && batch_sizes[t] > batch_sizes[t - 1])) return 0;
         if (off[t + 1] != off[t] + batch_sizes[t]) return 0;
+    }
+    /* row_len[i] must be the number of steps at which row i is live. */
+    const int64_t *row_len = off + T + 1;
+    for (int64_t i = 0, t = T; i < B; i++) {
+        while (t > 0 && batch_sizes[t - 1] <= i) t--;
+        if (row_len[i] != t) return 0;
     }
     unsigned char *seen = calloc((size_t)B, 1);
     if (!seen) return 0;

@@ -31,10 +31,11 @@ static const FN(cell_ops) *cell_for(int cell) {
     }
 }
 
-/* Counting sort by decreasing length (stable): perm, live rows per step, and
- * the first packed row of every step. */
+/* Counting sort by decreasing length (stable): perm, live rows per step,
+ * the first packed row of every step, and each sorted row's length. */
 static void build_index(int64_t B, int64_t T, const int64_t *lengths,
-                        int64_t *perm, int64_t *batch_sizes, int64_t *off) {
+                        int64_t *perm, int64_t *batch_sizes, int64_t *off,
+                        int64_t *row_len) {
     for (int64_t t = 0; t < T; t++) batch_sizes[t] = 0;
     for (int64_t b = 0; b < B; b++) batch_sizes[(lengths ? lengths[b] : T) - 1]++;
     /* batch_sizes[t] now counts samples of length t+1; turn it into the
@@ -49,6 +50,14 @@ static void build_index(int64_t B, int64_t T, const int64_t *lengths,
     }
     off[0] = 0;
     for (int64_t t = 0; t < T; t++) off[t + 1] = off[t] + batch_sizes[t];
+    for (int64_t i = 0; i < B; i++) row_len[i] = lengths ? lengths[perm[i]] : T;
+}
+
+/* Time index of live row i at step t (from its last step back when
+ * running in reverse). */
+static inline int64_t seq_time(const lstmf_shape *s, const int64_t *row_len,
+                               int64_t i, int64_t t) {
+    return s->reverse ? row_len[i] - 1 - t : t;
 }
 
 /* Units per block so that a block of G gates fills whole micro-panels. */
@@ -95,7 +104,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                                  : lstmf_alloc(sizeof(int64_t) * lstmf_index_elems(B, T));
     if (!index) return LSTMF_ENOMEM;
     int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
-    build_index(B, T, lengths, perm, batch_sizes, off);
+    int64_t *row_len = off + T + 1;
+    build_index(B, T, lengths, perm, batch_sizes, off, row_len);
+    const int64_t y_ld = s->y_ld ? s->y_ld : H;
     const int64_t N = off[T];
 
     /* Training keeps xh, z, c in the cache. Inference needs x and z for
@@ -124,7 +135,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     /* Gather inputs into packed rows; the initial states into sorted rows. */
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < batch_sizes[t]; i++)
-            memcpy(xp + (off[t] + i) * ldx, x + (perm[i] * T + t) * D, sizeof(real) * D);
+            memcpy(xp + (off[t] + i) * ldx, x + (perm[i] * T + seq_time(s, row_len, i, t)) * D,
+                   sizeof(real) * D);
     for (int64_t i = 0; i < B; i++) {
         if (h0) memcpy(hbuf + i * ldh, h0 + perm[i] * H, sizeof(real) * H);
         else memset(hbuf + i * ldh, 0, sizeof(real) * H);
@@ -132,10 +144,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
     }
     /* Padded outputs are zero, as torch's pad_packed_sequence gives. */
-    for (int64_t b = 0; b < B; b++) {
-        int64_t len = lengths ? lengths[b] : T;
-        memset(y + (b * T + len) * H, 0, sizeof(real) * (T - len) * H);
-    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = lengths ? lengths[b] : T; t < T; t++)
+            memset(y + (b * T + t) * y_ld, 0, sizeof(real) * H);
 
     /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
     if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
@@ -164,7 +175,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         real *tile = tiles + tile_rows * W * tid;
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
-            .b_hh = (const real *)w->b_hh, .y_stride = T * H, .perm = perm, .h_stride = ldh,
+            .b_hh = (const real *)w->b_hh, .perm = perm, .h_stride = ldh, .y = y,
+            .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld, .reverse = s->reverse},
             .h_n = h_n, .c_n = c_n,
         };
         for (int64_t t = 0; t < T; t++) {
@@ -179,7 +191,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
                 st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
             }
-            st.y = y + t * H;
+            st.seq.t = t;
             /* Unit blocks outside, then KC-deep slices of K = H, then row
              * panels: each KC x NR slice of W_hh stays in L1 while every row
              * panel of the thread uses it, the sums accumulating in the
@@ -236,7 +248,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     /* Columns of a z row with the dZ of the recurrent product. */
     const int64_t zh = info.separate_recurrent_dz ? GH : 0;
     const int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
+    const int64_t *row_len = off + T + 1;
     const int64_t N = off[T];
+    const int64_t y_ld = s->y_ld ? s->y_ld : H;
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     /* Backward turns the cached activations into dZ in place: the cache is
      * single-use, as documented in rnn.h. */
@@ -266,8 +280,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
-        FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .y_stride = T * H, .perm = perm,
-                           .h_stride = DH};
+        FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .perm = perm, .h_stride = DH, .dy = dy,
+                           .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld,
+                                   .reverse = s->reverse}};
         for (int64_t t = T - 1; t >= 0; t--) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) continue;
@@ -277,7 +292,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_cur = cache + lay.c + off[t] * H;
                 st.c_prev = t ? cache + lay.c + off[t - 1] * H : cache + lay.c0;
             }
-            st.dy = dy ? dy + t * H : NULL;
+            st.seq.t = t;
             cell->backward_rows(&st, r0, i_end);
             /* Column panels, then KC-deep slices of K = G*H (each slice of
              * W_hh stays in L1 for all row panels), accumulating into dh. */
@@ -325,7 +340,8 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     memset(dx, 0, sizeof(real) * B * T * D);
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < batch_sizes[t]; i++)
-            memcpy(dx + (perm[i] * T + t) * D, dxp + (off[t] + i) * D, sizeof(real) * D);
+            memcpy(dx + (perm[i] * T + seq_time(s, row_len, i, t)) * D, dxp + (off[t] + i) * D,
+                   sizeof(real) * D);
     status = LSTMF_OK;
 done:
     lstmf_free(dh);

@@ -2,7 +2,11 @@
  *
  * Layouts (all arrays C-contiguous, elements of the chosen dtype):
  *   x        (B, T, D)   batch-first input sequences
- *   y        (B, T, H)   output sequence; y[b, t] = 0 for t >= lengths[b]
+ *   y        (B, T, H)   output sequence; y[b, t] = 0 for t >= lengths[b].
+ *                        Rows may be wider than H (y_ld >= H elements apart):
+ *                        element (b, t, j) is y[(b*T + t)*y_ld + j], so the
+ *                        two directions of a bidirectional layer write their
+ *                        halves of one (B, T, 2H) array; dy likewise.
  *   h0, c0   (B, H)      initial states, NULL for zeros (c: LSTM only, else NULL)
  *   h_n, c_n (B, H)      final states: each sample's state after its own last step
  *                        (c_n: LSTM only, NULL for the other cells)
@@ -39,6 +43,9 @@ typedef struct {
     int64_t steps;       /* T */
     int64_t input_size;  /* D */
     int64_t hidden_size; /* H */
+    int64_t y_ld;        /* row stride of y and dy, >= H (0 means H) */
+    int reverse;         /* run each sequence from its own last step back
+                          * to its first (the reverse direction) */
 } lstmf_shape;
 
 typedef struct {

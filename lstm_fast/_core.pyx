@@ -31,6 +31,8 @@ cdef extern from "rnn.h" nogil:
         int64_t steps
         int64_t input_size
         int64_t hidden_size
+        int64_t y_ld
+        int reverse
     ctypedef struct lstmf_weights:
         const void *w_ih
         const void *w_hh
@@ -137,6 +139,23 @@ cdef void *_ptr(object arr, str name, object dtype, tuple shape, bint output=Fal
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+cdef void *_sequence_ptr(object arr, str name, object dtype, lstmf_shape *s,
+                         int64_t offset, bint output) except NULL:
+    """Pointer to column `offset` of a (B, T, width) sequence array whose rows
+    hold this direction's H values at [offset, offset + H); sets s.y_ld."""
+    _ndarray(arr, name)
+    if arr.ndim != 3 or arr.shape[:2] != (s.batch, s.steps) or offset < 0 \
+            or arr.shape[2] < offset + s.hidden_size:
+        raise ValueError(f"{name} must have shape ({s.batch}, {s.steps}, >= "
+                         f"{offset + s.hidden_size}), got {arr.shape}")
+    cdef char *base = <char *>_ptr(arr, name, dtype, arr.shape, output)
+    if s.y_ld != 0 and s.y_ld != arr.shape[2]:
+        raise ValueError(f"{name} must have {s.y_ld} columns like the output, got {arr.shape[2]}")
+    s.y_ld = arr.shape[2]
+    cdef int64_t itemsize = arr.itemsize
+    return base + offset * itemsize
+
+
 cdef void *_optional(object arr, str name, object dtype, tuple shape) except? NULL:
     if arr is None:
         return NULL
@@ -154,6 +173,8 @@ cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, int6
     s.dtype = _DTYPES[np.dtype(dtype)]
     s.batch, s.steps, s.input_size = x_shape
     s.hidden_size = hidden
+    s.y_ld = 0
+    s.reverse = 0
     return 0
 
 
@@ -187,8 +208,11 @@ def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object le
 
 
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
-            cache=None, cache_index=None):
-    """Run the kernel forward; fills Y, h_n, c_n (and the cache if given)."""
+            cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0):
+    """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
+
+    Y is (B, T, width): this direction writes columns [y_offset,
+    y_offset + H) of it. reverse runs each sequence from its last step."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     dtype = _ndarray(X, "X").dtype
@@ -204,7 +228,8 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     cdef const void *h0p = _optional(h0, "h0", dtype, state)
     cdef const void *c0p = _optional(c0, "c0", dtype, state)
     cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
-    cdef void *yp = _ptr(Y, "Y", dtype, (s.batch, s.steps, s.hidden_size), True)
+    s.reverse = reverse
+    cdef void *yp = _sequence_ptr(Y, "Y", dtype, &s, y_offset, True)
     cdef void *hnp = _ptr(h_n, "h_n", dtype, state, True)
     cdef void *cnp_ = NULL
     if has_c:
@@ -225,8 +250,12 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
 
 
 def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index,
-             dY, dh_n, dc_n, g_w_ih, g_w_hh, g_b_ih, g_b_hh, dX, dh0, dc0):
-    """Run the kernel backward from a training cache; fills the gradients."""
+             dY, dh_n, dc_n, g_w_ih, g_w_hh, g_b_ih, g_b_hh, dX, dh0, dc0,
+             bint reverse=False, int64_t y_offset=0):
+    """Run the kernel backward from a training cache; fills the gradients.
+
+    dY, if given, is (B, T, width) with this direction's columns at
+    [y_offset, y_offset + H); reverse must match the forward."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     cdef lstmf_grads g
@@ -243,7 +272,10 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
         raise TypeError("cache must be the 1-D array made by a training forward")
     cdef int64_t rows = ip[s.batch + 2 * s.steps]
     cdef void *cp = _ptr(cache, "cache", dtype, (lstmf_cache_elems(&s, rows),), True)
-    cdef const void *dyp = _optional(dY, "dY", dtype, (s.batch, s.steps, s.hidden_size))
+    s.reverse = reverse
+    cdef const void *dyp = NULL
+    if dY is not None:
+        dyp = _sequence_ptr(dY, "dY", dtype, &s, y_offset, False)
     cdef const void *dhp = _optional(dh_n, "dh_n", dtype, state)
     cdef bint has_c = lstmf_cell_states(s.cell) == 2
     if not has_c and (dc_n is not None or dc0 is not None):

@@ -7,11 +7,17 @@ The layers of :mod:`lstm_fast.layers` (the C kernels) and of
 ``backward``.
 """
 
+import copy
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["LSTMBase", "GRUBase", "RNNBase"]
+__all__ = ["LSTMBase", "GRUBase", "RNNBase", "PARAMS"]
+
+# A direction's parameters; the reverse direction's carry the suffix
+# "_reverse", as in torch ("weight_ih_l0_reverse").
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+SUFFIXES = ("", "_reverse")
 
 
 def _check_random_state(random_state):
@@ -59,7 +65,8 @@ class RecurrentLayerBase:
         ValueError when this layer cannot represent it."""
         raise NotImplementedError
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
+    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
+                 bidirectional=False):
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -70,18 +77,44 @@ class RecurrentLayerBase:
         self.hidden_size = int(hidden_size)
         self.dtype = dtype
 
+        self.bidirectional = bool(bidirectional)
+
         H, D, G = self.hidden_size, self.input_size, self.gates
         rng = _check_random_state(random_state)
         bound = 1.0 / np.sqrt(H)
-        self.weight_ih = rng.uniform(-bound, bound, size=(G * H, D)).astype(dtype)
-        self.weight_hh = rng.uniform(-bound, bound, size=(G * H, H)).astype(dtype)
-        self.bias_ih = rng.uniform(-bound, bound, size=G * H).astype(dtype)
-        self.bias_hh = rng.uniform(-bound, bound, size=G * H).astype(dtype)
+        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
+                  "bias_ih": (G * H,), "bias_hh": (G * H,)}
+        for suffix in self._suffixes():
+            for name in PARAMS:
+                value = rng.uniform(-bound, bound, size=shapes[name]).astype(dtype)
+                setattr(self, name + suffix, value)
+
+    @property
+    def directions(self):
+        """1, or 2 for a bidirectional layer."""
+        return 2 if self.bidirectional else 1
+
+    def _suffixes(self):
+        return SUFFIXES[: self.directions]
+
+    def _direction(self, d):
+        """Direction d (0 forward, 1 reverse) as a unidirectional layer of
+        the same class that shares this layer's arrays."""
+        if not self.bidirectional:
+            return self
+        layer = copy.copy(self)
+        layer.bidirectional = False
+        for name in PARAMS:
+            setattr(layer, name, getattr(self, name + SUFFIXES[d]))
+        for name in PARAMS:
+            layer.__dict__.pop(name + "_reverse", None)
+        return layer
 
     def __repr__(self):
+        bidirectional = ", bidirectional=True" if self.bidirectional else ""
         return (
             f"{type(self).__name__}(input_size={self.input_size}, "
-            f"hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+            f"hidden_size={self.hidden_size}, dtype={self.dtype.name}{bidirectional})"
         )
 
     # ------------------------------------------------------------------ torch
@@ -93,12 +126,13 @@ class RecurrentLayerBase:
         Parameters
         ----------
         module_or_state_dict : torch.nn.LSTM, torch.nn.RNN or mapping
-            A single-layer, unidirectional torch module of this layer's kind
-            (LSTMs without projection; ``batch_first`` does not matter; an
-            RNN's ``nonlinearity`` is taken over), or a mapping with
+            A single-layer torch module of this layer's kind (LSTMs without
+            projection; ``batch_first`` does not matter; ``bidirectional``
+            and an RNN's ``nonlinearity`` are taken over), or a mapping with
             keys ``'weight_ih_l0'``, ``'weight_hh_l0'`` and, optionally,
             ``'bias_ih_l0'``, ``'bias_hh_l0'`` (missing biases are zeros, as
-            for ``bias=False``). Values may be tensors or array-likes.
+            for ``bias=False``), and the same keys ending in ``'_reverse'``
+            for a bidirectional layer. Values may be tensors or array-likes.
         dtype : numpy dtype, optional
             dtype of the new layer. By default the weights' own dtype if it is
             a floating-point type, else float32.
@@ -116,8 +150,8 @@ class RecurrentLayerBase:
         Raises
         ------
         ValueError
-            If the module is not a single-layer unidirectional module of this
-            kind, or the weights are missing or have inconsistent shapes.
+            If the module is not a single-layer module of this kind, or the
+            weights are missing or have inconsistent shapes.
         """
         kind = cls.torch_name
         init_kwargs = dict(layer_kwargs)
@@ -134,23 +168,23 @@ class RecurrentLayerBase:
             init_kwargs = cls._init_kwargs_from_torch_mode(getattr(module, "mode", None))
             if getattr(module, "num_layers", 1) != 1:
                 raise ValueError(f"only single-layer {kind}s (num_layers=1) are supported")
-            if getattr(module, "bidirectional", False):
-                raise ValueError(f"only unidirectional {kind}s are supported")
             if getattr(module, "proj_size", 0):
                 raise ValueError("LSTMs with proj_size > 0 are not supported")
             state = module.state_dict()
 
-        unexpected = sorted(
-            k for k in state
-            if k not in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-        )
+        bidirectional = any(key.endswith("_reverse") for key in state)
+        suffixes = SUFFIXES[: 2 if bidirectional else 1]
+        known = {name + "_l0" + suffix for name in PARAMS for suffix in suffixes}
+        unexpected = sorted(k for k in state if k not in known)
         if unexpected:
             raise ValueError(
-                f"unsupported keys in the state dict {unexpected}: only a single-layer, "
-                f"unidirectional {kind} without projection can be converted"
+                f"unsupported keys in the state dict {unexpected}: only a single-layer "
+                f"{kind} without projection can be converted"
             )
-        if "weight_ih_l0" not in state or "weight_hh_l0" not in state:
-            raise ValueError("state dict must contain 'weight_ih_l0' and 'weight_hh_l0'")
+        for suffix in suffixes:
+            for name in ("weight_ih", "weight_hh"):
+                if name + "_l0" + suffix not in state:
+                    raise ValueError(f"state dict must contain {name + '_l0' + suffix!r}")
 
         weight_ih = _to_numpy(state["weight_ih_l0"])
         weight_hh = _to_numpy(state["weight_hh_l0"])
@@ -161,23 +195,23 @@ class RecurrentLayerBase:
         H = weight_hh.shape[1]
         D = weight_ih.shape[1]
         G = cls.gates
-        if weight_ih.shape[0] != G * H or weight_hh.shape != (G * H, H):
-            raise ValueError(
-                f"inconsistent {kind} weight shapes: weight_ih_l0 {weight_ih.shape}, "
-                f"weight_hh_l0 {weight_hh.shape}"
-            )
-        layer = cls(D, H, dtype=dtype, random_state=0, **init_kwargs)
-        layer.weight_ih = np.array(weight_ih, dtype=layer.dtype)
-        layer.weight_hh = np.array(weight_hh, dtype=layer.dtype)
-        for name in ("bias_ih", "bias_hh"):
-            key = name + "_l0"
-            if key in state:
-                bias = np.array(_to_numpy(state[key]), dtype=layer.dtype)
-                if bias.shape != (G * H,):
-                    raise ValueError(f"{key} must have shape ({G * H},), got {bias.shape}")
-            else:
-                bias = np.zeros(G * H, dtype=layer.dtype)
-            setattr(layer, name, bias)
+        expected = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
+                    "bias_ih": (G * H,), "bias_hh": (G * H,)}
+        layer = cls(D, H, dtype=dtype, random_state=0, bidirectional=bidirectional,
+                    **init_kwargs)
+        for suffix in suffixes:
+            for name in PARAMS:
+                key = name + "_l0" + suffix
+                if key in state:
+                    value = np.array(_to_numpy(state[key]), dtype=layer.dtype)
+                elif name.startswith("bias"):
+                    value = np.zeros(expected[name], dtype=layer.dtype)
+                if value.shape != expected[name]:
+                    raise ValueError(
+                        f"inconsistent {kind} weight shapes: {key} has shape {value.shape}, "
+                        f"expected {expected[name]}"
+                    )
+                setattr(layer, name + suffix, value)
         return layer
 
     def to_torch_state_dict(self):
@@ -187,15 +221,15 @@ class RecurrentLayerBase:
         -------
         dict of torch.Tensor
             Keys ``'weight_ih_l0'``, ``'weight_hh_l0'``, ``'bias_ih_l0'``,
-            ``'bias_hh_l0'``; copies, in the layer's dtype.
+            ``'bias_hh_l0'`` (and the same with ``'_reverse'`` for a
+            bidirectional layer); copies, in the layer's dtype.
         """
         import torch
 
         return {
-            "weight_ih_l0": torch.tensor(self.weight_ih),
-            "weight_hh_l0": torch.tensor(self.weight_hh),
-            "bias_ih_l0": torch.tensor(self.bias_ih),
-            "bias_hh_l0": torch.tensor(self.bias_hh),
+            name + "_l0" + suffix: torch.tensor(getattr(self, name + suffix))
+            for suffix in self._suffixes()
+            for name in PARAMS
         }
 
     # ------------------------------------------------------------- validation
@@ -211,14 +245,17 @@ class RecurrentLayerBase:
             raise ValueError(f"X must have at least one sample and one step, got {X.shape}")
         return X
 
+    def _state_shape(self, B):
+        """(B, H), or (2, B, H) for a bidirectional layer (torch's order)."""
+        return (B, self.hidden_size) if not self.bidirectional else (2, B, self.hidden_size)
+
     def _initial_state(self, state, name, B):
+        shape = self._state_shape(B)
         if state is None:
-            return np.zeros((B, self.hidden_size), dtype=self.dtype)
+            return np.zeros(shape, dtype=self.dtype)
         state = _float_array(state, name, self.dtype)
-        if state.shape != (B, self.hidden_size):
-            raise ValueError(
-                f"{name} must have shape ({B}, {self.hidden_size}), got {state.shape}"
-            )
+        if state.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {state.shape}")
         return state
 
     def _gradient(self, grad, name, shape):
@@ -278,13 +315,14 @@ class RNNBase(RecurrentLayerBase):
     NONLINEARITIES = ("tanh", "relu")
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
-                 random_state=None):
+                 random_state=None, bidirectional=False):
         if nonlinearity not in self.NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {self.NONLINEARITIES}, got {nonlinearity!r}"
             )
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional)
 
     @classmethod
     def _init_kwargs_from_torch_mode(cls, mode):
@@ -294,8 +332,9 @@ class RNNBase(RecurrentLayerBase):
         return {"nonlinearity": modes[mode]}
 
     def __repr__(self):
+        bidirectional = ", bidirectional=True" if self.bidirectional else ""
         return (
             f"{type(self).__name__}(input_size={self.input_size}, "
             f"hidden_size={self.hidden_size}, nonlinearity={self.nonlinearity!r}, "
-            f"dtype={self.dtype.name})"
+            f"dtype={self.dtype.name}{bidirectional})"
         )

@@ -9,28 +9,38 @@ layers in plain NumPy.
 import numpy as np
 
 from . import _core
-from ._layer_base import GRUBase, LSTMBase, RNNBase
+from ._layer_base import PARAMS, GRUBase, LSTMBase, RNNBase
 
 __all__ = ["LSTM", "GRU", "RNN"]
 
 
 class _KernelCache:
-    """What a training forward keeps for backward: kernel-owned buffers.
+    """What a training forward keeps for backward: kernel-owned buffers, one
+    (buffer, index) pair per direction.
 
     The kernels store the inputs, gate activations and states in a packed,
     time-major layout (csrc/cache_layout.h); ``backward`` overwrites the gate
     activations with their gradients, so a cache serves one backward only.
     """
 
-    __slots__ = ("layer", "x_shape", "lengths", "buffer", "index", "used")
+    __slots__ = ("layer", "x_shape", "lengths", "buffers", "indexes", "used")
 
-    def __init__(self, layer, x_shape, lengths, buffer, index):
+    def __init__(self, layer, x_shape, lengths, buffers, indexes):
         self.layer = layer
         self.x_shape = x_shape
         self.lengths = lengths
-        self.buffer = buffer
-        self.index = index
+        self.buffers = buffers
+        self.indexes = indexes
         self.used = False
+
+    # The single direction's arrays, for unidirectional layers.
+    @property
+    def buffer(self):
+        return self.buffers[0]
+
+    @property
+    def index(self):
+        return self.indexes[0]
 
 
 class _KernelLayer:
@@ -48,33 +58,48 @@ class _KernelLayer:
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
 
-    def _weights(self):
-        """The four parameter arrays as the kernels need them (no copy if
-        they already are C-contiguous arrays of the layer's dtype)."""
+    def _weights(self, d=0):
+        """Direction d's four parameter arrays as the kernels need them (no
+        copy if they already are C-contiguous arrays of the layer's dtype)."""
+        suffix = self._suffixes()[d]
         return tuple(
-            np.ascontiguousarray(getattr(self, name), dtype=self.dtype)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            np.ascontiguousarray(getattr(self, name + suffix), dtype=self.dtype)
+            for name in PARAMS
         )
 
     def _run_forward(self, X, h0, c0, lengths, training):
+        """Both directions of a bidirectional layer write their halves of Y
+        (B, T, 2H); the reverse one runs each sequence from its own last step
+        (as torch's packed sequences do). States are (2, B, H) then."""
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
         h0 = None if h0 is None else self._initial_state(h0, "h0", B)
         c0 = None if c0 is None else self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
-        Y = np.empty((B, T, H), dtype=self.dtype)
-        h_n = np.empty((B, H), dtype=self.dtype)
-        c_n = np.empty((B, H), dtype=self.dtype) if self._has_cell_state else None
-        cache = None
-        if training:
-            _, n_cache, n_index = _core.cache_sizes(self._cell, self.dtype, X.shape, H, lengths)
-            buffer = self._spare_buffer(n_cache)
-            cache = _KernelCache(self, X.shape, lengths, buffer, np.empty(n_index, np.int64))
-        _core.forward(self._cell, X, *self._weights(), h0, c0, lengths, Y, h_n, c_n,
-                      None if cache is None else cache.buffer,
-                      None if cache is None else cache.index)
+        Y = np.empty((B, T, self.directions * H), dtype=self.dtype)
+        h_n = np.empty(self._state_shape(B), dtype=self.dtype)
+        c_n = np.empty(self._state_shape(B), dtype=self.dtype) if self._has_cell_state else None
+        buffers, indexes = [], []
+        spare = self.__dict__.pop("_spare", [])  # atomic: no two forwards share one
+        for d in range(self.directions):
+            buffer = index = None
+            if training:
+                _, n_cache, n_index = _core.cache_sizes(self._cell, self.dtype, X.shape, H,
+                                                        lengths)
+                buffer = self._buffer(spare, d, n_cache)
+                index = np.empty(n_index, np.int64)
+                buffers.append(buffer)
+                indexes.append(index)
+            _core.forward(self._cell, X, *self._weights(d), self._of(h0, d), self._of(c0, d),
+                          lengths, Y, self._of(h_n, d), self._of(c_n, d), buffer, index,
+                          reverse=d == 1, y_offset=d * H)
+        cache = _KernelCache(self, X.shape, lengths, buffers, indexes) if training else None
         return Y, h_n, c_n, cache
+
+    def _of(self, state, d):
+        """Direction d's part of a state array ((2, B, H) when bidirectional)."""
+        return state if state is None or not self.bidirectional else state[d]
 
     def _run_backward(self, cache, dY, dh_n, dc_n):
         if not isinstance(cache, _KernelCache) or cache.layer is not self:
@@ -84,35 +109,38 @@ class _KernelLayer:
                                "with training=True again")
         B, T, D = cache.x_shape
         H, G = self.hidden_size, self.gates
-        state = (B, H)
-        dY = None if dY is None else self._gradient(dY, "dY", (B, T, H))
+        state = self._state_shape(B)
+        dY = None if dY is None else self._gradient(dY, "dY", (B, T, self.directions * H))
         dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
         dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
-        grads = {
-            "weight_ih": np.empty((G * H, D), self.dtype),
-            "weight_hh": np.empty((G * H, H), self.dtype),
-            "bias_ih": np.empty(G * H, self.dtype),
-            "bias_hh": np.empty(G * H, self.dtype),
-            "X": np.empty((B, T, D), self.dtype),
-            "h0": np.empty(state, self.dtype),
-        }
+        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
+                  "bias_ih": (G * H,), "bias_hh": (G * H,)}
+        grads = {name + suffix: np.empty(shapes[name], self.dtype)
+                 for suffix in self._suffixes() for name in PARAMS}
+        grads["X"] = np.empty((B, T, D), self.dtype)
+        grads["h0"] = np.empty(state, self.dtype)
         if self._has_cell_state:
             grads["c0"] = np.empty(state, self.dtype)
         cache.used = True
-        _core.backward(self._cell, cache.x_shape, *self._weights(), cache.buffer, cache.index,
-                       dY, dh_n, dc_n, *grads.values(), *(() if self._has_cell_state else (None,)))
-        # The spent buffer serves the next training forward of the same size:
-        # a training loop then touches no fresh memory (no page faults).
-        self._spare = cache.buffer
-        cache.buffer = None
+        for d, suffix in enumerate(self._suffixes()):
+            dX = grads["X"] if d == 0 else np.empty_like(grads["X"])
+            _core.backward(self._cell, cache.x_shape, *self._weights(d), cache.buffers[d],
+                           cache.indexes[d], dY, self._of(dh_n, d), self._of(dc_n, d),
+                           *(grads[name + suffix] for name in PARAMS), dX,
+                           self._of(grads["h0"], d), self._of(grads.get("c0"), d),
+                           reverse=d == 1, y_offset=d * H)
+            if d == 1:
+                grads["X"] += dX
+        self._spare = cache.buffers  # for the next training forward
+        cache.buffers = []
         return grads
 
-    def _spare_buffer(self, n_elements):
-        """The buffer of the last spent cache if it has the right size (taken
-        atomically, so concurrent forwards never share one), else a new one."""
-        spare = self.__dict__.pop("_spare", None)
-        if spare is not None and spare.size == n_elements:
-            return spare
+    def _buffer(self, spare, d, n_elements):
+        """Direction d's buffer from the spare list of the last spent cache
+        if it has the right size (a training loop then touches no fresh
+        memory), else a new one."""
+        if len(spare) > d and spare[d].size == n_elements:
+            return spare[d]
         return np.empty(n_elements, self.dtype)
 
     def __getstate__(self):
@@ -136,6 +164,9 @@ class LSTM(_KernelLayer, LSTMBase):
         Seed or generator for the initial weights: like ``torch.nn.LSTM``,
         every parameter is drawn from ``uniform(-1/sqrt(H), 1/sqrt(H))``, in
         the order ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+    bidirectional : bool, default=False
+        Add a reverse direction (parameters ``*_reverse``), run from each
+        sequence's own last step; outputs are concatenated as in torch.
 
     Attributes
     ----------
@@ -165,9 +196,11 @@ class LSTM(_KernelLayer, LSTMBase):
     _cell = "lstm"
     _has_cell_state = True
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
+    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
+                 bidirectional=False):
         self._check_dtype(dtype)
-        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional)
 
     def forward(self, X, h0=None, c0=None, lengths=None, training=False):
         """Run the layer over a batch of sequences.
@@ -176,7 +209,7 @@ class LSTM(_KernelLayer, LSTMBase):
         ----------
         X : array-like, shape (B, T, D)
             Input sequences, batch first; converted to the layer's dtype.
-        h0, c0 : array-like, shape (B, H), optional
+        h0, c0 : array-like, shape (B, H) or (2, B, H) if bidirectional, optional
             Initial hidden and cell states; None means zeros.
         lengths : array-like of int, shape (B,), optional
             Length of each sequence, ``1 <= lengths[b] <= T``; None means all
@@ -186,11 +219,12 @@ class LSTM(_KernelLayer, LSTMBase):
 
         Returns
         -------
-        Y : ndarray, shape (B, T, H)
+        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional
             Hidden state after every step; ``Y[b, t] = 0`` for
             ``t >= lengths[b]`` (as ``pad_packed_sequence`` gives).
-        (h_n, c_n) : tuple of ndarray, each shape (B, H)
-            Each sample's state after its own last step.
+        (h_n, c_n) : tuple of ndarray, each shape (B, H) or (2, B, H)
+            Each sample's state after its own last step (for the reverse
+            direction: after the sequence's first step).
         cache : object
             Only when `training` is True: for one call of :meth:`backward`.
 
@@ -215,10 +249,10 @@ class LSTM(_KernelLayer, LSTMBase):
             The cache from ``forward(..., training=True)`` of this layer, with
             its weights unchanged since. It serves one call: the kernels reuse
             its memory for the gate gradients.
-        dY : array-like, shape (B, T, H), optional
+        dY : array-like, shape of ``Y``, optional
             Gradient of the loss with respect to ``Y``; None means zeros.
             Entries at padded steps (``t >= lengths[b]``) are ignored.
-        dh_n, dc_n : array-like, shape (B, H), optional
+        dh_n, dc_n : array-like, shape of ``h_n``, optional
             Gradient of the loss with respect to the final states.
 
         Returns
@@ -226,7 +260,8 @@ class LSTM(_KernelLayer, LSTMBase):
         grads : dict of ndarray
             ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``, ``'bias_hh'``,
             ``'X'``, ``'h0'``, ``'c0'``: gradient of the loss with respect
-            to each, with its shape.
+            to each, with its shape (and the ``*_reverse`` parameters of a
+            bidirectional layer).
 
         Raises
         ------
@@ -251,7 +286,7 @@ class _SingleStateLayer(_KernelLayer):
         ----------
         X : array-like, shape (B, T, D)
             Input sequences, batch first; converted to the layer's dtype.
-        h0 : array-like, shape (B, H), optional
+        h0 : array-like, shape (B, H) or (2, B, H) if bidirectional, optional
             Initial hidden state; None means zeros.
         lengths : array-like of int, shape (B,), optional
             Length of each sequence, ``1 <= lengths[b] <= T``; None means all
@@ -261,10 +296,11 @@ class _SingleStateLayer(_KernelLayer):
 
         Returns
         -------
-        Y : ndarray, shape (B, T, H)
+        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional
             Hidden state after every step, zero past each sequence's length.
-        h_n : ndarray, shape (B, H)
-            Each sample's state after its own last step.
+        h_n : ndarray, shape (B, H) or (2, B, H)
+            Each sample's state after its own last step (for the reverse
+            direction: after the sequence's first step).
         cache : object
             Only when `training` is True: for one call of :meth:`backward`.
         """
@@ -281,16 +317,17 @@ class _SingleStateLayer(_KernelLayer):
         cache : object
             The cache from ``forward(..., training=True)`` of this layer; it
             serves one call.
-        dY : array-like, shape (B, T, H), optional
+        dY : array-like, shape of ``Y``, optional
             Gradient of the loss with respect to ``Y``; None means zeros.
-        dh_n : array-like, shape (B, H), optional
+        dh_n : array-like, shape of ``h_n``, optional
             Gradient of the loss with respect to the final state.
 
         Returns
         -------
         grads : dict of ndarray
             ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``, ``'bias_hh'``,
-            ``'X'``, ``'h0'``.
+            ``'X'``, ``'h0'`` (and the ``*_reverse`` parameters of a
+            bidirectional layer).
         """
         return self._run_backward(cache, dY, dh_n, None)
 
@@ -313,6 +350,9 @@ class GRU(_SingleStateLayer, GRUBase):
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
         Seed or generator for the initial weights, drawn like
         ``torch.nn.GRU``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
+    bidirectional : bool, default=False
+        Add a reverse direction (parameters ``*_reverse``), run from each
+        sequence's own last step; outputs are concatenated as in torch.
 
     Attributes
     ----------
@@ -335,9 +375,11 @@ class GRU(_SingleStateLayer, GRUBase):
 
     _cell = "gru"
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None):
+    def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
+                 bidirectional=False):
         self._check_dtype(dtype)
-        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state)
+        super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional)
 
 
 class RNN(_SingleStateLayer, RNNBase):
@@ -357,6 +399,9 @@ class RNN(_SingleStateLayer, RNNBase):
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
         Seed or generator for the initial weights, drawn like
         ``torch.nn.RNN``'s from ``uniform(-1/sqrt(H), 1/sqrt(H))``.
+    bidirectional : bool, default=False
+        Add a reverse direction (parameters ``*_reverse``), run from each
+        sequence's own last step; outputs are concatenated as in torch.
 
     Attributes
     ----------
@@ -380,10 +425,10 @@ class RNN(_SingleStateLayer, RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", dtype=np.float32,
-                 random_state=None):
+                 random_state=None, bidirectional=False):
         self._check_dtype(dtype)
         super().__init__(input_size, hidden_size, nonlinearity=nonlinearity, dtype=dtype,
-                         random_state=random_state)
+                         random_state=random_state, bidirectional=bidirectional)
 
     @property
     def _cell(self):

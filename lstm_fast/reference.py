@@ -52,6 +52,73 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
+def _reverse_in_time(A, lengths):
+    """A (B, T, ...) with each sample's first lengths[b] steps in reverse
+    order; padded steps stay where they are."""
+    B, T = A.shape[:2]
+    L = np.full(B, T) if lengths is None else lengths
+    t = np.arange(T)
+    order = np.where(t < L[:, None], L[:, None] - 1 - t, t)
+    return A[np.arange(B)[:, None], order]
+
+
+@dataclass(frozen=True)
+class _BidirectionalCache:
+    caches: tuple
+    lengths: object
+
+
+class _Bidirectional:
+    """A bidirectional layer, the plain way: the reverse direction is the same
+    layer run on each sequence reversed within its own length, and its
+    outputs are reversed back; outputs are concatenated, states stacked
+    (direction first), as torch does."""
+
+    def _states(self):
+        return ("h0", "c0") if isinstance(self, LSTMBase) else ("h0",)
+
+    def _bidirectional_forward(self, X, states, lengths, training):
+        X = self._input(X)
+        B, T, _ = X.shape
+        lengths = self._lengths(lengths, B, T)
+        states = [None if s is None else self._initial_state(s, n, B)
+                  for s, n in zip(states, self._states())]
+        outs = []
+        for d in (0, 1):
+            Xd = X if d == 0 else _reverse_in_time(X, lengths)
+            args = [None if s is None else s[d] for s in states]
+            outs.append(self._direction(d).forward(Xd, *args, lengths=lengths,
+                                                    training=training))
+        Y = np.concatenate([outs[0][0], _reverse_in_time(outs[1][0], lengths)], axis=2)
+        finals = [o[1] if isinstance(o[1], tuple) else (o[1],) for o in outs]
+        final = tuple(np.stack(pair) for pair in zip(*finals))
+        final = final if len(final) > 1 else final[0]
+        if training:
+            return Y, final, _BidirectionalCache((outs[0][2], outs[1][2]), lengths)
+        return Y, final
+
+    def _bidirectional_backward(self, cache, dY, finals):
+        if not isinstance(cache, _BidirectionalCache):
+            raise TypeError("cache must be the one returned by forward(..., training=True)")
+        H = self.hidden_size
+        grads = {}
+        for d, suffix in enumerate(("", "_reverse")):
+            dYd = None if dY is None else np.asarray(dY)[..., d * H:(d + 1) * H]
+            if d == 1 and dYd is not None:
+                dYd = _reverse_in_time(dYd, cache.lengths)
+            args = [None if f is None else np.asarray(f)[d] for f in finals]
+            g = self._direction(d).backward(cache.caches[d], dYd, *args)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                grads[name + suffix] = g[name]
+            dX = g["X"] if d == 0 else _reverse_in_time(g["X"], cache.lengths)
+            grads["X"] = dX if d == 0 else grads["X"] + dX
+            for state in self._states():
+                grads.setdefault(state, []).append(g[state])
+        for state in self._states():
+            grads[state] = np.stack(grads[state])
+        return grads
+
+
 @dataclass(frozen=True)
 class _Cache:
     """What :meth:`LSTM.backward` needs from a training-mode forward pass.
@@ -78,7 +145,7 @@ class _Cache:
     mask: np.ndarray
 
 
-class LSTM(LSTMBase):
+class LSTM(_Bidirectional, LSTMBase):
     """One LSTM layer (unidirectional, batch first), in plain NumPy.
 
     Parameters
@@ -152,6 +219,8 @@ class LSTM(LSTMBase):
         ValueError
             If an input has the wrong shape or `lengths` is out of range.
         """
+        if self.bidirectional:
+            return self._bidirectional_forward(X, (h0, c0), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -228,6 +297,8 @@ class LSTM(LSTMBase):
         ValueError
             If a gradient has the wrong shape.
         """
+        if self.bidirectional:
+            return self._bidirectional_backward(cache, dY, (dh_n, dc_n))
         if not isinstance(cache, _Cache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask
@@ -288,7 +359,7 @@ class _GRUCache:
     mask: np.ndarray
 
 
-class GRU(GRUBase):
+class GRU(_Bidirectional, GRUBase):
     """One GRU layer in plain NumPy, exactly as ``torch.nn.GRU``::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
@@ -301,6 +372,8 @@ class GRU(GRUBase):
 
     def forward(self, X, h0=None, lengths=None, training=False):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
+        if self.bidirectional:
+            return self._bidirectional_forward(X, (h0,), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -329,6 +402,8 @@ class GRU(GRUBase):
 
     def backward(self, cache, dY=None, dh_n=None):
         """Backpropagation through time; returns the gradients by name."""
+        if self.bidirectional:
+            return self._bidirectional_backward(cache, dY, (dh_n,))
         if not isinstance(cache, _GRUCache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask
@@ -371,7 +446,7 @@ class _RNNCache:
     mask: np.ndarray
 
 
-class RNN(RNNBase):
+class RNN(_Bidirectional, RNNBase):
     """One plain (Elman) RNN layer, in plain NumPy.
 
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or
@@ -387,6 +462,8 @@ class RNN(RNNBase):
 
     def forward(self, X, h0=None, lengths=None, training=False):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
+        if self.bidirectional:
+            return self._bidirectional_forward(X, (h0,), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -411,6 +488,8 @@ class RNN(RNNBase):
 
     def backward(self, cache, dY=None, dh_n=None):
         """Backpropagation through time; returns the gradients by name."""
+        if self.bidirectional:
+            return self._bidirectional_backward(cache, dY, (dh_n,))
         if not isinstance(cache, _RNNCache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask

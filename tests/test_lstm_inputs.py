@@ -436,7 +436,9 @@ CORE_BAD = {
                          lambda a: {"Y": _f32((B0, H0, T0)).transpose(0, 2, 1)}),
     "Y broadcast": (ValueError, "Y",
                     lambda a: {"Y": np.broadcast_to(_f32(1), (B0, T0, H0))}),
-    "Y wrong shape": (ValueError, "Y", lambda a: {"Y": _f32((B0, T0, H0 + 1))}),
+    # Wider rows are allowed (a direction writes its columns of a wider Y).
+    "Y too narrow": (ValueError, "Y", lambda a: {"Y": _f32((B0, T0, H0 - 1))}),
+    "Y wrong steps": (ValueError, "Y", lambda a: {"Y": _f32((B0, T0 + 1, H0))}),
     "Y float64": (TypeError, "Y", lambda a: {"Y": np.empty((B0, T0, H0))}),
     "c_n wrong shape": (ValueError, "c_n", lambda a: {"c_n": _f32((B0 + 1, H0))}),
 }

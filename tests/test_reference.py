@@ -458,7 +458,6 @@ def test_from_torch_rejects_unsupported_modules():
     torch = pytest.importorskip("torch")
     for module in (
         torch.nn.LSTM(3, 4, num_layers=2),
-        torch.nn.LSTM(3, 4, bidirectional=True),
         torch.nn.LSTM(3, 4, proj_size=2),
         torch.nn.GRU(3, 4),
     ):

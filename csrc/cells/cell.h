@@ -16,6 +16,19 @@
 
 #include "../simd/vec.h"
 
+/* Where row i of step t lives in a batch-first (B, T, ld) array: its sample
+ * is perm[i], its time index t, or len - 1 - t when running in reverse. */
+typedef struct {
+    const int64_t *perm, *row_len;
+    int64_t T, ld, t;
+    int reverse;
+} lstmf_seq;
+
+LSTMF_INLINE int64_t seq_row(const lstmf_seq *q, int64_t i) {
+    const int64_t tt = q->reverse ? q->row_len[i] - 1 - q->t : q->t;
+    return (q->perm[i] * q->T + tt) * q->ld;
+}
+
 /* One forward step. Row i means the i-th live row of the step (sorted). */
 typedef struct {
     int64_t H;            /* hidden size */
@@ -30,10 +43,10 @@ typedef struct {
     real *h_out;          /* row i at h_out + i*h_stride: h_t for the next step ... */
     int64_t h_stride;
     int64_t n_next;       /* ... for the rows i < n_next still live then */
-    real *y;              /* output at step t: sample b at y + b*y_stride */
-    int64_t y_stride;
+    real *y;              /* row i's output at y + seq_row(&seq, i) */
     const int64_t *perm;  /* sample of row i */
     real *h_n, *c_n;      /* final states of samples whose last step this is */
+    lstmf_seq seq;        /* row i's output at y + seq_row(&seq, i) */
 } FN(fwd_step);
 
 /* One backward step, over whole rows. */
@@ -52,10 +65,11 @@ typedef struct {
                            * for cells with direct_dh: the part of dh_{t-1}
                            * that bypasses W_hh (the GEMM adds the rest) */
     real *dc;             /* in: dc_t carried; out: dc_{t-1} */
-    const real *dy;       /* dLoss/dy at step t, sample b at dy + b*y_stride; NULL = 0 */
-    int64_t y_stride;
+    const real *dy;       /* row i's dLoss/dy at dy + seq_row(&seq, i); NULL = 0 */
     const int64_t *perm;
+    lstmf_seq seq;
 } FN(bwd_step);
+
 
 /* The two epilogues; the cell's shape (gates, cache width, ...) is
  * lstmf_cell() in kernels.h. */

@@ -17,7 +17,7 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const real *cp = st->c_prev + i * H;
         real *co = st->c_out + i * H;
         const int64_t sample = st->perm[i];
-        real *y = st->y + sample * st->y_stride;
+        real *y = st->y + seq_row(&st->seq, i);
         real *h_next = i < st->n_next ? st->h_out + i * st->h_stride : NULL;
         real *h_fin = i < st->n_next ? NULL : st->h_n + sample * H;
         real *c_fin = i < st->n_next ? NULL : st->c_n + sample * H;
@@ -53,7 +53,7 @@ static void lstm_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
     const int64_t H = st->H;
     for (int64_t i = i0; i < i1; i++) {
         real *z = st->z + i * 4 * H;
-        const real *dy = st->dy ? st->dy + st->perm[i] * st->y_stride : NULL;
+        const real *dy = st->dy ? st->dy + seq_row(&st->seq, i) : NULL;
         for (int64_t j = 0; j < H; j += VLEN) {
             const int n = (int)(H - j);
             vreal dh = vload_upto(st->dh + i * H + j, n);

@@ -14,7 +14,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * H;
         const int64_t sample = st->perm[i];
-        real *y = st->y + sample * st->y_stride;
+        real *y = st->y + seq_row(&st->seq, i);
         real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
@@ -33,7 +33,7 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
     const int64_t H = st->H;
     for (int64_t i = i0; i < i1; i++) {
         real *z = st->z + i * H;
-        const real *dy = st->dy ? st->dy + st->perm[i] * st->y_stride : NULL;
+        const real *dy = st->dy ? st->dy + seq_row(&st->seq, i) : NULL;
         for (int64_t j = 0; j < H; j += VLEN) {
             const int n = (int)(H - j);
             vreal dh = vload_upto(st->dh + i * H + j, n);
