@@ -171,6 +171,7 @@ class _BaseRecurrent(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "cell": [StrOptions(set(CELLS))],
+        "bidirectional": ["boolean"],
         "output": [StrOptions({"last", "sequence"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -196,7 +197,8 @@ class _BaseRecurrent(BaseEstimator):
                   StrOptions({"float32", "float64"})],
     }
 
-    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", output="last",
+    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
+                 output="last",
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False,
@@ -204,6 +206,7 @@ class _BaseRecurrent(BaseEstimator):
                  n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.cell = cell
+        self.bidirectional = bidirectional
         self.output = output
         self.solver = solver
         self.alpha = alpha
@@ -329,7 +332,7 @@ class _BaseRecurrent(BaseEstimator):
         if reset:
             n_outputs = self._n_outputs_from(target, target_attrs)
             network = RecurrentNetwork(self.cell, X.shape[2], hidden, n_outputs,
-                                       self.output, self._dtype())
+                                       self.output, self._dtype(), self.bidirectional)
             network.initialize(rng)
             fitted = {"n_iter_": 0, "t_": 0, "loss_curve_": [], "_no_improvement_count": 0,
                       "best_loss_": np.inf, "validation_scores_": None,
@@ -338,10 +341,12 @@ class _BaseRecurrent(BaseEstimator):
         else:
             network = self._copy_network()
             if (network.hidden_layer_sizes != hidden or network.cell != self.cell
+                    or network.bidirectional != self.bidirectional
                     or network.output != self.output or network.dtype != self._dtype()):
                 raise ValueError(
                     "warm_start/partial_fit cannot change hidden_layer_sizes, cell, "
-                    "output or dtype of a fitted estimator; fit a new one instead"
+                    "bidirectional, output or dtype of a fitted estimator; fit a new one "
+                    "instead"
                 )
             fitted = {k: getattr(self, k) for k in (
                 "n_iter_", "t_", "_no_improvement_count", "best_loss_",
@@ -634,7 +639,7 @@ class _BaseRecurrent(BaseEstimator):
             fitted = meta["fitted"]
             network = RecurrentNetwork(est.cell, fitted["n_features_in_"],
                                        est._hidden_sizes(), fitted["n_outputs_"],
-                                       est.output, est._dtype())
+                                       est.output, est._dtype(), est.bidirectional)
             flat = arrays.pop("params")
             if flat.shape != network.params.shape or flat.dtype != network.params.dtype:
                 raise ValueError(f"parameter buffer has shape {flat.shape} and dtype "
@@ -681,6 +686,11 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         Hidden size of each stacked recurrent layer, bottom first.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
         Recurrent cell: LSTM, GRU (as ``torch.nn.GRU``) or plain tanh RNN.
+    bidirectional : bool, default=False
+        Run every layer in both directions (the reverse one from each
+        sequence's own last step) and concatenate them, as torch does.
+        With output="last", the head sees the forward direction's final state
+        beside the reverse direction's state after the first step.
     output : {"last", "sequence"}, default="last"
         "last": one target per sequence, predicted from the hidden state
         after its last (non-padded) step. "sequence": one target per step.

@@ -8,6 +8,10 @@ applies to weights only, is one slice ``flat[:n_weights]``::
     layer 1 weight_ih (G*H1, H0), ..., head coef (H_last, n_outputs),
     layer 0 bias_ih (G*H0,), layer 0 bias_hh (G*H0,), ..., head intercept
 
+(bidirectional layers add their ``*_reverse`` weights after each forward
+weight pair and their ``*_reverse`` biases likewise; the next layer and the
+head then see 2*H features per step).
+
 Each layer's attributes are C-contiguous views into the buffer, so the
 kernels read the parameters in place and an optimizer step on the buffer
 updates every layer at once.
@@ -57,6 +61,10 @@ class RecurrentNetwork:
         Head applied to each sequence's last hidden state, or to every step.
     dtype : numpy dtype
         float32 or float64.
+    bidirectional : bool, default=False
+        Every layer runs in both directions; "last" then means the forward
+        direction's final state beside the reverse direction's (which has
+        read the whole sequence back to its first step), as in torch.
 
     Attributes
     ----------
@@ -69,26 +77,31 @@ class RecurrentNetwork:
         Number of leading entries of ``params`` that are weights (L2-penalised).
     """
 
-    def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, output, dtype):
+    def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, output, dtype,
+                 bidirectional=False):
         self.cell = cell
+        self.bidirectional = bool(bidirectional)
+        directions = 2 if self.bidirectional else 1
         self.n_features = int(n_features)
         self.hidden_layer_sizes = tuple(int(h) for h in hidden_layer_sizes)
         self.n_outputs = int(n_outputs)
         self.output = output
         self.dtype = np.dtype(dtype)
         spec = CELLS[cell]
-        sizes = (self.n_features,) + self.hidden_layer_sizes
+        # Features per step seen by each layer, and by the head last.
+        sizes = (self.n_features,) + tuple(directions * h for h in self.hidden_layer_sizes)
         self.layers = [
-            spec.layer_class(d, h, dtype=self.dtype, random_state=0)
-            for d, h in zip(sizes[:-1], sizes[1:])
+            spec.layer_class(d, h, dtype=self.dtype, random_state=0,
+                             bidirectional=self.bidirectional)
+            for d, h in zip(sizes[:-1], self.hidden_layer_sizes)
         ]
         # Shapes in buffer order: all weights, then all biases.
         weights, biases = [], []
         for i, layer in enumerate(self.layers):
-            weights += [((i, "weight_ih"), layer.weight_ih.shape),
-                        ((i, "weight_hh"), layer.weight_hh.shape)]
-            biases += [((i, "bias_ih"), layer.bias_ih.shape),
-                       ((i, "bias_hh"), layer.bias_hh.shape)]
+            for suffix in layer._suffixes():
+                for name in _LAYER_PARAMS:
+                    slot = ((i, name + suffix), getattr(layer, name + suffix).shape)
+                    (weights if name.startswith("weight") else biases).append(slot)
         weights.append((("head", "coef"), (sizes[-1], self.n_outputs)))
         biases.append((("head", "intercept"), (self.n_outputs,)))
         self._slots = []
@@ -129,12 +142,12 @@ class RecurrentNetwork:
         """
         forget = CELLS[self.cell].forget_gate
         for (owner, name), view in self.views(self.params).items():
-            if name in ("weight_ih", "coef"):
+            if name.startswith("weight_ih") or name == "coef":
                 # weight_ih is (G*H, D): fan_in D, fan_out G*H, as Keras' (D, G*H).
-                fan_in, fan_out = view.shape[::-1] if name == "weight_ih" else view.shape
+                fan_in, fan_out = view.shape[::-1] if name != "coef" else view.shape
                 bound = np.sqrt(6.0 / (fan_in + fan_out))
                 view[...] = random_state.uniform(-bound, bound, size=view.shape)
-            elif name == "weight_hh":
+            elif name.startswith("weight_hh"):
                 # Keras' recurrent kernel (H, G*H) with orthonormal rows is our
                 # (G*H, H) with orthonormal columns.
                 a = random_state.standard_normal(view.shape)
@@ -142,7 +155,7 @@ class RecurrentNetwork:
                 view[...] = q * np.sign(np.diag(r))
             else:
                 view[...] = 0
-                if name == "bias_ih" and forget is not None:
+                if name.startswith("bias_ih") and forget is not None:
                     H = self.layers[owner].hidden_size
                     view[forget * H:(forget + 1) * H] = 1
 
@@ -155,7 +168,8 @@ class RecurrentNetwork:
     def __setstate__(self, state):
         params = state.pop("params")
         self.__init__(state["cell"], state["n_features"], state["hidden_layer_sizes"],
-                      state["n_outputs"], state["output"], state["dtype"])
+                      state["n_outputs"], state["output"], state["dtype"],
+                      state["bidirectional"])
         self.params[...] = params
 
     # --------------------------------------------------------------- forward
@@ -185,6 +199,8 @@ class RecurrentNetwork:
             Y, state = result[0], result[1]
             # LSTM returns (h_n, c_n); single-state cells (GRU, RNN) return h_n.
             h_n = state[0] if isinstance(state, tuple) else state
+            if self.bidirectional:  # (2, B, H) -> (B, 2H), forward half first
+                h_n = np.concatenate([h_n[0], h_n[1]], axis=-1)
             if training:
                 caches.append(result[2])
         features = h_n if self.output == "last" else Y
@@ -214,13 +230,17 @@ class RecurrentNetwork:
         np.sum(d_out.reshape(-1, self.n_outputs), axis=0, out=g["head", "intercept"])
         d_features = d_out @ self.coef.T
         if self.output == "last":
+            if self.bidirectional:
+                d_features = np.stack(np.split(d_features, 2, axis=-1))
             upstream = {"dh_n": d_features}
         else:
             upstream = {"dY": d_features}
         for i in range(len(self.layers) - 1, -1, -1):
-            grads = self.layers[i].backward(caches[i], **upstream)
-            for name in _LAYER_PARAMS:
-                g[i, name][...] = grads[name]
+            layer = self.layers[i]
+            grads = layer.backward(caches[i], **upstream)
+            for suffix in layer._suffixes():
+                for name in _LAYER_PARAMS:
+                    g[i, name + suffix][...] = grads[name + suffix]
             upstream = {"dY": grads["X"]}
 
 

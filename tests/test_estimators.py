@@ -171,10 +171,12 @@ def _finite_difference_check(est, X, lengths, target, mask, eps=1e-6):
     np.testing.assert_allclose(analytic, numeric, atol=1e-7 * scale, rtol=1e-5)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("output", ["last", "sequence"])
 @pytest.mark.parametrize("Estimator", [LSTMRegressor, LSTMClassifier])
-def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, output, cell):
+def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, output, cell,
+                                                                   bidirectional):
     """Head + 2 stacked layers + loss + L2, float64, variable lengths."""
     rng = np.random.default_rng(3)
     n, T, D = 5, 6, 3
@@ -190,7 +192,8 @@ def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, out
     else:
         X_fit = X
     est = Estimator(hidden_layer_sizes=(4, 3), cell=cell, output=output, alpha=0.3, max_iter=1,
-                    dtype=np.float64, random_state=0).fit(X_fit, y)
+                    bidirectional=bidirectional, dtype=np.float64,
+                    random_state=0).fit(X_fit, y)
     # Larger weights than the initialisation, so that the gates saturate a bit.
     est.network_.params[...] = rng.uniform(-1, 1, est.network_.params.size)
     Xc, lc = X.copy(), lengths.astype(np.int64)
@@ -204,13 +207,28 @@ def test_backprop_of_the_whole_network_matches_finite_differences(Estimator, out
 # ------------------------------------------------------------ variable length
 
 
-def test_a_sequence_predicts_the_same_padded_in_a_batch_or_alone():
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_sequence_predicts_the_same_padded_in_a_batch_or_alone(bidirectional):
     X, y = sum_task(50, T=8)
-    est = LSTMRegressor(hidden_layer_sizes=(8, 4), max_iter=3, random_state=0).fit(X, y)
+    est = LSTMRegressor(hidden_layer_sizes=(8, 4), max_iter=3, bidirectional=bidirectional,
+                        random_state=0).fit(X, y)
     lengths = np.random.default_rng(1).integers(1, 9, size=20)
     batch = est.predict(with_trailing_nan(X[:20], lengths))
     alone = np.array([est.predict(X[i:i + 1, :lengths[i]])[0] for i in range(20)])
     np.testing.assert_array_equal(batch, alone)
+
+
+def test_bidirectional_layers_see_the_start_of_the_sequence_at_the_end():
+    """Predicting each sequence's first value from the "last" state: the
+    reverse direction has just read it, so a small bidirectional GRU learns
+    it quickly."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 15, 1))
+    y = X[:, 0, 0]
+    est = LSTMRegressor(hidden_layer_sizes=(8,), cell="gru", bidirectional=True,
+                        learning_rate_init=1e-2, max_iter=30, random_state=0)
+    est.fit(X[:500], y[:500])
+    assert est.score(X[500:], y[500:]) > 0.9
 
 
 def test_a_list_of_sequences_is_the_same_as_nan_padding():
