@@ -175,3 +175,42 @@ int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
     return variant_for(s)->backward(s, w, cache, cache_index, dy, dh_n, dc_n, g,
                                     lstmf_get_num_threads());
 }
+
+int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which) {
+    if (!shape_ok(s) || (which != 0 && which != 1)) return LSTMF_EINVAL;
+    return variant_for(s)->stream_packed_elems(s, which);
+}
+
+int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
+                      void *packed_hh) {
+    if (!shape_ok(s)) return LSTMF_EINVAL;
+    return variant_for(s)->stream_pack(s, w, packed_ih, packed_hh);
+}
+
+/* Layers chain (each takes the previous one's H as input), share k and the
+ * dtype, and are known cells. */
+static int stream_ok(int n_layers, const lstmf_stream_layer *layers) {
+    if (n_layers < 1 || !layers) return 0;
+    for (int l = 0; l < n_layers; l++) {
+        const lstmf_shape *s = &layers[l].shape;
+        if (!shape_ok(s) || s->steps != 1 || s->batch != layers[0].shape.batch ||
+            s->dtype != layers[0].shape.dtype ||
+            (l > 0 && s->input_size != layers[l - 1].shape.hidden_size) ||
+            (lstmf_cell(s->cell).has_cell_state && !layers[l].c))
+            return 0;
+    }
+    return 1;
+}
+
+int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *layers) {
+    if (!stream_ok(n_layers, layers)) return LSTMF_EINVAL;
+    return variant_for(&layers[0].shape)->stream_workspace_bytes(n_layers, layers);
+}
+
+int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
+                      const void *coef, const void *intercept, int64_t n_out, void *out,
+                      void *workspace) {
+    if (!stream_ok(n_layers, layers) || (cur != 0 && cur != 1) || n_out < 0) return LSTMF_EINVAL;
+    return variant_for(&layers[0].shape)->stream_step(n_layers, layers, cur, x, coef, intercept,
+                                                      n_out, out, workspace);
+}

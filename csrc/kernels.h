@@ -13,6 +13,13 @@ typedef struct {
                     void *cache, const int64_t *cache_index,
                     const void *dy, const void *dh_n, const void *dc_n,
                     const lstmf_grads *g, int nthreads);
+    int (*stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
+                       void *packed_hh);
+    int64_t (*stream_packed_elems)(const lstmf_shape *s, int which);
+    int (*stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur,
+                       const void *x, const void *coef, const void *intercept,
+                       int64_t n_out, void *out, void *workspace);
+    int64_t (*stream_workspace_bytes)(int n_layers, const lstmf_stream_layer *layers);
 } lstmf_variant;
 
 /* What the time loop needs to know of a cell, besides its two epilogues

@@ -16,20 +16,12 @@
 #include "cache_layout.h"
 #include "cells/cell.h"
 #include "gemm/gemm.h"
+#include "recurrent.h"
+#include "stream.h"
 #include "memory.h"
 #include "omp_compat.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
-
-static const FN(cell_ops) *cell_for(int cell) {
-    switch (cell) {
-        case LSTMF_CELL_LSTM: return &FN(lstm_cell);
-        case LSTMF_CELL_RNN_TANH: return &FN(rnn_tanh_cell);
-        case LSTMF_CELL_RNN_RELU: return &FN(rnn_relu_cell);
-        case LSTMF_CELL_GRU: return &FN(gru_cell);
-        default: return NULL;
-    }
-}
 
 /* Counting sort by decreasing length (stable): perm, live rows per step,
  * the first packed row of every step, and each sorted row's length. */
@@ -60,13 +52,6 @@ static inline int64_t seq_time(const lstmf_shape *s, const int64_t *row_len,
     return s->reverse ? row_len[i] - 1 - t : t;
 }
 
-/* Units per block so that a block of G gates fills whole micro-panels. */
-static int64_t unit_block(int gates) {
-    int a = gates, b = GEMM_NV;
-    while (b) { int r = a % b; a = b; b = r; }
-    return (int64_t)VLEN * GEMM_NV / a;
-}
-
 /* Threads for the time loop: no more than rows, and one for tiny problems
  * where waking a second core costs more than it saves. */
 static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
@@ -92,7 +77,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
                        real *cache, int64_t *cache_index, int nthreads) {
-    const FN(cell_ops) *cell = cell_for(s->cell);
+    const FN(cell_ops) *cell = FN(cell_ops_for)(s->cell);
     if (!cell) return LSTMF_EINVAL;
     const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
     const lstmf_cell_info info = lstmf_cell(s->cell);
@@ -126,11 +111,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
 #define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
 
-    const int64_t U = unit_block(G), nblocks = (H + U - 1) / U, W = G * U;
+    const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
-    int64_t *col_map = lstmf_alloc(sizeof(int64_t) * nblocks * W);
-    real *wp = lstmf_alloc(sizeof(real) * FN(gemm_packed_b_elems)(H, nblocks * W));
-    if (!col_map || !wp) goto nomem_packed;
+    real *wp = lstmf_alloc(sizeof(real) * FN(recurrent_packed_elems)(G, H));
+    if (!wp) goto nomem_packed;
 
     /* Gather inputs into packed rows; the initial states into sorted rows. */
     for (int64_t t = 0; t < T; t++)
@@ -153,14 +137,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                  (const real *)w->b_ih, z, ZW, nthreads) != 0)
         goto nomem_packed;
 
-    /* W_hh^T packed once, gate-interleaved: block k holds units
-     * [k*U, k*U + U) of every gate, so one output tile feeds the epilogue. */
-    for (int64_t blk = 0; blk < nblocks; blk++)
-        for (int64_t col = 0; col < W; col++) {
-            int64_t j = blk * U + col % U;
-            col_map[blk * W + col] = j < H ? (col / U) * H + j : -1;
-        }
-    FN(gemm_pack_b)(H, nblocks * W, (const real *)w->w_hh, 1, H, col_map, wp);
+    /* W_hh^T packed once for all steps (recurrent.h). */
+    if (FN(pack_recurrent)(G, H, (const real *)w->w_hh, wp)) goto nomem_packed;
 
     /* One output tile per thread, as wide as a unit block and as tall as
      * the thread's rows rounded up to whole row panels. */
@@ -221,14 +199,12 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 #undef HROW
     lstmf_free(tiles);
     lstmf_free(wp);
-    lstmf_free(col_map);
     lstmf_free(work);
     if (!cache_index) lstmf_free(index);
     return LSTMF_OK;
 
 nomem_packed:
     lstmf_free(wp);
-    lstmf_free(col_map);
 nomem:
     lstmf_free(work);
     if (!cache_index) lstmf_free(index);
@@ -239,7 +215,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                         real *cache, const int64_t *index,
                         const real *dy, const real *dh_n, const real *dc_n,
                         const lstmf_grads *g, int nthreads) {
-    const FN(cell_ops) *cell = cell_for(s->cell);
+    const FN(cell_ops) *cell = FN(cell_ops_for)(s->cell);
     if (!cell) return LSTMF_EINVAL;
     const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
     const lstmf_cell_info info = lstmf_cell(s->cell);
@@ -365,4 +341,7 @@ static int backward_entry(const lstmf_shape *s, const lstmf_weights *w,
     return rnn_backward(s, w, cache, cache_index, dy, dh_n, dc_n, g, nthreads);
 }
 
-const lstmf_variant FN(lstmf_variant) = {forward_entry, backward_entry};
+const lstmf_variant FN(lstmf_variant) = {
+    forward_entry, backward_entry, FN(stream_pack), FN(stream_packed_elems),
+    FN(stream_step), FN(stream_workspace_bytes),
+};

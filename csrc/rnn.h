@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2 };
+enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2, LSTMF_ENONFINITE = -3 };
 enum { LSTMF_F32 = 0, LSTMF_F64 = 1 };
 enum { LSTMF_CELL_LSTM = 0, LSTMF_CELL_RNN_TANH = 1, LSTMF_CELL_RNN_RELU = 2, LSTMF_CELL_GRU = 3 };
 enum { LSTMF_ISA_GENERIC = 0, LSTMF_ISA_AVX2 = 1, LSTMF_ISA_AVX512 = 2, LSTMF_N_ISA = 3 };
@@ -89,6 +89,32 @@ int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
                    void *cache, const int64_t *cache_index,
                    const void *dy, const void *dh_n, const void *dc_n,
                    const lstmf_grads *g);
+
+/* Streaming: one time step of a stack of layers and a linear head for k
+ * parallel streams (each layer's shape: batch = k, steps = 1), with the
+ * weights packed once by lstmf_stream_pack. No allocation per step. */
+typedef struct {
+    lstmf_shape shape;
+    lstmf_weights w;
+    const void *packed_ih;  /* lstmf_stream_packed_elems(s, 0) elements */
+    const void *packed_hh;  /* lstmf_stream_packed_elems(s, 1) elements */
+    void *h[2];             /* (k, H) each: h[cur] is the state; a step writes h[1 - cur] */
+    void *c;                /* (k, H) cell state, updated in place (LSTM); else NULL */
+} lstmf_stream_layer;
+
+/* Elements of the packed input (which = 0) or recurrent (which = 1) weights. */
+int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which);
+int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
+                      void *packed_hh);
+/* Bytes of scratch memory lstmf_stream_step needs for these layers. */
+int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *layers);
+/* x (k, D_0) -> every layer's new state in its h[1 - cur] (and c), then
+ * out (k, n_out) = h_top coef + intercept, coef (H_top, n_out) row-major.
+ * LSTMF_ENONFINITE (nothing changed) if x holds NaN or infinity: a state
+ * would carry it forever. */
+int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
+                      const void *coef, const void *intercept, int64_t n_out, void *out,
+                      void *workspace);
 
 /* ISA dispatch. lstmf_isa_init reads LSTM_FAST_ISA (generic|avx2|avx512)
  * and picks the best compiled variant the CPU supports, never a higher one

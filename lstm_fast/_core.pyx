@@ -9,6 +9,7 @@ user-facing validation belong to lstm_fast.layers.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
+from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
@@ -17,6 +18,7 @@ cdef extern from "rnn.h" nogil:
         LSTMF_OK
         LSTMF_ENOMEM
         LSTMF_EINVAL
+        LSTMF_ENONFINITE
         LSTMF_F32
         LSTMF_F64
         LSTMF_CELL_LSTM
@@ -58,6 +60,20 @@ cdef extern from "rnn.h" nogil:
     int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w, void *cache,
                        const int64_t *cache_index, const void *dy, const void *dh_n,
                        const void *dc_n, const lstmf_grads *g)
+    ctypedef struct lstmf_stream_layer:
+        lstmf_shape shape
+        lstmf_weights w
+        const void *packed_ih
+        const void *packed_hh
+        void *h[2]
+        void *c
+    int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which)
+    int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
+                          void *packed_hh)
+    int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *layers)
+    int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur,
+                          const void *x, const void *coef, const void *intercept,
+                          int64_t n_out, void *out, void *workspace)
     int lstmf_isa_init(const char *requested)
     int lstmf_isa_active()
     int lstmf_isa_compiled(int isa)
@@ -296,3 +312,111 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     with nogil:
         status = lstmf_backward(&s, &w, cp, ip, dyp, dhp, dcp, &g)
     _check(status)
+
+
+cdef class Stream:
+    """k parallel streams through a stack of layers and a linear head, one
+    time step per call (csrc/stream.c). The weights are packed when the
+    stream is made; states, workspace and output live here, so a step
+    allocates nothing and runs with the GIL released.
+
+    layers: list of (cell, w_ih, w_hh, b_ih, b_hh), bottom first, all of one
+    dtype; coef (H_top, n_out) and intercept (n_out,) are the head.
+    """
+    cdef lstmf_stream_layer *_layers
+    cdef int _n_layers
+    cdef int _cur
+    cdef list _arrays           # keeps every array the C structs point into
+    cdef object _states         # per layer: [h (2, k, H), c (k, H) or None]
+    cdef object _workspace, _coef, _intercept
+    cdef readonly object out    # (k, n_out), overwritten by every step
+    cdef readonly int64_t streams, n_features
+    cdef int _typenum
+    cdef int64_t _n_out
+    cdef void *_outp
+    cdef void *_ws
+    cdef const void *_coefp
+    cdef const void *_interceptp
+
+    def __cinit__(self, list layers, coef, intercept, int64_t streams):
+        if not layers:
+            raise ValueError("a stream needs at least one layer")
+        self._layers = <lstmf_stream_layer *>calloc(len(layers), sizeof(lstmf_stream_layer))
+        if self._layers == NULL:
+            raise MemoryError()
+        self._n_layers = len(layers)
+        self._arrays = []
+        self._states = []
+        self.streams = streams
+        dtype = _ndarray(layers[0][1], "weight_ih").dtype
+        cdef lstmf_stream_layer *L
+        cdef int64_t in_size
+        for l, (cell, w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+            L = &self._layers[l]
+            in_size = _ndarray(w_ih, "weight_ih").shape[1]
+            _make_shape(&L.shape, cell, dtype, (streams, 1, in_size),
+                        _ndarray(w_hh, "weight_hh").shape[-1])
+            _weights(&L.w, &L.shape, dtype, w_ih, w_hh, b_ih, b_hh)
+            packed_ih = np.empty(lstmf_stream_packed_elems(&L.shape, 0), dtype)
+            packed_hh = np.empty(lstmf_stream_packed_elems(&L.shape, 1), dtype)
+            _check(lstmf_stream_pack(&L.shape, &L.w, cnp.PyArray_DATA(packed_ih),
+                                     cnp.PyArray_DATA(packed_hh)))
+            L.packed_ih = cnp.PyArray_DATA(packed_ih)
+            L.packed_hh = cnp.PyArray_DATA(packed_hh)
+            h = np.zeros((2, streams, L.shape.hidden_size), dtype)
+            L.h[0] = cnp.PyArray_DATA(h)
+            L.h[1] = cnp.PyArray_GETPTR1(h, 1)
+            c = None
+            if lstmf_cell_states(L.shape.cell) == 2:
+                c = np.zeros((streams, L.shape.hidden_size), dtype)
+                L.c = cnp.PyArray_DATA(c)
+            self._arrays += [w_ih, w_hh, b_ih, b_hh, packed_ih, packed_hh]
+            self._states.append([h, c])
+        n_top = self._layers[self._n_layers - 1].shape.hidden_size
+        self._coef = coef
+        self._intercept = intercept
+        _ptr(coef, "coef", dtype, (n_top, intercept.shape[0]))
+        _ptr(intercept, "intercept", dtype, (coef.shape[1],))
+        self.out = np.zeros((streams, coef.shape[1]), dtype)
+        cdef int64_t n_bytes = lstmf_stream_workspace_bytes(self._n_layers, self._layers)
+        if n_bytes < 0:
+            raise ValueError("the layers of a stream must chain: each one's input size is "
+                             "the previous one's hidden size")
+        self._workspace = np.empty(n_bytes, np.uint8)
+        self.n_features = self._layers[0].shape.input_size
+        self._cur = 0
+        self._typenum = cnp.PyArray_TYPE(<cnp.ndarray>self.out)
+        self._n_out = coef.shape[1]
+        self._outp = cnp.PyArray_DATA(<cnp.ndarray>self.out)
+        self._ws = cnp.PyArray_DATA(<cnp.ndarray>self._workspace)
+        self._coefp = cnp.PyArray_DATA(<cnp.ndarray>self._coef)
+        self._interceptp = cnp.PyArray_DATA(<cnp.ndarray>self._intercept)
+
+    def __dealloc__(self):
+        free(self._layers)
+
+    def step(self, cnp.ndarray x):
+        """One step: x (k, n_features) of the stream's dtype, C-contiguous.
+        Returns the head output (k, n_out): the stream's own buffer."""
+        if (cnp.PyArray_TYPE(x) != self._typenum or cnp.PyArray_NDIM(x) != 2
+                or cnp.PyArray_DIM(x, 0) != self.streams
+                or cnp.PyArray_DIM(x, 1) != self.n_features
+                or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
+            raise ValueError(f"x must be a C-contiguous {self.out.dtype} array of shape "
+                             f"({self.streams}, {self.n_features})")
+        cdef const void *xp = cnp.PyArray_DATA(x)
+        cdef int status
+        with nogil:
+            status = lstmf_stream_step(self._n_layers, self._layers, self._cur, xp,
+                                       self._coefp, self._interceptp, self._n_out,
+                                       self._outp, self._ws)
+        if status == LSTMF_ENONFINITE:
+            raise ValueError("x contains NaN or infinity: a stream's state would carry it "
+                             "forever; fill or drop missing observations first")
+        _check(status)
+        self._cur = 1 - self._cur
+        return self.out
+
+    def states(self):
+        """Per layer, (h, c) or (h, None): views of the current state."""
+        return [(h[self._cur], c) for h, c in self._states]

@@ -557,6 +557,34 @@ class _BaseRecurrent(BaseEstimator):
             out, target = out[mask], target[mask]
         return self._score_output(out, target)
 
+    # ------------------------------------------------------------ streaming
+
+    def stream(self, n_streams=1):
+        """A stateful object that predicts one observation at a time.
+
+        Parameters
+        ----------
+        n_streams : int, default=1
+            Number of independent sequences stepped in parallel.
+
+        Returns
+        -------
+        Stream
+            ``s.step(x_t)`` takes (n_features,) or (n_streams, n_features)
+            and returns the prediction for that step, as ``predict`` with
+            ``output="sequence"`` would give for it; ``s.reset()``,
+            ``s.state``.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional model (it needs the whole sequence).
+        """
+        check_is_fitted(self)
+        from ._streaming import Stream
+
+        return Stream(self, n_streams)
+
     # ---------------------------------------------------------- persistence
 
     def save(self, path):
@@ -816,6 +844,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     def _score_output(self, out, target):
         return r2_score(target, out)
 
+    def _stream_prediction(self, out):
+        out = out.astype(np.float64)
+        return out[:, 0] if self._y_squeeze else out
+
     def predict(self, X):
         """Predict targets of sequences.
 
@@ -972,6 +1004,9 @@ n_iter_, t_, n_features_in_, network_
 
     def _score_output(self, proba, codes):
         return accuracy_score(codes, proba.argmax(axis=-1))
+
+    def _stream_prediction(self, out):
+        return self.classes_[out.argmax(axis=-1)]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):

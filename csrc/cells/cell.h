@@ -14,6 +14,7 @@
 #ifndef LSTMF_CELL_H
 #define LSTMF_CELL_H
 
+#include "../rnn.h"
 #include "../simd/vec.h"
 
 /* Where row i of step t lives in a batch-first (B, T, ld) array: its sample
@@ -86,5 +87,15 @@ extern const FN(cell_ops) FN(lstm_cell);
 extern const FN(cell_ops) FN(rnn_tanh_cell);
 extern const FN(cell_ops) FN(rnn_relu_cell);
 extern const FN(cell_ops) FN(gru_cell);
+
+static inline const FN(cell_ops) *FN(cell_ops_for)(int cell) {
+    switch (cell) {
+        case LSTMF_CELL_LSTM: return &FN(lstm_cell);
+        case LSTMF_CELL_RNN_TANH: return &FN(rnn_tanh_cell);
+        case LSTMF_CELL_RNN_RELU: return &FN(rnn_relu_cell);
+        case LSTMF_CELL_GRU: return &FN(gru_cell);
+        default: return NULL;
+    }
+}
 
 #endif

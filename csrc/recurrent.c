@@ -1,0 +1,24 @@
+/* Packing of the recurrent weights (recurrent.h). */
+#include "recurrent.h"
+#include "memory.h"
+
+int64_t FN(recurrent_packed_elems)(int gates, int64_t H) {
+    const int64_t W = gates * recurrent_unit_block(gates);
+    return FN(gemm_packed_b_elems)(H, recurrent_blocks(gates, H) * W);
+}
+
+int FN(pack_recurrent)(int gates, int64_t H, const real *w_hh, real *packed) {
+    const int64_t U = recurrent_unit_block(gates), W = gates * U;
+    const int64_t nblocks = recurrent_blocks(gates, H);
+    int64_t *col_map = lstmf_alloc(sizeof(int64_t) * nblocks * W);
+    if (!col_map) return -1;
+    for (int64_t blk = 0; blk < nblocks; blk++)
+        for (int64_t col = 0; col < W; col++) {
+            int64_t j = blk * U + col % U;
+            col_map[blk * W + col] = j < H ? (col / U) * H + j : -1;
+        }
+    /* B = W_hh^T: element (k, n) = w_hh[n*H + k]. */
+    FN(gemm_pack_b)(H, nblocks * W, w_hh, 1, H, col_map, packed);
+    lstmf_free(col_map);
+    return 0;
+}

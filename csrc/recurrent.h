@@ -1,0 +1,31 @@
+/* The recurrent weights as the per-step GEMM reads them, shared by the
+ * sequence loop (rnn.c) and the one-step streaming path (stream.c).
+ *
+ * W_hh^T is packed into K x NR panels (K = H), gate-interleaved: unit block
+ * k holds units [k*U, k*U + U) of every gate, gate g of unit u in column
+ * g*U + u, so one micro-kernel output tile holds all gates of U units and
+ * goes straight into the cell's epilogue.
+ */
+#ifndef LSTMF_RECURRENT_H
+#define LSTMF_RECURRENT_H
+
+#include "gemm/gemm.h"
+
+/* Units per block, so that a block of G gates fills whole micro-panels. */
+static inline int64_t recurrent_unit_block(int gates) {
+    int a = gates, b = GEMM_NV;
+    while (b) { int r = a % b; a = b; b = r; }
+    return (int64_t)VLEN * GEMM_NV / a;
+}
+
+static inline int64_t recurrent_blocks(int gates, int64_t H) {
+    const int64_t U = recurrent_unit_block(gates);
+    return (H + U - 1) / U;
+}
+
+int64_t FN(recurrent_packed_elems)(int gates, int64_t H);
+
+/* Packs w_hh (G*H, H) as described above; -1 if out of memory. */
+int FN(pack_recurrent)(int gates, int64_t H, const real *w_hh, real *packed);
+
+#endif

@@ -1,0 +1,16 @@
+/* One-step streaming inference (rnn.h's lstmf_stream_*), one variant. */
+#ifndef LSTMF_STREAM_H
+#define LSTMF_STREAM_H
+
+#include "kernels.h"
+#include "config.h"
+
+int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which);
+int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
+                    void *packed_hh);
+int64_t FN(stream_workspace_bytes)(int n_layers, const lstmf_stream_layer *layers);
+int FN(stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
+                    const void *coef, const void *intercept, int64_t n_out, void *out,
+                    void *workspace);
+
+#endif
