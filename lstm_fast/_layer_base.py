@@ -8,6 +8,7 @@ The layers of :mod:`lstm_fast.layers` (the C kernels) and of
 """
 
 import copy
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -120,19 +121,23 @@ class RecurrentLayerBase:
     # ------------------------------------------------------------------ torch
 
     @classmethod
-    def from_torch(cls, module_or_state_dict, dtype=None, **layer_kwargs):
+    def from_torch(cls, module_or_state_dict, dtype=None, layer=None, **layer_kwargs):
         """Build a layer from the matching torch module or its state dict.
 
         Parameters
         ----------
-        module_or_state_dict : torch.nn.LSTM, torch.nn.RNN or mapping
-            A single-layer torch module of this layer's kind (LSTMs without
-            projection; ``batch_first`` does not matter; ``bidirectional``
-            and an RNN's ``nonlinearity`` are taken over), or a mapping with
-            keys ``'weight_ih_l0'``, ``'weight_hh_l0'`` and, optionally,
+        module_or_state_dict : torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN or mapping
+            A torch module of this layer's kind (LSTMs without projection;
+            ``batch_first`` does not matter; ``bidirectional`` and an RNN's
+            ``nonlinearity`` are taken over), or a mapping with keys
+            ``'weight_ih_l0'``, ``'weight_hh_l0'`` and, optionally,
             ``'bias_ih_l0'``, ``'bias_hh_l0'`` (missing biases are zeros, as
             for ``bias=False``), and the same keys ending in ``'_reverse'``
             for a bidirectional layer. Values may be tensors or array-likes.
+        layer : int, optional
+            Which layer of a stacked (``num_layers > 1``) module to take:
+            stack the layers taken one by one to rebuild it. Required when
+            there are several.
         dtype : numpy dtype, optional
             dtype of the new layer. By default the weights' own dtype if it is
             a floating-point type, else float32.
@@ -150,8 +155,8 @@ class RecurrentLayerBase:
         Raises
         ------
         ValueError
-            If the module is not a single-layer module of this kind, or the
-            weights are missing or have inconsistent shapes.
+            If the module is not of this kind, ``layer`` is missing or out of
+            range, or the weights are missing or have inconsistent shapes.
         """
         kind = cls.torch_name
         init_kwargs = dict(layer_kwargs)
@@ -166,32 +171,40 @@ class RecurrentLayerBase:
             if layer_kwargs:
                 raise ValueError(f"{sorted(layer_kwargs)} are taken from the module itself")
             init_kwargs = cls._init_kwargs_from_torch_mode(getattr(module, "mode", None))
-            if getattr(module, "num_layers", 1) != 1:
-                raise ValueError(f"only single-layer {kind}s (num_layers=1) are supported")
             if getattr(module, "proj_size", 0):
                 raise ValueError("LSTMs with proj_size > 0 are not supported")
             state = module.state_dict()
 
-        bidirectional = any(key.endswith("_reverse") for key in state)
-        suffixes = SUFFIXES[: 2 if bidirectional else 1]
-        known = {name + "_l0" + suffix for name in PARAMS for suffix in suffixes}
-        unexpected = sorted(k for k in state if k not in known)
+        pattern = re.compile(r"(?:weight|bias)_(?:ih|hh)_l(\d+)(?:_reverse)?")
+        matches = {key: pattern.fullmatch(key) for key in state}
+        unexpected = sorted(k for k, m in matches.items() if m is None)
         if unexpected:
             raise ValueError(
-                f"unsupported keys in the state dict {unexpected}: only a single-layer "
-                f"{kind} without projection can be converted"
+                f"unsupported keys in the state dict {unexpected}: only {kind}s without "
+                f"projection can be converted"
             )
+        n_layers = 1 + max((int(m.group(1)) for m in matches.values()), default=0)
+        if layer is None and n_layers > 1:
+            raise ValueError(f"the {kind} has {n_layers} layers: pass layer=0..{n_layers - 1} "
+                             f"to take one (and stack them to rebuild it)")
+        index = 0 if layer is None else layer
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not 0 <= index < n_layers:
+            raise ValueError(f"layer must be an integer in [0, {n_layers}), got {layer!r}")
+        tag = f"_l{index}"
+        bidirectional = any(key.endswith(tag + "_reverse") for key in state)
+        suffixes = SUFFIXES[: 2 if bidirectional else 1]
         for suffix in suffixes:
             for name in ("weight_ih", "weight_hh"):
-                if name + "_l0" + suffix not in state:
-                    raise ValueError(f"state dict must contain {name + '_l0' + suffix!r}")
+                if name + tag + suffix not in state:
+                    raise ValueError(f"state dict must contain {name + tag + suffix!r}")
 
-        weight_ih = _to_numpy(state["weight_ih_l0"])
-        weight_hh = _to_numpy(state["weight_hh_l0"])
+        weight_ih = _to_numpy(state["weight_ih" + tag])
+        weight_hh = _to_numpy(state["weight_hh" + tag])
         if dtype is None:
             dtype = weight_ih.dtype if weight_ih.dtype.kind == "f" else np.float32
         if weight_ih.ndim != 2 or weight_hh.ndim != 2:
-            raise ValueError("weight_ih_l0 and weight_hh_l0 must be 2-D")
+            raise ValueError(f"weight_ih{tag} and weight_hh{tag} must be 2-D")
         H = weight_hh.shape[1]
         D = weight_ih.shape[1]
         G = cls.gates
@@ -201,7 +214,7 @@ class RecurrentLayerBase:
                     **init_kwargs)
         for suffix in suffixes:
             for name in PARAMS:
-                key = name + "_l0" + suffix
+                key = name + tag + suffix
                 if key in state:
                     value = np.array(_to_numpy(state[key]), dtype=layer.dtype)
                 elif name.startswith("bias"):

@@ -164,3 +164,51 @@ class TestTorchParity:
             for suffix in ("", "_reverse"):
                 np.testing.assert_array_equal(getattr(back, name + suffix),
                                               getattr(layer, name + suffix))
+
+    @pytest.mark.parametrize("kind", ["lstm", "gru"])
+    def test_two_stacked_bidirectional_layers_match_torch_num_layers_2(self, kind):
+        """torch's num_layers=2, bidirectional=True on a packed batch equals
+        our two layers taken with from_torch(module, layer=i) and stacked."""
+        torch = self.torch
+        torch.manual_seed(0)
+        name, _ = KINDS[kind]
+        B, T, D, H = 4, 6, 3, 5
+        net = getattr(torch.nn, name)(D, H, num_layers=2, batch_first=True,
+                                      bidirectional=True).double()
+        stack = [getattr(layers, name).from_torch(net, layer=i) for i in range(2)]
+        assert stack[1].input_size == 2 * H
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((B, T, D))
+        lengths = np.array([6, 2, 4, 1])
+        dY = rng.standard_normal((B, T, 2 * H))
+        d_final = rng.standard_normal((4, B, H))  # torch's (layer, direction) order
+
+        Xt = torch.tensor(X, requires_grad=True)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(Xt, torch.tensor(lengths),
+                                                         batch_first=True, enforce_sorted=False)
+        out, final = net(packed)
+        h_t = final[0] if kind == "lstm" else final
+        Yt, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+        ((Yt * torch.tensor(dY)).sum() + (h_t * torch.tensor(d_final)).sum()).backward()
+
+        Y0, s0, c0 = stack[0].forward(X, lengths=lengths, training=True)
+        Y1, s1, c1 = stack[1].forward(Y0, lengths=lengths, training=True)
+        h0_n = s0[0] if kind == "lstm" else s0
+        h1_n = s1[0] if kind == "lstm" else s1
+        assert normwise_error(Y1, Yt.detach().numpy()) < 1e-12
+        assert normwise_error(np.concatenate([h0_n, h1_n]), h_t.detach().numpy()) < 1e-12
+        g1 = stack[1].backward(c1, dY, d_final[2:])
+        g0 = stack[0].backward(c0, g1["X"], d_final[:2])
+        assert normwise_error(g0["X"], Xt.grad.numpy()) < 1e-12
+        for i, g in enumerate((g0, g1)):
+            for pname in PARAMS:
+                for suffix in ("", "_reverse"):
+                    expected = getattr(net, f"{pname}_l{i}{suffix}").grad.numpy()
+                    assert normwise_error(g[pname + suffix], expected) < 1e-12, (i, pname)
+
+    def test_a_stacked_module_needs_the_layer_index(self):
+        net = self.torch.nn.GRU(3, 4, num_layers=2)
+        with pytest.raises(ValueError, match="layer=0..1"):
+            layers.GRU.from_torch(net)
+        with pytest.raises(ValueError, match="layer must be"):
+            layers.GRU.from_torch(net, layer=2)
