@@ -129,7 +129,8 @@ np.savez(sys.argv[1], **out)
 
 def run_isa(isa, path):
     env = dict(os.environ, LSTM_FAST_ISA=isa)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env,
+    # cwd away from the source tree, which `python -c` would put first on sys.path.
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=path.parent,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return np.load(path)
