@@ -235,10 +235,14 @@ class _BaseRecurrent(BaseEstimator):
         return np.dtype(self.dtype)
 
     def _threads(self):
-        """Context that sets the kernels' OpenMP threads to n_jobs (if given)."""
-        if self.n_jobs is None:
-            return threadpool_limits(limits=None, user_api="openmp")
-        return threadpool_limits(limits=effective_n_jobs(self.n_jobs), user_api="openmp")
+        """Context that sets the kernels' OpenMP threads to n_jobs (if given)
+        and BLAS to one thread: the only BLAS work here is a few small
+        products per minibatch, and idle BLAS threads spinning after them
+        would take cores from the kernels."""
+        limits = {"blas": 1}
+        if self.n_jobs is not None:
+            limits["openmp"] = effective_n_jobs(self.n_jobs)
+        return threadpool_limits(limits=limits)
 
     def _validate_X(self, X, reset):
         X, lengths = _as_sequences(X, self._dtype())
