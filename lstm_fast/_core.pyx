@@ -123,15 +123,6 @@ def openmp_version():
     return lstmf_openmp_version()
 
 
-def cell_gates(str cell):
-    return lstmf_cell_gates(CELLS[cell])
-
-
-def cell_states(str cell):
-    """2 for the LSTM (h and c), 1 for cells with h alone."""
-    return lstmf_cell_states(CELLS[cell])
-
-
 cdef object _ndarray(object arr, str name):
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
