@@ -122,6 +122,17 @@ int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows) {
         .total;
 }
 
+int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_view *view) {
+    if (!shape_ok(s) || packed_rows < 0 || !view) return LSTMF_EINVAL;
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    lstmf_cache_offsets o = lstmf_cache_layout(info.z_width, info.has_cell_state, packed_rows,
+                                               s->batch, s->input_size, s->hidden_size);
+    view->z = o.z;
+    view->c = o.c;
+    view->z_width = info.z_width;
+    return LSTMF_OK;
+}
+
 int64_t lstmf_cache_index_elems(const lstmf_shape *s) {
     if (!shape_ok(s)) return LSTMF_EINVAL;
     return lstmf_index_elems(s->batch, s->steps);

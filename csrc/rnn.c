@@ -258,7 +258,10 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
         FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .perm = perm, .h_stride = DH, .dy = dy,
                            .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld,
-                                   .reverse = s->reverse}};
+                                   .reverse = s->reverse},
+                           .h_seq = g->h_seq, .c_seq = has_c ? g->c_seq : NULL,
+                           .state_seq = {.perm = perm, .row_len = row_len, .T = T, .ld = H,
+                                         .reverse = s->reverse}};
         for (int64_t t = T - 1; t >= 0; t--) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) continue;
@@ -268,7 +271,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_cur = cache + lay.c + off[t] * H;
                 st.c_prev = t ? cache + lay.c + off[t - 1] * H : cache + lay.c0;
             }
-            st.seq.t = t;
+            st.seq.t = st.state_seq.t = t;
             cell->backward_rows(&st, r0, i_end);
             /* Column panels, then KC-deep slices of K = G*H (each slice of
              * W_hh stays in L1 for all row panels), accumulating into dh. */
@@ -314,6 +317,13 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
 
     real *dx = g->x;
     memset(dx, 0, sizeof(real) * B * T * D);
+    /* Padded steps of the state gradients were never written: zero them. */
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t t = row_len[i]; t < T; t++) {
+            if (g->h_seq) memset((real *)g->h_seq + (perm[i] * T + t) * H, 0, sizeof(real) * H);
+            if (has_c && g->c_seq)
+                memset((real *)g->c_seq + (perm[i] * T + t) * H, 0, sizeof(real) * H);
+        }
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < batch_sizes[t]; i++)
             memcpy(dx + (perm[i] * T + seq_time(s, row_len, i, t)) * D, dxp + (off[t] + i) * D,

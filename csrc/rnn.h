@@ -55,6 +55,11 @@ typedef struct {
 typedef struct {
     void *w_ih, *w_hh, *b_ih, *b_hh; /* parameter gradients (overwritten) */
     void *x, *h0, *c0;               /* input gradients (overwritten; c0 LSTM only) */
+    /* Optional (NULL = not wanted), batch-first (B, T, H): dLoss/dh_t and
+     * (LSTM) dLoss/dc_t at every step, for the states (h_t, c_t) that step t
+     * passes on, each with the other held fixed; zero at padded steps. The
+     * gradient flow through time, as measured by the real backward pass. */
+    void *h_seq, *c_seq;
 } lstmf_grads;
 
 /* Number of gates of a cell (LSTM: 4, GRU: 3, RNN: 1), or 0 for an unknown cell. */
@@ -115,6 +120,15 @@ int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *lay
 int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
                       const void *coef, const void *intercept, int64_t n_out, void *out,
                       void *workspace);
+
+/* Where the training cache keeps, for packed row r, its cell's cached row
+ * (z + r*z_width*H: the gate activations, see cells/) and its c_t
+ * (c + r*H, LSTM): offsets in elements, for reading gate traces before
+ * backward overwrites them. */
+typedef struct {
+    int64_t z, c, z_width;
+} lstmf_cache_view;
+int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_view *view);
 
 /* ISA dispatch. lstmf_isa_init reads LSTM_FAST_ISA (generic|avx2|avx512)
  * and picks the best compiled variant the CPU supports, never a higher one

@@ -48,6 +48,13 @@ cdef extern from "rnn.h" nogil:
         void *x
         void *h0
         void *c0
+        void *h_seq
+        void *c_seq
+    ctypedef struct lstmf_cache_view:
+        int64_t z
+        int64_t c
+        int64_t z_width
+    int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_view *view)
     int lstmf_cell_gates(int cell)
     int lstmf_cell_states(int cell)
     int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths)
@@ -163,6 +170,12 @@ cdef void *_sequence_ptr(object arr, str name, object dtype, lstmf_shape *s,
     return base + offset * itemsize
 
 
+cdef void *_optional_output(object arr, str name, object dtype, tuple shape) except? NULL:
+    if arr is None:
+        return NULL
+    return _ptr(arr, name, dtype, shape, True)
+
+
 cdef void *_optional(object arr, str name, object dtype, tuple shape) except? NULL:
     if arr is None:
         return NULL
@@ -214,6 +227,16 @@ def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object le
     return rows, lstmf_cache_elems(&s, rows), lstmf_cache_index_elems(&s)
 
 
+def cache_view(str cell, object dtype, tuple x_shape, int64_t hidden, int64_t rows):
+    """Offsets (in elements) of the cached rows and cell states in a training
+    cache with `rows` packed rows: {"z", "c", "z_width"}."""
+    cdef lstmf_shape s
+    cdef lstmf_cache_view view
+    _make_shape(&s, cell, dtype, x_shape, hidden)
+    _check(lstmf_cache_view_of(&s, rows, &view))
+    return {"z": view.z, "c": view.c, "z_width": view.z_width}
+
+
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
             cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0):
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
@@ -258,11 +281,12 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
 
 def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index,
              dY, dh_n, dc_n, g_w_ih, g_w_hh, g_b_ih, g_b_hh, dX, dh0, dc0,
-             bint reverse=False, int64_t y_offset=0):
+             bint reverse=False, int64_t y_offset=0, h_seq=None, c_seq=None):
     """Run the kernel backward from a training cache; fills the gradients.
 
     dY, if given, is (B, T, width) with this direction's columns at
-    [y_offset, y_offset + H); reverse must match the forward."""
+    [y_offset, y_offset + H); reverse must match the forward. h_seq, c_seq
+    (B, T, H), if given, receive dLoss/dh_t and dLoss/dc_t of every step."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     cdef lstmf_grads g
@@ -299,6 +323,13 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     g.c0 = NULL
     if has_c:
         g.c0 = _ptr(dc0, "grad c0", dtype, state, True)
+    cdef tuple seq_shape = (s.batch, s.steps, s.hidden_size)
+    g.h_seq = _optional_output(h_seq, "h_seq", dtype, seq_shape)
+    g.c_seq = NULL
+    if c_seq is not None:
+        if not has_c:
+            raise ValueError(f"a {cell} cell has no cell state: pass c_seq=None")
+        g.c_seq = _optional_output(c_seq, "c_seq", dtype, seq_shape)
     cdef int status
     with nogil:
         status = lstmf_backward(&s, &w, cp, ip, dyp, dhp, dcp, &g)

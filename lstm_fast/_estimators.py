@@ -561,6 +561,68 @@ class _BaseRecurrent(BaseEstimator):
             out, target = out[mask], target[mask]
         return self._score_output(out, target)
 
+    # ---------------------------------------------------------- looking inside
+
+    def inspect(self, X):
+        """Gate activations and states of every layer at every step.
+
+        Computed by the kernels in training mode (the same numbers a fit
+        sees), for sequences X as :meth:`predict` takes them.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        Trace
+            ``trace.layers[l]["f"]`` is layer l's forget gate, (n_samples,
+            n_timesteps, hidden), NaN at padded steps; see :class:`Trace`.
+        """
+        from ._inspect import Trace
+
+        check_is_fitted(self)
+        X, lengths = self._validate_X(X, reset=False)
+        network = self._copy_network()  # its layers' scratch buffers are its own
+        with self._threads():
+            _, state = network.forward(X, lengths, training=True)
+            layers = network.trace(state)
+        return Trace(layers=layers, lengths=lengths, cell=self.cell)
+
+    def gradient_flow(self, X, y):
+        """The norm of dLoss/dh_t at every step t, per layer, measured.
+
+        The gradient of the training loss on (X, y) with respect to each
+        hidden state (and the LSTM's cell state), from the real backward
+        pass: the vanishing-gradient picture of a plain RNN, or the LSTM's
+        cell-state highway, on this model and data.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+
+        Returns
+        -------
+        GradientFlow
+            ``h_norm[l][t]`` (``c_norm`` for the LSTM); see
+            :class:`GradientFlow`.
+        """
+        from ._inspect import GradientFlow, step_norms
+
+        check_is_fitted(self)
+        X, lengths, target, mask, _ = self._validate_data(X, y, reset=False)
+        network = self._copy_network()  # backward writes its gradient buffer
+        with self._threads():
+            out, state = network.forward(X, lengths, training=True)
+            loss, d_out = LOSSES[self._loss](out, target, mask)
+            flows = network.backward(state, d_out, state_gradients=True)
+        directions = 2 if self.bidirectional else 1
+        h_norm = [step_norms(f["h_seq"], directions) for f in flows]
+        c_norm = [step_norms(f["c_seq"], directions) for f in flows] \
+            if "c_seq" in flows[0] else None
+        return GradientFlow(h_norm=h_norm, c_norm=c_norm, loss=float(loss))
+
     # ------------------------------------------------------------ streaming
 
     def stream(self, n_streams=1):

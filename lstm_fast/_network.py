@@ -212,7 +212,13 @@ class RecurrentNetwork:
             return out, (caches, features)
         return out
 
-    def backward(self, state, d_out):
+    def trace(self, state):
+        """Per layer, the gates and states the kernels computed in the
+        training :meth:`forward` that made `state` (see ``layer.trace``)."""
+        caches, _ = state
+        return [layer.trace(cache) for layer, cache in zip(self.layers, caches)]
+
+    def backward(self, state, d_out, state_gradients=False):
         """Backpropagate ``d_out = dLoss/d(out)`` into :attr:`grad` (overwritten).
 
         Parameters
@@ -221,6 +227,13 @@ class RecurrentNetwork:
             The state of a training :meth:`forward` with the current parameters.
         d_out : ndarray, shape of ``out``
             Zero at padded steps for ``output="sequence"``.
+        state_gradients : bool, default=False
+            Also return, per layer (bottom first), ``{"h_seq": dLoss/dh_t,
+            "c_seq": dLoss/dc_t (LSTM)}`` at every step.
+
+        Returns
+        -------
+        list of dict or None
         """
         caches, features = state
         g = self._grads
@@ -235,13 +248,16 @@ class RecurrentNetwork:
             upstream = {"dh_n": d_features}
         else:
             upstream = {"dY": d_features}
+        flows = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            grads = layer.backward(caches[i], **upstream)
+            grads = layer.backward(caches[i], **upstream, state_gradients=state_gradients)
             for suffix in layer._suffixes():
                 for name in _LAYER_PARAMS:
                     g[i, name + suffix][...] = grads[name + suffix]
+            flows[i] = {k: grads[k] for k in ("h_seq", "c_seq") if k in grads}
             upstream = {"dY": grads["X"]}
+        return flows if state_gradients else None
 
 
 # ------------------------------------------------------------------ losses

@@ -23,15 +23,16 @@ class _KernelCache:
     activations with their gradients, so a cache serves one backward only.
     """
 
-    __slots__ = ("layer", "x_shape", "lengths", "buffers", "indexes", "used")
+    __slots__ = ("layer", "x_shape", "lengths", "buffers", "indexes", "used", "Y")
 
-    def __init__(self, layer, x_shape, lengths, buffers, indexes):
+    def __init__(self, layer, x_shape, lengths, buffers, indexes, Y):
         self.layer = layer
         self.x_shape = x_shape
         self.lengths = lengths
         self.buffers = buffers
         self.indexes = indexes
         self.used = False
+        self.Y = Y  # the forward's output (a reference), for trace()
 
     # The single direction's arrays, for unidirectional layers.
     @property
@@ -53,6 +54,7 @@ class _KernelLayer:
 
     _cell = None
     _has_cell_state = False
+    _gate_names = ()  # the cached activations trace() reports, in cache order
 
     def _check_dtype(self, dtype):
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -94,14 +96,14 @@ class _KernelLayer:
             _core.forward(self._cell, X, *self._weights(d), self._of(h0, d), self._of(c0, d),
                           lengths, Y, self._of(h_n, d), self._of(c_n, d), buffer, index,
                           reverse=d == 1, y_offset=d * H)
-        cache = _KernelCache(self, X.shape, lengths, buffers, indexes) if training else None
+        cache = _KernelCache(self, X.shape, lengths, buffers, indexes, Y) if training else None
         return Y, h_n, c_n, cache
 
     def _of(self, state, d):
         """Direction d's part of a state array ((2, B, H) when bidirectional)."""
         return state if state is None or not self.bidirectional else state[d]
 
-    def _run_backward(self, cache, dY, dh_n, dc_n):
+    def _run_backward(self, cache, dY, dh_n, dc_n, state_gradients=False):
         if not isinstance(cache, _KernelCache) or cache.layer is not self:
             raise TypeError("cache must come from forward(..., training=True) of this layer")
         if cache.used:
@@ -121,6 +123,11 @@ class _KernelLayer:
         grads["h0"] = np.empty(state, self.dtype)
         if self._has_cell_state:
             grads["c0"] = np.empty(state, self.dtype)
+        seqs = {}
+        if state_gradients:
+            names = ("h_seq", "c_seq") if self._has_cell_state else ("h_seq",)
+            seqs = {name: [np.empty((B, T, H), self.dtype) for _ in self._suffixes()]
+                    for name in names}
         cache.used = True
         for d, suffix in enumerate(self._suffixes()):
             dX = grads["X"] if d == 0 else np.empty_like(grads["X"])
@@ -128,12 +135,71 @@ class _KernelLayer:
                            cache.indexes[d], dY, self._of(dh_n, d), self._of(dc_n, d),
                            *(grads[name + suffix] for name in PARAMS), dX,
                            self._of(grads["h0"], d), self._of(grads.get("c0"), d),
-                           reverse=d == 1, y_offset=d * H)
+                           reverse=d == 1, y_offset=d * H,
+                           **{name: arrays[d] for name, arrays in seqs.items()})
             if d == 1:
                 grads["X"] += dX
+        for name, arrays in seqs.items():  # directions side by side, as in Y
+            grads[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=2)
         self._spare = cache.buffers  # for the next training forward
         cache.buffers = []
         return grads
+
+    def trace(self, cache):
+        """What the kernels computed at every step of a training forward:
+        the gate activations, the cell state (LSTM) and the hidden state.
+
+        Read it before ``backward``, which reuses the cache's memory.
+
+        Parameters
+        ----------
+        cache : object
+            From ``forward(..., training=True)`` of this layer.
+
+        Returns
+        -------
+        dict of ndarray, each (B, T, H) (or (B, T, 2H) if bidirectional,
+            directions side by side as in ``Y``); NaN at padded steps.
+            LSTM: ``"i", "f", "g", "o", "c", "h"``; GRU: ``"r", "z", "n",
+            "h"``; RNN: ``"h"``.
+        """
+        if not isinstance(cache, _KernelCache) or cache.layer is not self:
+            raise TypeError("cache must come from forward(..., training=True) of this layer")
+        if cache.used:
+            raise RuntimeError("this cache was used by backward: trace it before")
+        directions = [self._trace_direction(cache, d) for d in range(self.directions)]
+        trace = {name: np.concatenate([t[name] for t in directions], axis=2)
+                 for name in directions[0]}
+        h = np.array(cache.Y, dtype=self.dtype)
+        if cache.lengths is not None:
+            h[np.arange(h.shape[1]) >= cache.lengths[:, None]] = np.nan
+        trace["h"] = h
+        return trace
+
+    def _trace_direction(self, cache, d):
+        """Unpack direction d's cached rows (packed, sorted, time-major; see
+        csrc/cache_layout.h) into batch-first (B, T, H) arrays."""
+        B, T, _ = cache.x_shape
+        H = self.hidden_size
+        index, buffer = cache.indexes[d], cache.buffers[d]
+        perm, off, row_len = index[:B], index[B + T:B + 2 * T + 1], index[B + 2 * T + 1:]
+        rows = np.arange(off[T])
+        t = np.searchsorted(off, rows, side="right") - 1  # step of each packed row
+        i = rows - off[t]                                  # its rank in that step
+        sample, step = perm[i], (t if d == 0 else row_len[i] - 1 - t)
+        view = _core.cache_view(self._cell, self.dtype, cache.x_shape, H, off[T])
+        z = buffer[view["z"]:view["z"] + off[T] * view["z_width"] * H]
+        z = z.reshape(off[T], view["z_width"], H)
+        columns = dict(zip(self._gate_names, range(len(self._gate_names))))
+        if self._has_cell_state:
+            c = buffer[view["c"]:view["c"] + off[T] * H].reshape(off[T], 1, H)
+            z, columns = np.concatenate([z, c], axis=1), {**columns, "c": z.shape[1]}
+        out = {}
+        for name, k in columns.items():
+            values = np.full((B, T, H), np.nan, dtype=self.dtype)
+            values[sample, step] = z[:, k]
+            out[name] = values
+        return out
 
     def _buffer(self, spare, d, n_elements):
         """Direction d's buffer from the spare list of the last spent cache
@@ -195,6 +261,7 @@ class LSTM(_KernelLayer, LSTMBase):
 
     _cell = "lstm"
     _has_cell_state = True
+    _gate_names = ("i", "f", "g", "o")
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
                  bidirectional=False):
@@ -240,7 +307,7 @@ class LSTM(_KernelLayer, LSTMBase):
             return Y, (h_n, c_n), cache
         return Y, (h_n, c_n)
 
-    def backward(self, cache, dY=None, dh_n=None, dc_n=None):
+    def backward(self, cache, dY=None, dh_n=None, dc_n=None, *, state_gradients=False):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -254,6 +321,11 @@ class LSTM(_KernelLayer, LSTMBase):
             Entries at padded steps (``t >= lengths[b]``) are ignored.
         dh_n, dc_n : array-like, shape of ``h_n``, optional
             Gradient of the loss with respect to the final states.
+        state_gradients : bool, default=False
+            Also return ``"h_seq"`` and ``"c_seq"``: dLoss/dh_t and
+            dLoss/dc_t at every step (for the states step t passes on, each
+            with the other held fixed), shaped like ``Y``, zero at padded
+            steps: how the gradient flows back through time.
 
         Returns
         -------
@@ -272,7 +344,7 @@ class LSTM(_KernelLayer, LSTMBase):
         ValueError
             If a gradient has the wrong shape.
         """
-        return self._run_backward(cache, dY, dh_n, dc_n)
+        return self._run_backward(cache, dY, dh_n, dc_n, state_gradients)
 
 
 class _SingleStateLayer(_KernelLayer):
@@ -309,7 +381,7 @@ class _SingleStateLayer(_KernelLayer):
             return Y, h_n, cache
         return Y, h_n
 
-    def backward(self, cache, dY=None, dh_n=None):
+    def backward(self, cache, dY=None, dh_n=None, *, state_gradients=False):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -321,6 +393,9 @@ class _SingleStateLayer(_KernelLayer):
             Gradient of the loss with respect to ``Y``; None means zeros.
         dh_n : array-like, shape of ``h_n``, optional
             Gradient of the loss with respect to the final state.
+        state_gradients : bool, default=False
+            Also return ``"h_seq"``: dLoss/dh_t at every step, shaped like
+            ``Y`` (zero at padded steps).
 
         Returns
         -------
@@ -329,7 +404,7 @@ class _SingleStateLayer(_KernelLayer):
             ``'X'``, ``'h0'`` (and the ``*_reverse`` parameters of a
             bidirectional layer).
         """
-        return self._run_backward(cache, dY, dh_n, None)
+        return self._run_backward(cache, dY, dh_n, None, state_gradients)
 
 
 class GRU(_SingleStateLayer, GRUBase):
@@ -374,6 +449,7 @@ class GRU(_SingleStateLayer, GRUBase):
     """
 
     _cell = "gru"
+    _gate_names = ("r", "z", "n")
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
                  bidirectional=False):

@@ -69,6 +69,9 @@ typedef struct {
     const real *dy;       /* row i's dLoss/dy at dy + seq_row(&seq, i); NULL = 0 */
     const int64_t *perm;
     lstmf_seq seq;
+    real *h_seq, *c_seq;  /* optional: dLoss/dh_t, dLoss/dc_t of row i at
+                           * + seq_row(&state_seq, i); NULL = not wanted */
+    lstmf_seq state_seq;
 } FN(bwd_step);
 
 

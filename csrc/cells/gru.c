@@ -53,6 +53,7 @@ static void gru_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
             const int n = (int)(H - j);
             vreal dh = vload_upto(st->dh + i * H + j, n);
             if (dy) dh += vload_upto(dy + j, n);
+            if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
             vreal rg = vload_upto(z + j, n), zg = vload_upto(z + H + j, n);
             vreal ng = vload_upto(z + 2 * H + j, n), hn = vload_upto(z + 3 * H + j, n);
             vreal dn = dh * (1 - zg) * (1 - ng * ng);

@@ -61,7 +61,12 @@ static void lstm_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
             vreal ig = vload_upto(z + 0 * H + j, n), fg = vload_upto(z + 1 * H + j, n);
             vreal gg = vload_upto(z + 2 * H + j, n), og = vload_upto(z + 3 * H + j, n);
             vreal tc = vtanh(vload_upto(st->c_cur + i * H + j, n));
-            vreal dc = vload_upto(st->dc + i * H + j, n) + dh * og * (1 - tc * tc);
+            vreal dc = vload_upto(st->dc + i * H + j, n);
+            /* The state gradients: of the (h_t, c_t) that step t passes on,
+             * each with the other held fixed. */
+            if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
+            if (st->c_seq) vstore_upto(st->c_seq + seq_row(&st->state_seq, i) + j, dc, n);
+            dc += dh * og * (1 - tc * tc);
             vreal c_prev = vload_upto(st->c_prev + i * H + j, n);
             vstore_upto(z + 0 * H + j, dc * gg * ig * (1 - ig), n);
             vstore_upto(z + 1 * H + j, dc * c_prev * fg * (1 - fg), n);

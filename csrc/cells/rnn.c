@@ -38,6 +38,7 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
             const int n = (int)(H - j);
             vreal dh = vload_upto(st->dh + i * H + j, n);
             if (dy) dh += vload_upto(dy + j, n);
+            if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
             vreal h = vload_upto(z + j, n);
             vreal dz = relu ? vselect(h > 0, dh, vset1(0)) : dh * (1 - h * h);
             vstore_upto(z + j, dz, n);
