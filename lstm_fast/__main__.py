@@ -25,11 +25,36 @@ def _bench(args):
     return 0
 
 
+def _demo(args):
+    from . import _demo
+
+    if args.quick:
+        args.samples, args.epochs, args.steps = 600, 2, 20
+    _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
+              hidden=args.hidden, epochs=args.epochs)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lstm-fast", description="Fast CPU LSTM layers.")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print version, ISA, OpenMP runtime and threads")
     info.set_defaults(run=_info)
+    demo = sub.add_parser(
+        "demo", help="LSTM vs plain RNN on the adding problem: results and pictures",
+        description="Fit an LSTM and a plain RNN of the same size on the adding problem "
+                    "(a long-time-lag task), print their test error and fit time, and write "
+                    "loss curves, the LSTM's gates on one sequence, and the gradient flow "
+                    "of both models as PNG files.")
+    demo.add_argument("--out", default="lstm-fast-demo", help="folder for the pictures "
+                      "(default: ./lstm-fast-demo)")
+    demo.add_argument("--samples", type=int, default=5000, help="training sequences")
+    demo.add_argument("--steps", type=int, default=50, help="time steps per sequence")
+    demo.add_argument("--hidden", type=int, default=32, help="hidden units of each model")
+    demo.add_argument("--epochs", type=int, default=25, help="training epochs")
+    demo.add_argument("--quick", action="store_true",
+                      help="a few seconds on small data (the pictures, not the result)")
+    demo.set_defaults(run=_demo)
     bench = sub.add_parser("bench", help="time the kernels against the NumPy reference")
     bench.add_argument("--shapes", nargs="*", choices=["small", "medium", "large", "stream"],
                        help="shapes to run (default: all)")
