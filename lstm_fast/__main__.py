@@ -35,6 +35,23 @@ def _demo(args):
     return 0
 
 
+def _explain(args):
+    import numpy as np
+
+    from ._estimators import LSTMClassifier, LSTMRegressor
+
+    try:
+        estimator = LSTMRegressor.load(args.model)
+    except ValueError as error:  # the file says which class it holds
+        if "LSTMClassifier" not in str(error):
+            raise
+        estimator = LSTMClassifier.load(args.model)
+    x = np.loadtxt(args.input, delimiter=",", ndmin=2) if args.input.endswith(".csv") \
+        else np.load(args.input, allow_pickle=False)
+    print(estimator.explain_html(x, args.out))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lstm-fast", description="Fast CPU LSTM layers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +72,15 @@ def main(argv=None):
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds on small data (the pictures, not the result)")
     demo.set_defaults(run=_demo)
+    explain = sub.add_parser(
+        "explain", help="write an interactive page stepping through one sequence",
+        description="Load a model saved with est.save() and write a self-contained HTML page "
+                    "that steps through one sequence: inputs, gates and states at each step.")
+    explain.add_argument("model", help="a model file written by est.save(path)")
+    explain.add_argument("input", help="one sequence: .npy (n_timesteps, n_features) or "
+                         ".csv (one row per step)")
+    explain.add_argument("--out", default="explain.html", help="page to write")
+    explain.set_defaults(run=_explain)
     bench = sub.add_parser("bench", help="time the kernels against the NumPy reference")
     bench.add_argument("--shapes", nargs="*", choices=["small", "medium", "large", "stream"],
                        help="shapes to run (default: all)")

@@ -96,4 +96,7 @@ def run(out="lstm-fast-demo", n_samples=5000, n_timesteps=50, hidden=32, epochs=
         fig.savefig(path, dpi=110)
         written[name] = path
         print(f"  {path}")
+    page = models["lstm"].explain_html(X_test[0], os.path.join(out, "explain.html"))
+    written["explain.html"] = page
+    print(f"  {page}  (open it in a browser and step through one sequence)")
     return written

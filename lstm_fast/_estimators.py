@@ -623,6 +623,30 @@ class _BaseRecurrent(BaseEstimator):
             if "c_seq" in flows[0] else None
         return GradientFlow(h_norm=h_norm, c_norm=c_norm, loss=float(loss))
 
+    def explain_html(self, x, path):
+        """Write an interactive page that steps through one sequence.
+
+        At each step (slider or arrow keys) it shows the input, every
+        layer's gates, cell state and hidden state (from :meth:`inspect`),
+        and, for regressors, the prediction so far. One self-contained HTML
+        file: inline SVG and JavaScript, nothing fetched from the network.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_timesteps, n_features) or (n_timesteps,)
+            One sequence (trailing NaN steps are padding).
+        path : str
+            Where to write the page.
+
+        Returns
+        -------
+        str
+            `path`.
+        """
+        from ._explain import explain_html
+
+        return explain_html(self, x, path)
+
     # ------------------------------------------------------------ streaming
 
     def stream(self, n_streams=1):

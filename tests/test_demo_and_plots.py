@@ -33,6 +33,7 @@ def test_demo_runs_and_writes_every_picture(tmp_path):
     for name in FILES:
         assert str(out / name) in proc.stdout
         assert_real_picture(out / name)
+    assert str(out / "explain.html") in proc.stdout and (out / "explain.html").stat().st_size
 
 
 def test_demo_help_explains_the_options():
