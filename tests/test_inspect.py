@@ -119,3 +119,22 @@ def test_gradient_flow_of_a_bidirectional_stack_has_one_row_per_direction():
     assert flow.c_norm is None
     assert [f.shape for f in flow.h_norm] == [(2, 7), (2, 7)]
     assert np.isfinite(flow.loss) and all(np.isfinite(f).all() for f in flow.h_norm)
+
+
+def test_on_the_adding_problem_the_trained_rnns_gradient_vanishes_and_the_lstms_does_not():
+    """The demo's setting (T=50): after training, |dLoss/dh_t| at the first
+    step is many orders of magnitude smaller for the plain RNN than for the
+    LSTM (measured ~1e-15 vs ~1e-3). At initialisation it is not: the RNN's
+    orthogonal recurrent weights preserve gradient norms, the LSTM's
+    half-open gates shrink them; the contrast is learned."""
+    from lstm_fast.datasets import make_adding_problem
+
+    X, y = make_adding_problem(5000, 50, random_state=0)
+    first_step = {}
+    for cell in ("rnn", "lstm"):
+        est = LSTMRegressor((32,), cell=cell, learning_rate_init=1e-2, batch_size=64,
+                            max_iter=25, clip_norm=1.0, n_iter_no_change=25, random_state=0)
+        est.fit(X, y)
+        flow = est.gradient_flow(X[:256], y[:256])
+        first_step[cell] = flow.h_norm[0][0] / flow.h_norm[0][-1]
+    assert first_step["rnn"] < 1e-6 * first_step["lstm"], first_step
