@@ -36,8 +36,8 @@ def test_demo_runs_and_writes_every_picture(tmp_path):
     assert str(out / "explain.html") in proc.stdout and (out / "explain.html").stat().st_size
 
 
-def test_demo_help_explains_the_options():
-    proc = subprocess.run([sys.executable, "-m", "lstm_fast", "demo", "--help"],
+def test_demo_help_explains_the_options(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "lstm_fast", "demo", "--help"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--out" in proc.stdout and "adding problem" in proc.stdout
 
