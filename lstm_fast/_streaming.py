@@ -60,15 +60,22 @@ class Stream:
             not hasattr(estimator, "classes_")
 
     def _raw(self, x):
-        x = np.asarray(x, dtype=self._dtype)
+        # The common case (an array of the stream's dtype) goes straight to C,
+        # which checks shape, dtype and contiguity; the rest is the error path.
+        if type(x) is not np.ndarray or x.dtype != self._dtype:
+            x = np.asarray(x, dtype=self._dtype)
         single = x.ndim == 1
-        if single:
-            x = x.reshape(1, -1)
-        if x.shape != (self.n_streams, self.n_features):
+        try:
+            return self._core.step(x.reshape(1, -1) if single else x), single
+        except ValueError as error:
+            if "NaN" in str(error):
+                raise
+        x2 = x.reshape(1, -1) if single else x
+        if x2.shape != (self.n_streams, self.n_features):
             shape = f"({self.n_features},) or " if self.n_streams == 1 else ""
             raise ValueError(f"x must have shape {shape}({self.n_streams}, {self.n_features}), "
                              f"got {x.shape}")
-        return self._core.step(np.ascontiguousarray(x)), single
+        return self._core.step(np.ascontiguousarray(x2)), single
 
     def step(self, x):
         """Feed one observation per stream; returns the prediction for it.

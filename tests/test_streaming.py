@@ -123,3 +123,11 @@ def test_bad_observations_raise_and_leave_the_state_alone(bad, match):
 def test_n_streams_must_be_positive():
     with pytest.raises(ValueError, match="n_streams"):
         fitted().stream(0)
+
+
+def test_observations_of_any_layout_and_numeric_type_are_accepted():
+    est = fitted()
+    a, b = est.stream(), est.stream()
+    x = np.arange(6.0).reshape(3, 2)[:, 0] / 5  # non-contiguous float64
+    np.testing.assert_array_equal(a.step(x), b.step(np.ascontiguousarray(x, np.float32)))
+    np.testing.assert_array_equal(a.step([1, 0, 2]), b.step(np.array([1.0, 0.0, 2.0])))
