@@ -52,6 +52,11 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
+def _live_steps(lengths, B, T):
+    """Boolean (B, T): True where step t is inside sequence b."""
+    return np.broadcast_to(np.arange(T) < (T if lengths is None else lengths[:, None]), (B, T))
+
+
 def _reverse_in_time(A, lengths):
     """A (B, T, ...) with each sample's first lengths[b] steps in reverse
     order; padded steps stay where they are."""
@@ -227,8 +232,7 @@ class LSTM(_Bidirectional, LSTMBase):
         h = self._initial_state(h0, "h0", B)
         c = self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
-        mask = np.arange(T) < (T if lengths is None else lengths[:, None])
-        mask = np.broadcast_to(mask, (B, T))
+        mask = _live_steps(lengths, B, T)
 
         # The input projection of all time steps at once; both biases folded in.
         XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)  # (B, T, 4H)
@@ -379,7 +383,7 @@ class GRU(_Bidirectional, GRUBase):
         H = self.hidden_size
         h = self._initial_state(h0, "h0", B)
         lengths = self._lengths(lengths, B, T)
-        mask = np.broadcast_to(np.arange(T) < (T if lengths is None else lengths[:, None]), (B, T))
+        mask = _live_steps(lengths, B, T)
 
         XW = X @ self.weight_ih.T + self.bias_ih  # (B, T, 3H): x_r, x_z, x_n
         Y = np.zeros((B, T, H), dtype=self.dtype)
@@ -469,7 +473,7 @@ class RNN(_Bidirectional, RNNBase):
         H = self.hidden_size
         h = self._initial_state(h0, "h0", B)
         lengths = self._lengths(lengths, B, T)
-        mask = np.broadcast_to(np.arange(T) < (T if lengths is None else lengths[:, None]), (B, T))
+        mask = _live_steps(lengths, B, T)
 
         XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)
         Y = np.zeros((B, T, H), dtype=self.dtype)
