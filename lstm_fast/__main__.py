@@ -20,7 +20,8 @@ def _bench(args):
     print(f"{'numpy sgemm:':<16}{_benchmark.numpy_sgemm_gflops():.0f} GFLOP/s (float32 matmul, 1024^3)")
     print()
     rows = _benchmark.run(args.shapes or None, tuple(args.modes), np.dtype(args.dtype),
-                          repeat=args.repeat, cells=tuple(args.cells))
+                          repeat=args.repeat, cells=tuple(args.cells),
+                          compare=tuple(args.compare))
     print(_benchmark.format_table(rows))
     return 0
 
@@ -88,6 +89,8 @@ def main(argv=None):
                        default=["forward", "train"], help="what to time (default: both)")
     bench.add_argument("--cells", nargs="*", choices=["lstm", "gru", "rnn"], default=["lstm"],
                        help="cells to time (default: lstm)")
+    bench.add_argument("--compare", nargs="*", choices=["torch"], default=[],
+                       help="also time the same layers in these libraries (when installed)")
     bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     bench.add_argument("--repeat", type=int, default=7, help="timed calls per measurement")
     bench.set_defaults(run=_bench)

@@ -57,6 +57,7 @@ class Row:
     fast_ms: float
     reference_ms: float
     gflops: float
+    torch_ms: float = None  # when compared with torch
 
     @property
     def speedup(self):
@@ -75,8 +76,31 @@ def _median_ms(fn, repeat, budget_s):
     return 1e3 * float(np.median(times))
 
 
+def torch_steppers(layer, mode):
+    """The same layer in torch (its weights through to_torch_state_dict),
+    as a function of (X, dY) for a mode; torch only runs in benchmarks."""
+    import torch
+
+    module = getattr(torch.nn, type(layer).__name__)(
+        layer.input_size, layer.hidden_size, batch_first=True,
+        **({"nonlinearity": layer.nonlinearity} if hasattr(layer, "nonlinearity") else {}))
+    module.load_state_dict(layer.to_torch_state_dict())
+    module = module.to(torch.float32 if layer.dtype == np.float32 else torch.float64)
+
+    def forward(X, dY):
+        with torch.no_grad():
+            module(X)
+
+    def train(X, dY):
+        module.zero_grad(set_to_none=True)
+        Y, _ = module(X)
+        Y.backward(dY)
+
+    return {"forward": forward, "train": train}[mode]
+
+
 def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, budget_s=2.0,
-        cells=("lstm",)):
+        cells=("lstm",), compare=()):
     """Time lstm_fast and the NumPy reference on each cell, shape and mode.
 
     Parameters
@@ -92,6 +116,9 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
         Rough time budget per measurement.
     cells : tuple of str
         Names from :data:`CELLS` (the RNN with tanh).
+    compare : tuple of str
+        ``("torch",)`` also times the same layer in PyTorch (same weights,
+        same threads).
 
     Returns
     -------
@@ -112,8 +139,17 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
                 fn(ref, X, dY)
                 ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
                 fast_ms = _median_ms(lambda: fn(fast, X, dY), repeat, budget_s)
+                torch_ms = None
+                if "torch" in compare:
+                    import torch
+
+                    step = torch_steppers(fast, mode)
+                    Xt, dYt = torch.from_numpy(X), torch.from_numpy(dY)
+                    step(Xt, dYt)
+                    torch_ms = _median_ms(lambda: step(Xt, dYt), repeat, budget_s)
                 flops = forward_flops(B, T, D, H, fast.gates) * (3 if mode == "train" else 1)
-                rows.append(Row(cell, name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6))
+                rows.append(Row(cell, name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6,
+                                torch_ms))
     return rows
 
 
@@ -133,14 +169,17 @@ def numpy_sgemm_gflops(n=1024, repeat=10):
 
 def format_table(rows):
     """Markdown table of :func:`run`'s rows."""
+    torch = any(r.torch_ms is not None for r in rows)
     lines = [
-        "| cell | shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| cell | shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |"
+        + (" torch ms | vs torch |" if torch else ""),
+        "|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if torch else ""),
     ]
     for r in rows:
         dims = ",".join(str(v) for v in SHAPES[r.shape])
-        lines.append(
-            f"| {r.cell} | {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
-            f"{r.reference_ms:.2f} | {r.speedup:.1f}x |"
-        )
+        line = (f"| {r.cell} | {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
+                f"{r.reference_ms:.2f} | {r.speedup:.1f}x |")
+        if torch:
+            line += f" {r.torch_ms:.3f} | {r.torch_ms / r.fast_ms:.2f}x |"
+        lines.append(line)
     return "\n".join(lines)
