@@ -555,6 +555,13 @@ class _BaseRecurrent(BaseEstimator):
             out = self._forward_pass(self.network_, X, lengths)
         return out, lengths, is_list
 
+    def _sequence_score(self, X, y):
+        """score() for output="sequence": over real steps only."""
+        out, lengths, _ = self._predict_output(X)
+        n, T = out.shape[:2]
+        mask = _step_mask(lengths, n, T)
+        return self._score_steps(out[mask], np.asarray(_pad_targets(y, T))[mask])
+
     def _score_arrays(self, network, X, lengths, target, mask):
         out = self._forward_pass(network, X, lengths)
         if mask is not None:
@@ -981,11 +988,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         """
         if self.output == "last":
             return super().score(X, y, sample_weight=sample_weight)
-        out, lengths, _ = self._predict_output(X)
-        n, T = out.shape[:2]
-        mask = _step_mask(lengths, n, T)
-        y = np.asarray(_pad_targets(y, T), dtype=float).reshape(n, T, -1)
-        return r2_score(y[mask], out[mask])
+        return self._sequence_score(X, y)
+
+    def _score_steps(self, out, y):
+        return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1), out)
 
     def _save_extra(self):
         return {"y_squeeze": bool(self._y_squeeze)}
@@ -1182,11 +1188,10 @@ n_iter_, t_, n_features_in_, network_
         """
         if self.output == "last":
             return super().score(X, y, sample_weight=sample_weight)
-        out, lengths, _ = self._predict_output(X)
-        n, T = out.shape[:2]
-        mask = _step_mask(lengths, n, T)
-        y = np.asarray(_pad_targets(y, T))
-        return accuracy_score(y[mask], self.classes_[out.argmax(axis=-1)][mask])
+        return self._sequence_score(X, y)
+
+    def _score_steps(self, out, y):
+        return accuracy_score(y, self.classes_[out.argmax(axis=-1)])
 
     def _save_extra(self):
         kind = self.classes_.dtype.kind
