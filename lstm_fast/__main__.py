@@ -14,15 +14,62 @@ def _info(args):
 def _bench(args):
     import numpy as np
 
-    from . import _benchmark, show_config
+    from . import _benchmark, _compare, _fit_benchmark, show_config
+    from ._config import config
+
+    compare = [lib for item in args.compare for lib in item.split(",") if lib]
+    for lib in compare:
+        if lib not in _compare.STEPPERS:
+            print(f"--compare: unknown library {lib!r}; choose from "
+                  f"{', '.join(_compare.STEPPERS)}", file=sys.stderr)
+            return 2
+    missing = [lib for lib in compare if not _compare.available(lib)]
+    if missing:
+        print(f"not installed, left out: {', '.join(missing)} "
+              "(pip install 'lstm-fast[compare]')", file=sys.stderr)
+    compare = [lib for lib in compare if lib not in missing]
 
     show_config()
-    print(f"{'numpy sgemm:':<16}{_benchmark.numpy_sgemm_gflops():.0f} GFLOP/s (float32 matmul, 1024^3)")
+    for lib in compare:
+        print(f"{lib + ':':<16}{_compare.version(lib)}")
+    sgemm = _benchmark.numpy_sgemm_gflops()
+    print(f"{'numpy sgemm:':<16}{sgemm:.0f} GFLOP/s (float32 matmul 2048^3, same threads, "
+          "OPENBLAS_CORETYPE unset)")
     print()
     rows = _benchmark.run(args.shapes or None, tuple(args.modes), np.dtype(args.dtype),
-                          repeat=args.repeat, cells=tuple(args.cells),
-                          compare=tuple(args.compare))
+                          repeat=args.repeat, cells=tuple(args.cells), compare=tuple(compare),
+                          reference=not args.no_reference)
     print(_benchmark.format_table(rows))
+    report = {"config": config(), "numpy_sgemm_gflops": sgemm,
+              "versions": {lib: _compare.version(lib) for lib in compare}}
+    if args.dtypes:
+        report["dtypes"] = _benchmark.run_dtypes(args.shapes or None, tuple(args.modes),
+                                                 tuple(args.cells), repeat=args.repeat)
+        print("\nfloat64 against float32:\n")
+        print(_benchmark.format_dicts(report["dtypes"], ["cell", "shape", "mode", "float32_ms",
+                                                         "float64_ms", "ratio"]))
+    if args.threads:
+        report["threads"] = _benchmark.run_threads(modes=tuple(args.modes),
+                                                   cells=tuple(args.cells), repeat=args.repeat)
+        print("\nthreads:\n")
+        print(_benchmark.format_dicts(report["threads"], ["cell", "shape", "mode", "threads",
+                                                          "one_thread_ms", "threads_ms",
+                                                          "speedup"]))
+    if args.fit:
+        report["fit"] = _fit_benchmark.run(tuple(lib for lib in compare if lib != "onnxruntime"))
+        print(f"\nfit (N={_fit_benchmark.N}, T={_fit_benchmark.T}, D={_fit_benchmark.D}, "
+              f"H={_fit_benchmark.H}, batch {_fit_benchmark.BATCH}, Adam):\n")
+        print(_benchmark.format_dicts(report["fit"], ["implementation", "s_per_epoch",
+                                                      "train_mse", "vs_lstm_fast"]))
+        report["fit_rss_mib_per_epoch"] = _fit_benchmark.rss_per_epoch()
+        print("resident memory after each partial_fit epoch (MiB): "
+              + ", ".join(f"{v:.1f}" for v in report["fit_rss_mib_per_epoch"]))
+    if args.json:
+        _benchmark.to_json(rows, args.json, **report)
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        _benchmark.bar_chart(rows, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -82,17 +129,35 @@ def main(argv=None):
                          ".csv (one row per step)")
     explain.add_argument("--out", default="explain.html", help="page to write")
     explain.set_defaults(run=_explain)
-    bench = sub.add_parser("bench", help="time the kernels against the NumPy reference")
+    bench = sub.add_parser(
+        "bench", help="time the kernels against the NumPy reference (and torch, "
+        "onnxruntime, Keras)",
+        description="Time lstm_fast's layers against the NumPy reference and, with --compare, "
+                    "the same layers (same weights, same threads) in other libraries, "
+                    "side by side in this process; print one table of medians.")
     bench.add_argument("--shapes", nargs="*", choices=["small", "medium", "large", "stream"],
                        help="shapes to run (default: all)")
     bench.add_argument("--modes", nargs="*", choices=["forward", "train"],
                        default=["forward", "train"], help="what to time (default: both)")
     bench.add_argument("--cells", nargs="*", choices=["lstm", "gru", "rnn"], default=["lstm"],
                        help="cells to time (default: lstm)")
-    bench.add_argument("--compare", nargs="*", choices=["torch"], default=[],
-                       help="also time the same layers in these libraries (when installed)")
+    bench.add_argument("--compare", nargs="*", default=[], metavar="LIB",
+                       help="also time the same layers in these of torch, onnxruntime, keras "
+                            "(space- or comma-separated; those not installed are left out)")
     bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     bench.add_argument("--repeat", type=int, default=7, help="timed calls per measurement")
+    bench.add_argument("--no-reference", action="store_true",
+                       help="skip the (slow) NumPy reference")
+    bench.add_argument("--dtypes", action="store_true",
+                       help="also time float64 against float32")
+    bench.add_argument("--threads", action="store_true",
+                       help="also time one thread against all (medium and large shapes)")
+    bench.add_argument("--fit", action="store_true",
+                       help="also time LSTMRegressor.fit against the compared libraries' "
+                            "training loops, and resident memory across epochs")
+    bench.add_argument("--json", metavar="PATH", help="write every table as JSON")
+    bench.add_argument("--plot", metavar="PATH",
+                       help="write a bar chart of the speed-ups (PNG; needs matplotlib)")
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -5,7 +5,7 @@ so the ratios hold even on a noisy machine; times are medians.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -51,17 +51,25 @@ CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 @dataclass
 class Row:
+    """One measurement: a cell, shape and mode, lstm_fast against the NumPy
+    reference and, in ``others``, against each compared library (ms, or None
+    where the library cannot run that mode)."""
     cell: str
     shape: str
     mode: str
     fast_ms: float
     reference_ms: float
     gflops: float
-    torch_ms: float = None  # when compared with torch
+    others: dict = field(default_factory=dict)
 
     @property
     def speedup(self):
         return self.reference_ms / self.fast_ms
+
+    def ratio(self, library):
+        """How many times faster lstm_fast is than ``library`` (None if not run)."""
+        ms = self.others.get(library)
+        return None if ms is None else ms / self.fast_ms
 
 
 def _median_ms(fn, repeat, budget_s):
@@ -76,31 +84,27 @@ def _median_ms(fn, repeat, budget_s):
     return 1e3 * float(np.median(times))
 
 
-def torch_steppers(layer, mode):
-    """The same layer in torch (its weights through to_torch_state_dict),
-    as a function of (X, dY) for a mode; torch only runs in benchmarks."""
-    import torch
-
-    module = getattr(torch.nn, type(layer).__name__)(
-        layer.input_size, layer.hidden_size, batch_first=True,
-        **({"nonlinearity": layer.nonlinearity} if hasattr(layer, "nonlinearity") else {}))
-    module.load_state_dict(layer.to_torch_state_dict())
-    module = module.to(torch.float32 if layer.dtype == np.float32 else torch.float64)
-
-    def forward(X, dY):
-        with torch.no_grad():
-            module(X)
-
-    def train(X, dY):
-        module.zero_grad(set_to_none=True)
-        Y, _ = module(X)
-        Y.backward(dY)
-
-    return {"forward": forward, "train": train}[mode]
+def _interleaved_medians(fns, repeat, budget_s):
+    """Median ms of each function, timed in alternating rounds so that a
+    slow spell of a shared machine hits all of them alike."""
+    for fn in fns.values():
+        fn()  # warm-up: first-call allocations, lazy compilation
+    times = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < repeat or (time.perf_counter() - start < budget_s and rounds < 10 * repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+        if rounds >= repeat and time.perf_counter() - start > budget_s:
+            break
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 
 def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, budget_s=2.0,
-        cells=("lstm",), compare=()):
+        cells=("lstm",), compare=(), reference=True):
     """Time lstm_fast and the NumPy reference on each cell, shape and mode.
 
     Parameters
@@ -111,75 +115,235 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
         ``"forward"`` (inference) and/or ``"train"`` (forward + backward).
     dtype : numpy dtype
     repeat : int
-        Minimum number of timed calls per implementation (after a warm-up).
+        Minimum number of timed rounds (after a warm-up).
     budget_s : float
         Rough time budget per measurement.
     cells : tuple of str
         Names from :data:`CELLS` (the RNN with tanh).
     compare : tuple of str
-        ``("torch",)`` also times the same layer in PyTorch (same weights,
-        same threads).
+        Also time the same layer (same weights, same threads) in these of
+        ``"torch"``, ``"onnxruntime"`` (inference only) and ``"keras"``.
+    reference : bool
+        Time the NumPy reference too (the slowest part of a run).
 
     Returns
     -------
     list of Row
     """
-    from . import layers, reference
+    from . import _compare, get_num_threads, layers
+    from . import reference as numpy_reference
 
+    threads = get_num_threads()
     rows = []
     for cell in cells:
         for name in shapes or SHAPES:
             B, T, D, H = SHAPES[name]
             X, dY = make_problem(name, dtype)
             fast = getattr(layers, CELLS[cell])(D, H, dtype=dtype, random_state=0)
-            ref = getattr(reference, CELLS[cell])(D, H, dtype=dtype, random_state=0)
+            ref = getattr(numpy_reference, CELLS[cell])(D, H, dtype=dtype, random_state=0)
             for mode in modes:
                 fn = MODES[mode]
-                fn(fast, X, dY)
-                fn(ref, X, dY)
-                ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
-                fast_ms = _median_ms(lambda: fn(fast, X, dY), repeat, budget_s)
-                torch_ms = None
-                if "torch" in compare:
-                    import torch
-
-                    step = torch_steppers(fast, mode)
-                    Xt, dYt = torch.from_numpy(X), torch.from_numpy(dY)
-                    step(Xt, dYt)
-                    torch_ms = _median_ms(lambda: step(Xt, dYt), repeat, budget_s)
+                fns = {"lstm_fast": lambda: fn(fast, X, dY)}
+                for library in compare:
+                    step = _compare.STEPPERS[library](fast, mode, X, dY, threads)
+                    if step is not None:
+                        fns[library] = step
+                ms = _interleaved_medians(fns, repeat, budget_s)
+                ref_ms = float("nan")
+                if reference:
+                    fn(ref, X, dY)
+                    ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
                 flops = forward_flops(B, T, D, H, fast.gates) * (3 if mode == "train" else 1)
-                rows.append(Row(cell, name, mode, fast_ms, ref_ms, flops / fast_ms / 1e6,
-                                torch_ms))
+                rows.append(Row(cell, name, mode, ms["lstm_fast"], ref_ms,
+                                flops / ms["lstm_fast"] / 1e6,
+                                {library: ms.get(library) for library in compare}))
     return rows
 
 
-def numpy_sgemm_gflops(n=1024, repeat=10):
-    """GFLOP/s of numpy's float32 matmul on n x n matrices: the machine's
-    practical GEMM ceiling, measured in this process.
+def run_dtypes(shapes=None, modes=("forward", "train"), cells=("lstm",), repeat=7, budget_s=2.0):
+    """float64 against float32 time of lstm_fast, side by side.
 
-    OpenBLAS reads OPENBLAS_CORETYPE when it loads: when it is set, numpy's
-    matmul runs a slower kernel than this CPU allows (see the README).
+    Returns
+    -------
+    list of dict
+        ``cell``, ``shape``, ``mode``, ``float32_ms``, ``float64_ms``, ``ratio``.
     """
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(np.float32)
-    b = rng.standard_normal((n, n)).astype(np.float32)
-    a @ b
-    return 2 * n**3 / _median_ms(lambda: a @ b, repeat, 1.0) / 1e6
+    from . import layers
+
+    out = []
+    for cell in cells:
+        for name in shapes or SHAPES:
+            B, T, D, H = SHAPES[name]
+            made = {dt: (getattr(layers, CELLS[cell])(D, H, dtype=dt, random_state=0),
+                         make_problem(name, dt)) for dt in (np.float32, np.float64)}
+            for mode in modes:
+                fn = MODES[mode]
+                ms = _interleaved_medians(
+                    {np.dtype(dt).name: (lambda l=layer, p=problem: fn(l, *p))
+                     for dt, (layer, problem) in made.items()}, repeat, budget_s)
+                out.append({"cell": cell, "shape": name, "mode": mode,
+                            "float32_ms": ms["float32"], "float64_ms": ms["float64"],
+                            "ratio": ms["float64"] / ms["float32"]})
+    return out
+
+
+def run_threads(shapes=("medium", "large"), modes=("forward", "train"), cells=("lstm",),
+                threads=None, repeat=7, budget_s=2.0):
+    """lstm_fast on one thread against ``threads`` threads (all by default).
+
+    Returns
+    -------
+    list of dict
+        ``cell``, ``shape``, ``mode``, ``threads``, ``one_thread_ms``,
+        ``threads_ms``, ``speedup``.
+    """
+    from . import get_num_threads, layers, set_num_threads
+
+    saved = get_num_threads()
+    threads = threads or saved
+    out = []
+    try:
+        for cell in cells:
+            for name in shapes:
+                B, T, D, H = SHAPES[name]
+                layer = getattr(layers, CELLS[cell])(D, H, random_state=0)
+                X, dY = make_problem(name)
+                for mode in modes:
+                    fn = MODES[mode]
+
+                    def on(n):
+                        def call():
+                            set_num_threads(n)
+                            fn(layer, X, dY)
+                        return call
+
+                    ms = _interleaved_medians({"1": on(1), "n": on(threads)}, repeat, budget_s)
+                    out.append({"cell": cell, "shape": name, "mode": mode, "threads": threads,
+                                "one_thread_ms": ms["1"], "threads_ms": ms["n"],
+                                "speedup": ms["1"] / ms["n"]})
+    finally:
+        set_num_threads(saved)
+    return out
+
+
+_SGEMM_SCRIPT = """
+import sys, time
+import numpy as np
+n, repeat = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+a = rng.standard_normal((n, n)).astype(np.float32)
+b = rng.standard_normal((n, n)).astype(np.float32)
+a @ b
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter(); a @ b; times.append(time.perf_counter() - t0)
+print(2 * n**3 / float(np.median(times)) / 1e9)
+"""
+
+
+def numpy_sgemm_gflops(n=2048, repeat=15, threads=None):
+    """GFLOP/s of numpy's float32 matmul on n x n matrices with ``threads``
+    BLAS threads: the machine's practical GEMM ceiling.
+
+    It runs in a child process without OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE: OpenBLAS reads them once, when it loads, and with them
+    set it may run a slower kernel than this CPU allows, which would flatter
+    the ratio against this ceiling.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from . import get_num_threads
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads or get_num_threads())
+    out = subprocess.run([sys.executable, "-c", _SGEMM_SCRIPT, str(n), str(repeat)], env=env,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout)
 
 
 def format_table(rows):
-    """Markdown table of :func:`run`'s rows."""
-    torch = any(r.torch_ms is not None for r in rows)
-    lines = [
-        "| cell | shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s | reference ms | speed-up |"
-        + (" torch ms | vs torch |" if torch else ""),
-        "|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if torch else ""),
-    ]
+    """Markdown table of :func:`run`'s rows: times, GFLOP/s and ratios
+    ("vs X" is how many times faster lstm_fast is than X)."""
+    libraries = [lib for lib in (rows[0].others if rows else {})]
+    reference = any(np.isfinite(r.reference_ms) for r in rows)
+    head = "| cell | shape (B,T,D,H) | mode | lstm_fast ms | GFLOP/s |"
+    rule = "|---|---|---|---:|---:|"
+    if reference:
+        head += " reference ms | vs reference |"
+        rule += "---:|---:|"
+    for lib in libraries:
+        head += f" {lib} ms | vs {lib} |"
+        rule += "---:|---:|"
+    lines = [head, rule]
     for r in rows:
         dims = ",".join(str(v) for v in SHAPES[r.shape])
-        line = (f"| {r.cell} | {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} | "
-                f"{r.reference_ms:.2f} | {r.speedup:.1f}x |")
-        if torch:
-            line += f" {r.torch_ms:.3f} | {r.torch_ms / r.fast_ms:.2f}x |"
+        line = f"| {r.cell} | {r.shape} ({dims}) | {r.mode} | {r.fast_ms:.3f} | {r.gflops:.1f} |"
+        if reference:
+            line += f" {r.reference_ms:.2f} | {r.speedup:.1f}x |"
+        for lib in libraries:
+            ms = r.others.get(lib)
+            line += " - | - |" if ms is None else f" {ms:.3f} | {r.ratio(lib):.2f}x |"
         lines.append(line)
     return "\n".join(lines)
+
+
+def format_dicts(records, columns):
+    """Markdown table of dicts (the dtype, thread and fit tables)."""
+    def cell(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(rec[c]) for c in columns) + " |" for rec in records]
+    return "\n".join(lines)
+
+
+def to_json(rows, path, **extra):
+    """Write :func:`run`'s rows (and any ``extra`` tables or facts) as JSON."""
+    import json
+
+    doc = dict(extra)
+    doc["rows"] = [dict(asdict(r), speedup=r.speedup,
+                        ratios={lib: r.ratio(lib) for lib in r.others}) for r in rows]
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, default=float,
+                  allow_nan=True)
+
+
+def bar_chart(rows, path, title=None):
+    """Bar chart of :func:`run`'s rows: for each cell, shape and mode, how
+    many times faster lstm_fast is than each compared library (log scale;
+    the line at 1 is parity). Needs matplotlib (the ``plot`` extra).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from .plot import _figure
+
+    libraries = [lib for lib in (rows[0].others if rows else {})]
+    if any(np.isfinite(r.reference_ms) for r in rows):
+        libraries = ["reference"] + libraries
+    labels = [f"{r.cell} {r.shape}\n{r.mode}" for r in rows]
+    fig = _figure(figsize=(max(6.0, 0.55 * len(rows) * max(1, len(libraries)) + 2), 4.2))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(libraries))
+    x = np.arange(len(rows))
+    for k, lib in enumerate(libraries):
+        ratios = [r.speedup if lib == "reference" else (r.ratio(lib) or np.nan) for r in rows]
+        ax.bar(x + (k - (len(libraries) - 1) / 2) * width, ratios, width, label=f"vs {lib}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("times faster than (higher is better)")
+    ax.set_title(title or "lstm_fast speed-up, same machine, same threads")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return fig

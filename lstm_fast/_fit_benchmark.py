@@ -1,0 +1,163 @@
+"""Training benchmark: LSTMRegressor.fit against the same model trained by a
+PyTorch loop and by Keras, on the same data, in the same process.
+
+Problem: N=8192 sequences, T=64 steps, D=8 features, one LSTM layer H=64 and
+a linear head on the last step, minibatches of 64, Adam lr=1e-3, float32, no
+weight decay. Each implementation reports seconds per epoch and its final
+training MSE (the models start from different random weights, so the losses
+agree only roughly).
+"""
+
+import time
+import warnings
+
+import numpy as np
+
+N, T, D, H = 8192, 64, 8, 64
+BATCH, LR, EPOCHS = 64, 1e-3, 3
+
+
+def make_problem(n=N, seed=0):
+    """X ~ N(0, 1); y mixes a sum over time (memory) and the last step."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, T, D)).astype(np.float32)
+    y = np.tanh(X[:, :, 0].sum(axis=1) / np.sqrt(T)) + 0.5 * X[:, -1, 1]
+    return X, y.astype(np.float32)
+
+
+def lstm_fast_estimator(epochs=EPOCHS, threads=None):
+    """The benchmark's model as an :class:`~lstm_fast.LSTMRegressor`."""
+    from . import LSTMRegressor
+
+    return LSTMRegressor(hidden_layer_sizes=(H,), batch_size=BATCH, learning_rate_init=LR,
+                         alpha=0.0, max_iter=epochs, n_iter_no_change=np.inf, shuffle=True,
+                         random_state=0, n_jobs=threads)
+
+
+def fit_lstm_fast(X, y, epochs=EPOCHS, threads=None):
+    """(seconds per epoch, final training MSE) of LSTMRegressor."""
+    est = lstm_fast_estimator(epochs, threads)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        est.fit(X, y)
+    seconds = time.perf_counter() - start
+    mse = float(np.mean((est.predict(X) - y) ** 2))
+    return seconds / epochs, mse
+
+
+def fit_torch(X, y, epochs=EPOCHS, threads=None):
+    """(seconds per epoch, final training MSE) of torch.nn.LSTM + Linear in
+    the usual PyTorch training loop."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(D, H, batch_first=True)
+            self.head = torch.nn.Linear(H, 1)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return self.head(h_n[-1])[:, 0]
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(Xt), generator=gen)
+        for i in range(0, len(Xt), BATCH):
+            idx = order[i:i + BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss = 0.5 * torch.mean((net(Xt[idx]) - yt[idx]) ** 2)
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        mse = float(torch.mean((net(Xt) - yt) ** 2))
+    return seconds / epochs, mse
+
+
+def fit_keras(X, y, epochs=EPOCHS, threads=None):
+    """(seconds per epoch, final training MSE) of keras LSTM + Dense through
+    ``model.fit`` (TensorFlow backend). The first epoch, which traces and
+    compiles the graph, is not counted."""
+    import tensorflow as tf
+
+    if threads is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # pools already started by an earlier benchmark
+            pass
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((T, D)), tf.keras.layers.LSTM(H),
+                                 tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(LR), loss="mse")
+    model.fit(X, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0)  # compile
+    start = time.perf_counter()
+    model.fit(X, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
+    seconds = time.perf_counter() - start
+    mse = float(np.mean((model.predict(X, batch_size=1024, verbose=0)[:, 0] - y) ** 2))
+    return seconds / epochs, mse
+
+
+IMPLEMENTATIONS = {"lstm_fast": fit_lstm_fast, "torch": fit_torch, "keras": fit_keras}
+
+
+def run(libraries=("torch",), epochs=EPOCHS, n=N, threads=None):
+    """Fit each implementation on the same problem.
+
+    Parameters
+    ----------
+    libraries : tuple of str
+        Which of ``"torch"`` and ``"keras"`` to compare with (those not
+        installed are left out).
+    epochs, n, threads : int
+        Epochs timed, number of sequences, threads (all by default).
+
+    Returns
+    -------
+    list of dict
+        ``implementation``, ``s_per_epoch``, ``train_mse``, ``vs_lstm_fast``
+        (how many times slower than lstm_fast).
+    """
+    from . import _compare
+
+    X, y = make_problem(n)
+    results = {"lstm_fast": fit_lstm_fast(X, y, epochs, threads)}
+    for library in libraries:
+        if _compare.available(library):
+            results[f"{library} {_compare.version(library)}"] = \
+                IMPLEMENTATIONS[library](X, y, epochs, threads)
+    base = results["lstm_fast"][0]
+    return [{"implementation": name, "s_per_epoch": sec, "train_mse": mse,
+             "vs_lstm_fast": sec / base} for name, (sec, mse) in results.items()]
+
+
+def rss_per_epoch(epochs=5, n=2048):
+    """Resident memory (MiB) after each of ``epochs`` one-epoch
+    ``partial_fit`` calls of the benchmark model: flat when nothing leaks or
+    accumulates across epochs.
+
+    Returns
+    -------
+    list of float
+    """
+    import resource
+
+    X, y = make_problem(n)
+    est = lstm_fast_estimator(1)
+    page = resource.getpagesize()
+    out = []
+    for _ in range(epochs):
+        est.partial_fit(X, y)
+        with open("/proc/self/statm") as f:
+            out.append(int(f.read().split()[1]) * page / 2**20)
+    return out

@@ -1,0 +1,84 @@
+"""`lstm-fast bench` and the comparison layers it times: the other
+libraries' layers must compute what ours computes, or the ratios mean
+nothing."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lstm_fast import _compare, layers
+
+LAYERS = [(layers.LSTM, {}), (layers.GRU, {}), (layers.RNN, {}),
+          (layers.RNN, {"nonlinearity": "relu"})]
+
+
+def _ids(case):
+    return case[0].__name__ + "".join(f"-{v}" for v in case[1].values())
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).standard_normal((5, 7, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=_ids)
+def test_onnx_graph_computes_the_layer(case, X):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    cls, kwargs = case
+    layer = cls(3, 6, random_state=1, **kwargs)
+    session = ort.InferenceSession(_compare.onnx_model(layer).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    (Y,) = session.run(None, {"X": np.ascontiguousarray(X.transpose(1, 0, 2))})
+    np.testing.assert_allclose(Y[:, 0].transpose(1, 0, 2), layer.forward(X)[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=_ids)
+def test_keras_layer_computes_the_layer(case, X):
+    pytest.importorskip("tensorflow")
+    cls, kwargs = case
+    layer = cls(3, 6, random_state=1, **kwargs)
+    forward = _compare.keras_stepper(layer, "forward", X, X, 1)
+    np.testing.assert_allclose(np.asarray(forward()), layer.forward(X)[0], rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("library", list(_compare.STEPPERS))
+@pytest.mark.parametrize("mode", ["forward", "train"])
+def test_steppers_run_or_say_they_cannot(library, mode, X):
+    if not _compare.available(library):
+        pytest.skip(f"{library} is not installed")
+    layer = layers.LSTM(3, 6, random_state=1)
+    step = _compare.STEPPERS[library](layer, mode, X, np.ones((5, 7, 6), np.float32), 1)
+    if library == "onnxruntime" and mode == "train":
+        assert step is None  # inference only
+    else:
+        step()
+
+
+def test_bench_command_writes_table_json_and_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
+         "--cells", "lstm", "gru", "--repeat", "1", "--compare", "torch,nosuchlib",
+         "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "unknown library 'nosuchlib'" in out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
+         "--cells", "lstm", "gru", "--repeat", "1", "--dtypes",
+         "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "| lstm | small (32,50,8,64) | forward |" in out.stdout
+    assert "float64 against float32" in out.stdout
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert [(r["cell"], r["mode"]) for r in report["rows"]] == [("lstm", "forward"),
+                                                                ("gru", "forward")]
+    assert all(r["fast_ms"] > 0 and r["reference_ms"] > 0 for r in report["rows"])
+    assert report["numpy_sgemm_gflops"] > 0 and report["dtypes"][0]["ratio"] > 0
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
