@@ -2,12 +2,12 @@
 #include "recurrent.h"
 #include "memory.h"
 
-int64_t FN(recurrent_packed_elems)(int gates, int64_t H) {
+int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K) {
     const int64_t W = gates * recurrent_unit_block(gates);
-    return FN(gemm_packed_b_elems)(H, recurrent_blocks(gates, H) * W);
+    return FN(gemm_packed_b_elems)(K, recurrent_blocks(gates, H) * W);
 }
 
-int FN(pack_recurrent)(int gates, int64_t H, const real *w_hh, real *packed) {
+int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed) {
     const int64_t U = recurrent_unit_block(gates), W = gates * U;
     const int64_t nblocks = recurrent_blocks(gates, H);
     int64_t *col_map = lstmf_alloc(sizeof(int64_t) * nblocks * W);
@@ -17,8 +17,8 @@ int FN(pack_recurrent)(int gates, int64_t H, const real *w_hh, real *packed) {
             int64_t j = blk * U + col % U;
             col_map[blk * W + col] = j < H ? (col / U) * H + j : -1;
         }
-    /* B = W_hh^T: element (k, n) = w_hh[n*H + k]. */
-    FN(gemm_pack_b)(H, nblocks * W, w_hh, 1, H, col_map, packed);
+    /* B = w^T: element (k, n) = w[n*K + k]. */
+    FN(gemm_pack_b)(K, nblocks * W, w, 1, K, col_map, packed);
     lstmf_free(col_map);
     return 0;
 }

@@ -4,7 +4,8 @@
  * W_hh^T is packed into K x NR panels (K = H), gate-interleaved: unit block
  * k holds units [k*U, k*U + U) of every gate, gate g of unit u in column
  * g*U + u, so one micro-kernel output tile holds all gates of U units and
- * goes straight into the cell's epilogue.
+ * goes straight into the cell's epilogue. W_ih^T packs the same way (K = D)
+ * when the time loop adds the input projection to the same tile.
  */
 #ifndef LSTMF_RECURRENT_H
 #define LSTMF_RECURRENT_H
@@ -23,9 +24,10 @@ static inline int64_t recurrent_blocks(int gates, int64_t H) {
     return (H + U - 1) / U;
 }
 
-int64_t FN(recurrent_packed_elems)(int gates, int64_t H);
+int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K);
 
-/* Packs w_hh (G*H, H) as described above; -1 if out of memory. */
-int FN(pack_recurrent)(int gates, int64_t H, const real *w_hh, real *packed);
+/* Packs w (G*H, K), W_hh (K = H) or W_ih (K = D), as described above; -1 if
+ * out of memory. */
+int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed);
 
 #endif

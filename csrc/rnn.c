@@ -23,6 +23,12 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* The input projection joins each step's tile when H >= this * D (see
+ * rnn_forward); measured on the benchmark shapes (README, Speed). */
+#ifndef FUSE_INPUT_MAX_RATIO
+#define FUSE_INPUT_MAX_RATIO 4
+#endif
+
 /* Counting sort by decreasing length (stable): perm, live rows per step,
  * the first packed row of every step, and each sorted row's length. */
 static void build_index(int64_t B, int64_t T, const int64_t *lengths,
@@ -94,12 +100,22 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t y_ld = s->y_ld ? s->y_ld : H;
     const int64_t N = off[T];
 
-    /* Training keeps xh, z, c in the cache. Inference needs x and z for
-     * the input projection, two h buffers and one c buffer per row. */
+    /* With few inputs per unit, W_ih x_t joins W_hh h_{t-1} in each step's
+     * tile: K grows by D, and the input projection's own GEMM (inefficient
+     * at small K), its z writes and the epilogue's z reads all go. With many
+     * inputs, one large GEMM over all steps before the loop is cheaper.
+     * Cells whose recurrent product needs its own dZ (GRU) keep the two
+     * apart. */
+    const int fuse_input = !info.separate_recurrent_dz && FUSE_INPUT_MAX_RATIO * D <= H;
+
+    /* Training keeps xh, z, c in the cache. Inference needs x, z for the
+     * input projection (unless fused), two h buffers and one c buffer per
+     * row. */
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     real *work = NULL;
+    const int64_t zwork = fuse_input ? 0 : N * ZW;
     if (!training) {
-        work = lstmf_alloc(sizeof(real) * (N * D + N * ZW + 3 * B * H));
+        work = lstmf_alloc(sizeof(real) * (N * D + zwork + 3 * B * H));
         if (!work) goto nomem;
     }
     /* x of packed row r at xp + r*ldx; h_{t-1} of live row i of step t at
@@ -107,14 +123,19 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t ldx = training ? D + H : D, ldh = training ? D + H : H;
     real *xp = training ? cache + lay.xh : work;
     real *z = training ? cache + lay.z : work + N * D;
-    real *hbuf = training ? cache + lay.xh + D : work + N * D + N * ZW;
+    real *hbuf = training ? cache + lay.xh + D : work + N * D + zwork;
     real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
 #define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
-    real *wp = lstmf_alloc(sizeof(real) * FN(recurrent_packed_elems)(G, H));
-    if (!wp) goto nomem_packed;
+    real *wp = lstmf_alloc(sizeof(real) * FN(recurrent_packed_elems)(G, H, H));
+    /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector. */
+    real *wi = fuse_input ? lstmf_alloc(sizeof(real) * (FN(recurrent_packed_elems)(G, H, D) + GH))
+                          : NULL;
+    if (!wp || (fuse_input && !wi)) goto nomem_packed;
+    const int64_t panel_in = D * GEMM_NR;
+    real *bias = fuse_input ? wi + FN(recurrent_packed_elems)(G, H, D) : NULL;
 
     /* Gather inputs into packed rows; the initial states into sorted rows. */
     for (int64_t t = 0; t < T; t++)
@@ -132,13 +153,18 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         for (int64_t t = lengths ? lengths[b] : T; t < T; t++)
             memset(y + (b * T + t) * y_ld, 0, sizeof(real) * H);
 
-    /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
-    if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
-                 (const real *)w->b_ih, z, ZW, nthreads) != 0)
+    if (fuse_input) {
+        if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi)) goto nomem_packed;
+        for (int64_t j = 0; j < GH; j++)
+            bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
+    } else if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
+                        (const real *)w->b_ih, z, ZW, nthreads) != 0) {
+        /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
         goto nomem_packed;
+    }
 
     /* W_hh^T packed once for all steps (recurrent.h). */
-    if (FN(pack_recurrent)(G, H, (const real *)w->w_hh, wp)) goto nomem_packed;
+    if (FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, wp)) goto nomem_packed;
 
     /* One output tile per thread, as wide as a unit block and as tall as
      * the thread's rows rounded up to whole row panels. */
@@ -153,7 +179,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         real *tile = tiles + tile_rows * W * tid;
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
-            .b_hh = (const real *)w->b_hh, .perm = perm, .h_stride = ldh, .y = y,
+            .b_hh = fuse_input ? bias : (const real *)w->b_hh, .perm = perm, .h_stride = ldh, .y = y,
             .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld, .reverse = s->reverse},
             .h_n = h_n, .c_n = c_n,
         };
@@ -164,7 +190,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
             st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
-            st.z = z + off[t] * ZW;
+            st.z = training || !fuse_input ? z + off[t] * ZW : NULL;
+            st.z_in = fuse_input ? NULL : st.z;
             if (has_c) {
                 st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
                 st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
@@ -175,6 +202,12 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
              * panel of the thread uses it, the sums accumulating in the
              * thread's tile; the finished tile goes through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
+                for (int64_t i = r0; fuse_input && i < i_end; i += GEMM_MR)
+                    for (int64_t q = 0; q < W / GEMM_NR; q++)
+                        FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), GEMM_NR, D,
+                                       xp + (off[t] + i) * ldx, ldx, 1,
+                                       wi + (blk * W / GEMM_NR + q) * panel_in, NULL,
+                                       tile + (i - r0) * W + q * GEMM_NR, W, 0);
                 for (int64_t k0 = 0; k0 < H; k0 += GEMM_KC) {
                     const int64_t kc = MIN(GEMM_KC, H - k0);
                     for (int64_t i = r0; i < i_end; i += GEMM_MR) {
@@ -182,28 +215,32 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                         for (int64_t q = 0; q < W / GEMM_NR; q++)
                             FN(gemm_micro)(mr, GEMM_NR, kc, h_prev + i * ldh + k0, ldh, 1,
                                            wp + (blk * W / GEMM_NR + q) * panel + k0 * GEMM_NR,
-                                           NULL, tile + (i - r0) * W + q * GEMM_NR, W, k0 > 0);
+                                           NULL, tile + (i - r0) * W + q * GEMM_NR, W,
+                                           fuse_input || k0 > 0);
                     }
                 }
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
                                        MIN(U, H - blk * U));
-                    prefetch_next_step(st.z + (batch_sizes[t] + i) * ZW, ZW, H, G,
-                                       blk * U, MIN(U, H - blk * U),
-                                       MIN(mr, st.n_next - i));
+                    if (!fuse_input)
+                        prefetch_next_step(st.z + (batch_sizes[t] + i) * ZW, ZW, H, G,
+                                           blk * U, MIN(U, H - blk * U),
+                                           MIN(mr, st.n_next - i));
                 }
             }
         }
     }
 #undef HROW
     lstmf_free(tiles);
+    lstmf_free(wi);
     lstmf_free(wp);
     lstmf_free(work);
     if (!cache_index) lstmf_free(index);
     return LSTMF_OK;
 
 nomem_packed:
+    lstmf_free(wi);
     lstmf_free(wp);
 nomem:
     lstmf_free(work);

@@ -15,7 +15,7 @@
 int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which) {
     const int G = lstmf_cell(s->cell).gates;
     return which == 0 ? FN(gemm_packed_b_elems)(s->input_size, G * s->hidden_size)
-                      : FN(recurrent_packed_elems)(G, s->hidden_size);
+                      : FN(recurrent_packed_elems)(G, s->hidden_size, s->hidden_size);
 }
 
 int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
@@ -24,7 +24,7 @@ int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_i
     const int64_t D = s->input_size, H = s->hidden_size;
     /* W_ih^T (D x G*H): element (k, n) = w_ih[n*D + k]. */
     FN(gemm_pack_b)(D, G * H, (const real *)w->w_ih, 1, D, NULL, packed_ih);
-    return FN(pack_recurrent)(G, H, (const real *)w->w_hh, packed_hh) ? LSTMF_ENOMEM : LSTMF_OK;
+    return FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, packed_hh) ? LSTMF_ENOMEM : LSTMF_OK;
 }
 
 /* Scratch: the rows' index (int64, k), one output tile, and z (k rows of
@@ -75,7 +75,7 @@ static void layer_step(const lstmf_stream_layer *layer, int cur, const real *x,
     /* Every row ends its sequence here: the epilogue writes h_n (and c_n),
      * which are the next state. */
     FN(fwd_step) st = {
-        .H = H, .U = U, .training = 0, .b_hh = layer->w.b_hh, .z = z,
+        .H = H, .U = U, .training = 0, .b_hh = layer->w.b_hh, .z_in = z, .z = z,
         .h_prev = h_prev, .h_stride = H, .c_prev = layer->c, .c_out = layer->c,
         .h_out = NULL, .n_next = 0, .y = h_next, .perm = rows,
         .h_n = h_next, .c_n = layer->c,

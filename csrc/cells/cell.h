@@ -3,7 +3,8 @@
  * A cell is a gate count plus two fused epilogues, as oneDNN's post-GEMMs:
  * - forward_tile: takes the recurrent GEMM's accumulators for a few rows and
  *   one block of hidden units (W_hh h_{t-1}, gate-interleaved, straight from
- *   the micro-kernel's output tile), adds the input projection and b_hh,
+ *   the micro-kernel's output tile, which may also hold W_ih x_t), adds the
+ *   input projection (unless the tile holds it) and the bias,
  *   applies the activations and writes the new states;
  * - backward_rows: turns dh_t (and the cell's own carried gradients) into
  *   dZ_t, the gradient of the gate pre-activations, in place of the cached
@@ -35,9 +36,12 @@ typedef struct {
     int64_t H;            /* hidden size */
     int64_t U;            /* hidden units per block in the output tile */
     int training;         /* keep what backward needs in z */
-    const real *b_hh;     /* (G*H) */
-    real *z;              /* row i at z + i*z_width*H: W_ih x_t + b_ih in the
-                           * first G*H columns; the cell's cache after */
+    const real *b_hh;     /* (G*H): b_hh, or b_ih + b_hh when z_in is NULL */
+    const real *z_in;     /* row i at z_in + i*z_width*H: W_ih x_t + b_ih; NULL
+                           * when the tile holds W_ih x_t already (never for
+                           * cells with separate_recurrent_dz, which read z) */
+    real *z;              /* row i at z + i*z_width*H: the cell's cache (and
+                           * the same as z_in when that is not NULL) */
     const real *h_prev;   /* row i at h_prev + i*h_stride: h_{t-1} */
     const real *c_prev;   /* row i at c_prev + i*H (cells with a cell state) */
     real *c_out;          /* row i at c_out + i*H; may equal c_prev */

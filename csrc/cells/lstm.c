@@ -14,6 +14,7 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const int64_t i = i0 + r;
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * 4 * H;
+        const real *zin = st->z_in ? st->z_in + i * 4 * H : NULL;
         const real *cp = st->c_prev + i * H;
         real *co = st->c_out + i * H;
         const int64_t sample = st->perm[i];
@@ -24,10 +25,18 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
-            vreal zi = vload(acc + 0 * U + u) + vload_upto(z + 0 * H + j, n) + vload_upto(bh + 0 * H + j, n);
-            vreal zf = vload(acc + 1 * U + u) + vload_upto(z + 1 * H + j, n) + vload_upto(bh + 1 * H + j, n);
-            vreal zg = vload(acc + 2 * U + u) + vload_upto(z + 2 * H + j, n) + vload_upto(bh + 2 * H + j, n);
-            vreal zo = vload(acc + 3 * U + u) + vload_upto(z + 3 * H + j, n) + vload_upto(bh + 3 * H + j, n);
+            vreal zi = vload(acc + 0 * U + u), zf = vload(acc + 1 * U + u);
+            vreal zg = vload(acc + 2 * U + u), zo = vload(acc + 3 * U + u);
+            if (zin) {
+                zi += vload_upto(zin + 0 * H + j, n);
+                zf += vload_upto(zin + 1 * H + j, n);
+                zg += vload_upto(zin + 2 * H + j, n);
+                zo += vload_upto(zin + 3 * H + j, n);
+            }
+            zi += vload_upto(bh + 0 * H + j, n);
+            zf += vload_upto(bh + 1 * H + j, n);
+            zg += vload_upto(bh + 2 * H + j, n);
+            zo += vload_upto(bh + 3 * H + j, n);
             vreal ig = vsigmoid(zi), fg = vsigmoid(zf), gg = vtanh(zg), og = vsigmoid(zo);
             vreal c = fg * vload_upto(cp + j, n) + ig * gg;
             vreal h = og * vtanh(c);
