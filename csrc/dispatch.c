@@ -129,6 +129,10 @@ static int shape_ok(const lstmf_shape *s) {
            (s->y_ld == 0 || s->y_ld >= s->hidden_size) && sizes_fit(s);
 }
 
+static int weights_ok(const lstmf_weights *w) {
+    return w && w->w_ih && w->w_hh && w->b_ih && w->b_hh;
+}
+
 int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
     if (!shape_ok(s)) return LSTMF_EINVAL;
     if (!lengths) return s->batch * s->steps;
@@ -198,7 +202,8 @@ int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                   const void *h0, const void *c0, const int64_t *lengths,
                   void *y, void *h_n, void *c_n, void *cache,
                   int64_t *cache_index) {
-    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index))
+    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index) ||
+        !weights_ok(w) || !x || !y || !h_n || (lstmf_cell(s->cell).has_cell_state && !c_n))
         return LSTMF_EINVAL;
     return variant_for(s)->forward(s, w, x, h0, c0, lengths, y, h_n, c_n, cache,
                                    cache_index, lstmf_get_num_threads());
@@ -208,7 +213,10 @@ int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
                    void *cache, const int64_t *cache_index,
                    const void *dy, const void *dh_n, const void *dc_n,
                    const lstmf_grads *g) {
-    if (!shape_ok(s) || !cache || !cache_index) return LSTMF_EINVAL;
+    if (!shape_ok(s) || !cache || !cache_index || !weights_ok(w) || !g || !g->w_ih ||
+        !g->w_hh || !g->b_ih || !g->b_hh || !g->x || !g->h0 ||
+        (lstmf_cell(s->cell).has_cell_state && !g->c0))
+        return LSTMF_EINVAL;
     return variant_for(s)->backward(s, w, cache, cache_index, dy, dh_n, dc_n, g,
                                     lstmf_get_num_threads());
 }
@@ -220,7 +228,7 @@ int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which) {
 
 int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
                       void *packed_hh) {
-    if (!shape_ok(s)) return LSTMF_EINVAL;
+    if (!shape_ok(s) || !weights_ok(w) || !packed_ih || !packed_hh) return LSTMF_EINVAL;
     return variant_for(s)->stream_pack(s, w, packed_ih, packed_hh);
 }
 
@@ -233,7 +241,9 @@ static int stream_ok(int n_layers, const lstmf_stream_layer *layers) {
         if (!shape_ok(s) || s->steps != 1 || s->batch != layers[0].shape.batch ||
             s->dtype != layers[0].shape.dtype ||
             (l > 0 && s->input_size != layers[l - 1].shape.hidden_size) ||
-            (lstmf_cell(s->cell).has_cell_state && !layers[l].c))
+            (lstmf_cell(s->cell).has_cell_state && !layers[l].c) ||
+            !layers[l].w.b_ih || !layers[l].w.b_hh || !layers[l].packed_ih ||
+            !layers[l].packed_hh || !layers[l].h[0] || !layers[l].h[1])
             return 0;
     }
     return 1;
@@ -247,7 +257,9 @@ int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *lay
 int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
                       const void *coef, const void *intercept, int64_t n_out, void *out,
                       void *workspace) {
-    if (!stream_ok(n_layers, layers) || (cur != 0 && cur != 1) || n_out < 0) return LSTMF_EINVAL;
+    if (!stream_ok(n_layers, layers) || (cur != 0 && cur != 1) || n_out < 0 || !x ||
+        !workspace || (n_out > 0 && (!coef || !intercept || !out)))
+        return LSTMF_EINVAL;
     /* The head's arrays: out (k, n_out) and coef (H_top, n_out). */
     const int64_t k = layers[0].shape.batch, h_top = layers[n_layers - 1].shape.hidden_size;
     const int64_t head = lstmf_mul(lstmf_add(k, h_top), lstmf_add(n_out, 1));
