@@ -88,7 +88,7 @@ LSTMF_INLINE vreal vsigmoid(vreal x) { return vrecip(1 + vexp(-x)); }
 /* tanh: odd Taylor series near 0 (where (1-e)/(1+e) would cancel), and
  * (1 - e)/(1 + e) with e = exp(-2|x|) elsewhere; the sign is put back last. */
 LSTMF_INLINE vreal vtanh(vreal x) {
-    const vint sign_mask = (vint){0} + ((vint_lane)1 << (8 * sizeof(real) - 1));
+    const vint sign_mask = (vint){0} + (vint_lane)(sizeof(real) == 8 ? INT64_MIN : INT32_MIN);
     vint sign = (vint)x & sign_mask;
     vreal a = (vreal)((vint)x & ~sign_mask);
     vreal e = vexp(-2 * a);
