@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "memory.h"
+
 typedef struct {
     int64_t xh, z, c, c0, total;
 } lstmf_cache_offsets;
@@ -27,14 +29,18 @@ static inline lstmf_cache_offsets lstmf_cache_layout(int64_t z_width,
                                                      int64_t N, int64_t B,
                                                      int64_t D, int64_t H) {
     lstmf_cache_offsets o;
+    /* Checked (memory.h): an offset that would not fit an int64 is -1,
+     * and so is every one after it. */
     o.xh = 0;
-    o.z = o.xh + N * (D + H);
-    o.c = o.z + N * z_width * H;
-    o.c0 = o.c + (has_cell_state ? N * H : 0);
-    o.total = o.c0 + (has_cell_state ? B * H : 0);
+    o.z = lstmf_add(o.xh, lstmf_mul(N, lstmf_add(D, H)));
+    o.c = lstmf_add(o.z, lstmf_mul(lstmf_mul(N, z_width), H));
+    o.c0 = lstmf_add(o.c, has_cell_state ? lstmf_mul(N, H) : 0);
+    o.total = lstmf_add(o.c0, has_cell_state ? lstmf_mul(B, H) : 0);
     return o;
 }
 
-static inline int64_t lstmf_index_elems(int64_t B, int64_t T) { return 2 * B + 2 * T + 1; }
+static inline int64_t lstmf_index_elems(int64_t B, int64_t T) {
+    return lstmf_add(lstmf_add(lstmf_mul(2, B), lstmf_mul(2, T)), 1);
+}
 
 #endif

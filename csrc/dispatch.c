@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache_layout.h"
+#include "memory.h"
 #include "kernels.h"
 #include "omp_compat.h"
 
@@ -98,10 +99,38 @@ int lstmf_cell_gates(int cell) { return lstmf_cell(cell).gates; }
 
 int lstmf_cell_states(int cell) { return lstmf_cell(cell).has_cell_state ? 2 : 1; }
 
+/* Elements by which the kernels may pad a dimension (whole vectors, panels,
+ * unit blocks, per-thread tiles): far more than any of them needs. */
+#define SIZE_SLACK 2048
+#define MAX_BYTES ((int64_t)1 << 60)
+
+/* Every array and workspace of the shape fits MAX_BYTES, with room to
+ * spare, so that no size or offset the kernels compute in int64 can
+ * overflow and wrap around (all sums and products checked, memory.h).
+ * Per sequence row: x, y, dx, the cached row (x, h, the cell's z, c) and
+ * the inference workspace; per weight row: W_ih, W_hh, their packed
+ * copies and gradients. */
+static int sizes_fit(const lstmf_shape *s) {
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int64_t D = s->input_size, H = s->hidden_size, Y = s->y_ld ? s->y_ld : H;
+    const int64_t per_row = lstmf_add(lstmf_add(lstmf_add(lstmf_mul(2, D), Y),
+                                                lstmf_mul(info.z_width + 3, H)),
+                                      SIZE_SLACK);
+    const int64_t seq = lstmf_mul(lstmf_mul(s->batch, s->steps), per_row);
+    const int64_t weights = lstmf_mul(lstmf_add(lstmf_mul(info.gates, H), SIZE_SLACK),
+                                      lstmf_add(lstmf_add(D, H), SIZE_SLACK));
+    const int64_t bytes = lstmf_mul(lstmf_add(seq, weights), 8);
+    return bytes >= 0 && bytes <= MAX_BYTES;
+}
+
 static int shape_ok(const lstmf_shape *s) {
     return s && lstmf_cell_gates(s->cell) > 0 && (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) &&
            s->batch >= 1 && s->steps >= 1 && s->input_size >= 1 && s->hidden_size >= 1 &&
-           (s->y_ld == 0 || s->y_ld >= s->hidden_size);
+           (s->y_ld == 0 || s->y_ld >= s->hidden_size) && sizes_fit(s);
+}
+
+static int weights_ok(const lstmf_weights *w) {
+    return w && w->w_ih && w->w_hh && w->b_ih && w->b_hh;
 }
 
 int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
@@ -116,14 +145,15 @@ int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
 }
 
 int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows) {
-    if (!shape_ok(s)) return LSTMF_EINVAL;
+    if (!shape_ok(s) || packed_rows < 0 || packed_rows > s->batch * s->steps) return LSTMF_EINVAL;
     return lstmf_cache_layout(lstmf_cell(s->cell).z_width, lstmf_cell(s->cell).has_cell_state,
                               packed_rows, s->batch, s->input_size, s->hidden_size)
         .total;
 }
 
 int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_view *view) {
-    if (!shape_ok(s) || packed_rows < 0 || !view) return LSTMF_EINVAL;
+    if (!shape_ok(s) || packed_rows < 0 || packed_rows > s->batch * s->steps || !view)
+        return LSTMF_EINVAL;
     const lstmf_cell_info info = lstmf_cell(s->cell);
     lstmf_cache_offsets o = lstmf_cache_layout(info.z_width, info.has_cell_state, packed_rows,
                                                s->batch, s->input_size, s->hidden_size);
@@ -172,7 +202,8 @@ int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                   const void *h0, const void *c0, const int64_t *lengths,
                   void *y, void *h_n, void *c_n, void *cache,
                   int64_t *cache_index) {
-    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index))
+    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index) ||
+        !weights_ok(w) || !x || !y || !h_n || (lstmf_cell(s->cell).has_cell_state && !c_n))
         return LSTMF_EINVAL;
     return variant_for(s)->forward(s, w, x, h0, c0, lengths, y, h_n, c_n, cache,
                                    cache_index, lstmf_get_num_threads());
@@ -182,7 +213,10 @@ int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
                    void *cache, const int64_t *cache_index,
                    const void *dy, const void *dh_n, const void *dc_n,
                    const lstmf_grads *g) {
-    if (!shape_ok(s) || !cache || !cache_index) return LSTMF_EINVAL;
+    if (!shape_ok(s) || !cache || !cache_index || !weights_ok(w) || !g || !g->w_ih ||
+        !g->w_hh || !g->b_ih || !g->b_hh || !g->x || !g->h0 ||
+        (lstmf_cell(s->cell).has_cell_state && !g->c0))
+        return LSTMF_EINVAL;
     return variant_for(s)->backward(s, w, cache, cache_index, dy, dh_n, dc_n, g,
                                     lstmf_get_num_threads());
 }
@@ -194,7 +228,7 @@ int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which) {
 
 int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
                       void *packed_hh) {
-    if (!shape_ok(s)) return LSTMF_EINVAL;
+    if (!shape_ok(s) || !weights_ok(w) || !packed_ih || !packed_hh) return LSTMF_EINVAL;
     return variant_for(s)->stream_pack(s, w, packed_ih, packed_hh);
 }
 
@@ -207,7 +241,9 @@ static int stream_ok(int n_layers, const lstmf_stream_layer *layers) {
         if (!shape_ok(s) || s->steps != 1 || s->batch != layers[0].shape.batch ||
             s->dtype != layers[0].shape.dtype ||
             (l > 0 && s->input_size != layers[l - 1].shape.hidden_size) ||
-            (lstmf_cell(s->cell).has_cell_state && !layers[l].c))
+            (lstmf_cell(s->cell).has_cell_state && !layers[l].c) ||
+            !layers[l].w.b_ih || !layers[l].w.b_hh || !layers[l].packed_ih ||
+            !layers[l].packed_hh || !layers[l].h[0] || !layers[l].h[1])
             return 0;
     }
     return 1;
@@ -221,7 +257,13 @@ int64_t lstmf_stream_workspace_bytes(int n_layers, const lstmf_stream_layer *lay
 int lstmf_stream_step(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,
                       const void *coef, const void *intercept, int64_t n_out, void *out,
                       void *workspace) {
-    if (!stream_ok(n_layers, layers) || (cur != 0 && cur != 1) || n_out < 0) return LSTMF_EINVAL;
+    if (!stream_ok(n_layers, layers) || (cur != 0 && cur != 1) || n_out < 0 || !x ||
+        !workspace || (n_out > 0 && (!coef || !intercept || !out)))
+        return LSTMF_EINVAL;
+    /* The head's arrays: out (k, n_out) and coef (H_top, n_out). */
+    const int64_t k = layers[0].shape.batch, h_top = layers[n_layers - 1].shape.hidden_size;
+    const int64_t head = lstmf_mul(lstmf_add(k, h_top), lstmf_add(n_out, 1));
+    if (head < 0 || head > MAX_BYTES / 8) return LSTMF_EINVAL;
     return variant_for(&layers[0].shape)->stream_step(n_layers, layers, cur, x, coef, intercept,
                                                       n_out, out, workspace);
 }

@@ -4,13 +4,13 @@
 
 int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K) {
     const int64_t W = gates * recurrent_unit_block(gates);
-    return FN(gemm_packed_b_elems)(K, recurrent_blocks(gates, H) * W);
+    return FN(gemm_packed_b_elems)(K, lstmf_mul(recurrent_blocks(gates, H), W));
 }
 
 int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed) {
     const int64_t U = recurrent_unit_block(gates), W = gates * U;
     const int64_t nblocks = recurrent_blocks(gates, H);
-    int64_t *col_map = lstmf_alloc(sizeof(int64_t) * nblocks * W);
+    int64_t *col_map = lstmf_alloc_n(lstmf_mul(nblocks, W), sizeof(int64_t));
     if (!col_map) return -1;
     for (int64_t blk = 0; blk < nblocks; blk++)
         for (int64_t col = 0; col < W; col++) {

@@ -92,7 +92,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int training = cache != NULL;
 
     int64_t *index = cache_index ? cache_index
-                                 : lstmf_alloc(sizeof(int64_t) * lstmf_index_elems(B, T));
+                                 : lstmf_alloc_n(lstmf_index_elems(B, T), sizeof(int64_t));
     if (!index) return LSTMF_ENOMEM;
     int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
     int64_t *row_len = off + T + 1;
@@ -113,9 +113,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * row. */
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     real *work = NULL;
-    const int64_t zwork = fuse_input ? 0 : N * ZW;
+    const int64_t zwork = fuse_input ? 0 : lstmf_mul(N, ZW);
     if (!training) {
-        work = lstmf_alloc(sizeof(real) * (N * D + zwork + 3 * B * H));
+        work = lstmf_alloc_n(lstmf_add(lstmf_add(lstmf_mul(N, D), zwork), lstmf_mul(3 * B, H)),
+                             sizeof(real));
         if (!work) goto nomem;
     }
     /* x of packed row r at xp + r*ldx; h_{t-1} of live row i of step t at
@@ -129,13 +130,13 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
-    real *wp = lstmf_alloc(sizeof(real) * FN(recurrent_packed_elems)(G, H, H));
+    real *wp = lstmf_alloc_n(FN(recurrent_packed_elems)(G, H, H), sizeof(real));
     /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector. */
-    real *wi = fuse_input ? lstmf_alloc(sizeof(real) * (FN(recurrent_packed_elems)(G, H, D) + GH))
-                          : NULL;
+    const int64_t in_elems = fuse_input ? FN(recurrent_packed_elems)(G, H, D) : 0;
+    real *wi = fuse_input ? lstmf_alloc_n(lstmf_add(in_elems, GH), sizeof(real)) : NULL;
     if (!wp || (fuse_input && !wi)) goto nomem_packed;
     const int64_t panel_in = D * GEMM_NR;
-    real *bias = fuse_input ? wi + FN(recurrent_packed_elems)(G, H, D) : NULL;
+    real *bias = fuse_input ? wi + in_elems : NULL;
 
     /* Gather inputs into packed rows; the initial states into sorted rows. */
     for (int64_t t = 0; t < T; t++)
@@ -170,7 +171,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * the thread's rows rounded up to whole row panels. */
     const int nt = loop_threads(nthreads, B, H, G);
     const int64_t tile_rows = ((B + nt - 1) / nt + GEMM_MR) / GEMM_MR * GEMM_MR;
-    real *tiles = lstmf_alloc(sizeof(real) * tile_rows * W * nt);
+    real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, W), nt), sizeof(real));
     if (!tiles) goto nomem_packed;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -272,10 +273,10 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t DH = D + H;
 
     const int64_t panels = (H + GEMM_NR - 1) / GEMM_NR;
-    real *dh = lstmf_alloc(sizeof(real) * 2 * B * H);
-    real *wp = lstmf_alloc(sizeof(real) * FN(gemm_packed_b_elems)(GH, H));
-    real *dxp = lstmf_alloc(sizeof(real) * N * D);
-    real *dw = lstmf_alloc(sizeof(real) * GH * DH);
+    real *dh = lstmf_alloc_n(lstmf_mul(2 * B, H), sizeof(real));
+    real *wp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, H), sizeof(real));
+    real *dxp = lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
+    real *dw = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
     int status = LSTMF_ENOMEM;
     if (!dh || !wp || !dxp || !dw) goto done;
     real *dc = dh + B * H;

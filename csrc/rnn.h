@@ -20,7 +20,12 @@
  * int64 values. Rows are stored time-major and "packed" as in PyTorch's
  * PackedSequence (samples sorted by decreasing length, only live rows kept).
  *
- * Every function returns LSTMF_OK or a negative LSTMF_E* code.
+ * Arrays not marked optional (NULL for ...) are required: NULL for one of
+ * them is LSTMF_EINVAL.
+ *
+ * Every function returns LSTMF_OK or a negative LSTMF_E* code. A shape
+ * whose arrays or workspaces would not fit 2^60 bytes is refused with
+ * LSTMF_EINVAL before anything is allocated: no size computation wraps.
  */
 #ifndef LSTMF_RNN_H
 #define LSTMF_RNN_H

@@ -9,6 +9,7 @@
 #include "stream.h"
 #include "cells/cell.h"
 #include "recurrent.h"
+#include "memory.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -42,13 +43,16 @@ static workspace_sizes sizes_for(int n_layers, const lstmf_stream_layer *layers)
                      ? w.tile : GEMM_MR * info.gates * recurrent_unit_block(info.gates);
         w.z = w.z > info.z_width * H ? w.z : info.z_width * H;
     }
-    w.z *= w.rows;
+    w.z = lstmf_mul(w.z, w.rows);
     return w;
 }
 
+/* -1 (LSTMF_ENOMEM) if the byte count does not fit an int64. */
 int64_t FN(stream_workspace_bytes)(int n_layers, const lstmf_stream_layer *layers) {
     const workspace_sizes w = sizes_for(n_layers, layers);
-    return (int64_t)sizeof(int64_t) * w.rows + (int64_t)sizeof(real) * (w.tile + w.z) + 64;
+    return lstmf_add(lstmf_add(lstmf_mul(sizeof(int64_t), w.rows),
+                               lstmf_mul(sizeof(real), lstmf_add(w.tile, w.z))),
+                     64);
 }
 
 static void layer_step(const lstmf_stream_layer *layer, int cur, const real *x,

@@ -189,12 +189,33 @@ cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, int6
         raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype).name}")
     if len(x_shape) != 3 or min(x_shape) < 1 or hidden < 1:
         raise ValueError(f"X must have shape (batch, steps, features) with every size >= 1, got {x_shape}")
+    _check_counts(x_shape, hidden)
     s.cell = CELLS[cell]
     s.dtype = _DTYPES[np.dtype(dtype)]
     s.batch, s.steps, s.input_size = x_shape
     s.hidden_size = hidden
     s.y_ld = 0
     s.reverse = 0
+    return 0
+
+
+#: The kernels count elements and bytes in int64; shapes whose buffers could
+#: come near 2**63 bytes are refused here, so no count can wrap around.
+_MAX_BYTES = 1 << 62
+
+
+cdef int _check_counts(tuple x_shape, object hidden) except -1:
+    """MemoryError if a buffer the kernels would size for this shape could
+    overflow 64-bit byte counts (bounds in Python integers, which never
+    wrap): B*T rows of at most D + 8H elements (the widest cached row,
+    csrc/cache_layout.h), per-sample states, and packed weights of at most
+    8H x (D + H), all of 8-byte elements."""
+    B, T, D = (int(v) for v in x_shape)
+    H = int(hidden)
+    n_elements = B * T * (D + 8 * H + 2) + 4 * B * H + 8 * H * (D + H) + 2 * (B + T) + 1
+    if n_elements * 8 >= _MAX_BYTES:
+        raise MemoryError(f"batch {B}, steps {T}, features {D} and hidden size {H} need "
+                          f"buffers beyond what 64-bit sizes can count; use smaller shapes")
     return 0
 
 

@@ -7,9 +7,11 @@ loss, the output activation and the label handling.
 """
 
 import copy
+import io
 import json
 import sys
 import warnings
+import zipfile
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,6 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
 
+from ._layer_base import check_memory
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._version import __version__
@@ -54,8 +57,16 @@ def _as_sequences(X, dtype, name="X"):
     """
     if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
         X = _pad_list(X, dtype, name)
-    X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
-                    ensure_min_features=1, input_name=name, copy=True)
+    if isinstance(X, np.ndarray):
+        # The copy below and the masks of the checks, before any of them is
+        # made (a zero-stride view of an absurd shape costs nothing till then).
+        check_memory(X.size * (np.dtype(dtype).itemsize + 2),
+                     f"a {np.dtype(dtype).name} copy of {name} with shape {X.shape}",
+                     "predict in smaller chunks, or fit on fewer or shorter sequences")
+    given = X
+    with np.errstate(over="ignore"):  # values beyond dtype's range: an error below
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
+                        ensure_min_features=1, input_name=name, copy=True)
     if X.ndim == 2:
         X = X[:, :, None]
     if X.ndim != 3:
@@ -68,6 +79,10 @@ def _as_sequences(X, dtype, name="X"):
     if n == 0 or T == 0 or D == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}; every dimension must be >= 1")
     if np.isinf(X).any():
+        if not np.isinf(np.asarray(given, dtype=np.float64)).any():
+            raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name} "
+                             f"(|x| > {np.finfo(dtype).max:.3g}): scale {name}, or use "
+                             f"dtype=np.float64")
         raise ValueError(f"{name} contains infinity; only finite values (and trailing "
                          f"NaN padding) are allowed")
     nan = np.isnan(X)
@@ -156,6 +171,174 @@ def _pad_targets(y, T, name="y"):
             out[i, :len(a)] = a
         return out
     return y
+
+
+# ------------------------------------------------------------- persistence
+
+#: Start of every error message of load().
+_LOAD_ERROR = "cannot load"
+_DTYPE_NAMES = ("float32", "float64")
+_FITTED_KEYS = frozenset({"n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_",
+                          "best_validation_score_", "n_features_in_", "n_outputs_"})
+#: Bounds on what load() reads of the metadata and of the class labels.
+_MAX_METADATA_BYTES = 64 << 20
+_MAX_CLASSES_BYTES = 64 << 20
+#: Bound on a .npy header (numpy's own default).
+_MAX_HEADER_BYTES = 10000
+
+
+def _damaged(path, message):
+    return ValueError(f"{_LOAD_ERROR} {path!r}, the file is damaged: {message}")
+
+
+def _is_int(value, minimum):
+    """An integer (not a bool) >= minimum."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_member(archive, name, max_bytes, path):
+    """The raw bytes of member `name` of the zip (a .npy file), at most
+    `max_bytes` of them; only uncompressed members, as np.savez writes, so
+    that nothing read can be larger than the file itself."""
+    try:
+        info = archive.getinfo(name + ".npy")
+    except KeyError:
+        raise _damaged(path, f"the file has no {name!r} entry") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise _damaged(path, f"entry {name!r} is compressed; save() "
+                             f"writes uncompressed entries")
+    if info.file_size > max_bytes:
+        raise _damaged(path, f"entry {name!r} declares {info.file_size} "
+                             f"bytes, more than the {max_bytes} it can hold")
+    with archive.open(info) as member:
+        raw = member.read(max_bytes + 1)  # to its end: zipfile checks the CRC-32
+    if len(raw) > max_bytes:
+        raise _damaged(path, f"entry {name!r} is larger than declared")
+    return raw
+
+
+def _parse_npy(raw, name, path):
+    """(header dtype, shape, offset of the data) of a .npy file in `raw`,
+    refusing object arrays, structured dtypes and Fortran order."""
+    buffer = io.BytesIO(raw)
+    major, minor = np.lib.format.read_magic(buffer)
+    if (major, minor) == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+            buffer, max_header_size=_MAX_HEADER_BYTES)
+    elif (major, minor) == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+            buffer, max_header_size=_MAX_HEADER_BYTES)
+    else:
+        raise _damaged(path, f"entry {name!r} has .npy version "
+                             f"{major}.{minor}")
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or fortran:
+        raise _damaged(path, f"entry {name!r} has dtype {dtype}"
+                             f"{' in Fortran order' if fortran else ''}; save() writes plain "
+                             f"numeric or string arrays only (and never pickles)")
+    return dtype, shape, buffer.tell()
+
+
+def _array_from(raw, dtype, shape, offset, name, path):
+    count = int(np.prod(shape, dtype=object))
+    if len(raw) - offset != count * dtype.itemsize:
+        raise _damaged(path, f"entry {name!r} holds "
+                             f"{len(raw) - offset} bytes of data, its header declares "
+                             f"{count * dtype.itemsize}")
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _read_metadata(archive, path):
+    """The JSON metadata of a saved estimator, as Python objects."""
+    raw = _read_member(archive, "metadata", _MAX_METADATA_BYTES, path)
+    dtype, shape, offset = _parse_npy(raw, "metadata", path)
+    if dtype.kind != "U" or shape != ():
+        raise _damaged(path, f"the metadata is not a string")
+    text = str(_array_from(raw, dtype, shape, offset, "metadata", path)[()])
+    return json.loads(text)
+
+
+def _read_array(archive, name, kind, itemsize, shape, path):
+    """Entry `name`, which the metadata says has this shape and a float
+    dtype of this kind and size (either byte order), in native byte order."""
+    n_bytes = int(np.prod(shape, dtype=object)) * itemsize
+    raw = _read_member(archive, name, n_bytes + _MAX_HEADER_BYTES + 16, path)
+    dtype, got_shape, offset = _parse_npy(raw, name, path)
+    if dtype.kind != kind or dtype.itemsize != itemsize or tuple(got_shape) != shape:
+        raise _damaged(path, f"entry {name!r} has shape {got_shape} and "
+                             f"dtype {dtype}; the metadata implies {shape} and "
+                             f"{np.dtype(kind + str(itemsize))}")
+    return _array_from(raw, dtype, shape, offset, name, path).astype(dtype.newbyteorder("="))
+
+
+def _read_classes(archive, n_classes, path):
+    """The sorted, distinct class labels of a saved classifier."""
+    raw = _read_member(archive, "classes_", _MAX_CLASSES_BYTES, path)
+    dtype, shape, offset = _parse_npy(raw, "classes_", path)
+    if dtype.kind not in "biufU" or tuple(shape) != (n_classes,) or n_classes < 2:
+        raise _damaged(path, f"classes_ has shape {shape} and dtype "
+                             f"{dtype}; expected {n_classes} (>= 2) numeric or string labels")
+    classes = _array_from(raw, dtype, shape, offset, "classes_", path)
+    classes = classes.astype(dtype.newbyteorder("="))
+    if dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise _damaged(path, f"classes_ holds NaN or infinity")
+    if not np.array_equal(np.unique(classes), classes):
+        raise _damaged(path, f"classes_ must be sorted and distinct, "
+                             f"as fit makes them")
+    return classes
+
+
+# ------------------------------------------------------------- checkpoints
+
+
+class _EpochCheckpoint:
+    """The state after the last completed epoch of a fit: what the estimator
+    keeps when the fit is interrupted (KeyboardInterrupt) in a later epoch.
+
+    Saving copies the parameters and the optimizer (a few copies of the
+    parameter buffer per epoch, against an epoch's many kernel calls); the
+    lists of `fitted` only grow, so their lengths are enough to restore them.
+    """
+
+    def __init__(self):
+        self.epochs = 0
+        self._state = None
+
+    def save(self, params, optimizer, fitted, early_stopping):
+        """Remember the state at the end of an epoch.
+
+        Parameters
+        ----------
+        params : ndarray
+            The parameters the estimator would keep if the fit ended now
+            (the best validation epoch's with early stopping).
+        optimizer : AdamOptimizer or SGDOptimizer
+        fitted : dict
+            The fitted attributes being built.
+        early_stopping : bool
+            best_loss_ is None after a fit with early stopping, as in MLP.
+        """
+        scalars = {k: v for k, v in fitted.items() if not isinstance(v, list)}
+        if early_stopping:
+            scalars["best_loss_"] = None
+        lengths = {k: len(v) for k, v in fitted.items() if isinstance(v, list)}
+        # Built whole before it replaces the previous one: an interrupt while
+        # saving leaves the previous checkpoint intact.
+        self._state = (params.copy(), copy.deepcopy(optimizer), scalars, lengths)
+        self.epochs += 1
+
+    def restore(self, network, fitted):
+        """Put the saved state back into `network` and `fitted`; returns the
+        optimizer as it was then."""
+        params, optimizer, scalars, lengths = self._state
+        network.params[...] = params
+        fitted.update(scalars)
+        for key, n in lengths.items():
+            del fitted[key][n:]
+        return optimizer
 
 
 # --------------------------------------------------------------- estimators
@@ -335,6 +518,7 @@ class _BaseRecurrent(BaseEstimator):
         # a fit that fails leaves a fitted estimator as it was.
         if reset:
             n_outputs = self._n_outputs_from(target, target_attrs)
+            self._check_fit_memory(X.shape[2], hidden, n_outputs)
             network = RecurrentNetwork(self.cell, X.shape[2], hidden, n_outputs,
                                        self.output, self._dtype(), self.bidirectional)
             network.initialize(rng)
@@ -366,22 +550,49 @@ class _BaseRecurrent(BaseEstimator):
         if fitted["best_loss_"] is None:
             fitted["best_loss_"] = np.inf
 
-        with self._threads(), np.errstate(over="ignore", invalid="ignore"):
-            self._fit_stochastic(network, optimizer, fitted, X, lengths, target, mask,
-                                 rng, incremental)
-
-        for key, value in fitted.items():
-            setattr(self, key, value)
-        self.network_ = network
-        self._optimizer = optimizer
-        self.n_features_in_ = X.shape[2]
-        self.n_outputs_ = network.n_outputs
-        for key, value in target_attrs.items():
-            setattr(self, key, value)
+        checkpoint = _EpochCheckpoint()
+        try:
+            with self._threads(), np.errstate(over="ignore", invalid="ignore"):
+                optimizer = self._fit_stochastic(network, optimizer, fitted, X, lengths,
+                                                 target, mask, rng, incremental, checkpoint)
+        except KeyboardInterrupt:
+            # Ctrl-C: keep what the completed epochs of this fit learned (as
+            # if max_iter had been the number of them), then stop the caller.
+            # With no completed epoch the estimator stays as it was.
+            if checkpoint.epochs:
+                optimizer = checkpoint.restore(network, fitted)
+                self._commit(network, optimizer, fitted, X.shape[2], target_attrs)
+            raise
+        self._commit(network, optimizer, fitted, X.shape[2], target_attrs)
         return self
 
+    def _commit(self, network, optimizer, fitted, n_features, target_attrs):
+        """Set every fitted attribute in one step (one dict update: an
+        interrupt cannot leave half of them assigned)."""
+        attrs = dict(fitted)
+        attrs.update(target_attrs)
+        attrs.update(network_=network, _optimizer=optimizer, n_features_in_=int(n_features),
+                     n_outputs_=network.n_outputs)
+        self.__dict__.update(attrs)
+
+    def _check_fit_memory(self, n_features, hidden, n_outputs):
+        """MemoryError before the network is built if its parameters, their
+        gradient and the optimizer's state cannot fit in memory."""
+        n_params = RecurrentNetwork.count_parameters(self.cell, n_features, hidden, n_outputs,
+                                                     self.bidirectional)
+        # params, grad, best params, the epoch checkpoint's params and
+        # optimizer copy, and the optimizer (Adam: m, v, scratch; SGD: velocity).
+        copies = 4 + (6 if self.solver == "adam" else 2)
+        check_memory(copies * n_params * self._dtype().itemsize,
+                     f"{type(self).__name__}.fit with hidden_layer_sizes="
+                     f"{hidden if len(hidden) <= 6 else f'({hidden[0]}, ..., {hidden[-1]}): {len(hidden)} layers'} "
+                     f"({n_params} parameters, with their gradient and optimizer state)",
+                     "use smaller hidden_layer_sizes")
+
     def _fit_stochastic(self, network, optimizer, fitted, X, lengths, target, mask, rng,
-                        incremental):
+                        incremental, checkpoint):
+        """The epochs; returns the optimizer to keep. `checkpoint` receives
+        the state after every completed epoch (for an interrupted fit)."""
         early_stopping = self.early_stopping and not incremental
         n = X.shape[0]
         X_val = None
@@ -454,6 +665,8 @@ class _BaseRecurrent(BaseEstimator):
                     fitted["validation_scores_"].append(score)
                 if self._update_no_improvement_count(fitted, early_stopping):
                     best_params[...] = network.params
+                checkpoint.save(best_params if early_stopping else network.params,
+                                optimizer, fitted, early_stopping)
                 if progress is not None:
                     postfix = {"loss": f"{fitted['loss_curve_'][-1]:.5g}"}
                     if score is not None:
@@ -474,6 +687,10 @@ class _BaseRecurrent(BaseEstimator):
 
         if diverged:
             network.params[...] = best_params
+            # The optimizer's state (momentum, Adam's moments) led to the
+            # divergence: a later partial_fit starts afresh from the restored
+            # parameters instead of diverging again at once.
+            optimizer = self._make_optimizer(network.params)
             warnings.warn(
                 f"{type(self).__name__}: the training loss became NaN or infinite at "
                 f"epoch {fitted['n_iter_'] + 1}; training stopped and the parameters of "
@@ -484,7 +701,7 @@ class _BaseRecurrent(BaseEstimator):
             )
             if not fitted["loss_curve_"]:
                 fitted["loss_curve_"].append(np.nan)
-            return
+            return optimizer
         if early_stopping:
             # As MLP: keep the parameters of the best validation score.
             network.params[...] = best_params
@@ -495,6 +712,7 @@ class _BaseRecurrent(BaseEstimator):
                 f"the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
+        return optimizer
 
     def _update_no_improvement_count(self, fitted, early_stopping):
         """MLP's rule; returns True when this epoch is the best so far."""
@@ -542,6 +760,22 @@ class _BaseRecurrent(BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            When interrupted (Ctrl-C, SIGINT): fit stops after the kernel
+            call in progress (one minibatch step at most) and re-raises, with
+            the estimator as a fit with ``max_iter`` = the epochs completed
+            would have left it: their parameters (with early stopping, the
+            best validation epoch's), ``n_iter_``, ``loss_curve_`` and
+            optimizer state; the epoch in progress is dropped. If no epoch
+            completed, the estimator is left as it was before the call
+            (unfitted, or its previous fit).
+        MemoryError
+            Before anything is allocated, if the network's parameters and
+            optimizer state, or the training workspace, exceed the memory
+            available.
         """
         return self._fit(X, y, incremental=False)
 
@@ -680,6 +914,13 @@ class _BaseRecurrent(BaseEstimator):
         check_is_fitted(self)
         from ._streaming import Stream
 
+        if isinstance(n_streams, (int, np.integer)) and not isinstance(n_streams, bool):
+            # Two h buffers and a c buffer per layer and stream, the output,
+            # and the kernels' workspace (a few rows per layer and stream).
+            width = sum(self.network_.hidden_layer_sizes) * 8 + self.network_.n_features \
+                + self.network_.n_outputs
+            check_memory(int(n_streams) * width * self.network_.dtype.itemsize,
+                         f"stream(n_streams={n_streams})", "use fewer streams")
         return Stream(self, n_streams)
 
     # ---------------------------------------------------------- persistence
@@ -722,9 +963,16 @@ class _BaseRecurrent(BaseEstimator):
     def load(cls, path):
         """Load an estimator written by :meth:`save` (never runs stored code).
 
+        Every entry is checked before it is used: the arrays' headers (no
+        object arrays, the dtypes and shapes the metadata implies, no more
+        bytes than the file holds) and the metadata (known keys, types and
+        values), so a damaged or crafted file is refused before anything of
+        the size it declares is allocated. The zip format's CRC-32 check
+        catches bytes changed in the arrays or the metadata.
+
         Parameters
         ----------
-        path : str or file-like
+        path : str, path-like or file-like
 
         Returns
         -------
@@ -735,52 +983,107 @@ class _BaseRecurrent(BaseEstimator):
         ValueError
             If the file is damaged, not an lstm-fast estimator, of another
             class, or of an incompatible (major) format version.
+        OSError
+            If the file cannot be opened.
         """
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            meta = json.loads(str(arrays.pop("metadata")))
-        except Exception as exc:  # zip, npy or JSON errors: all "damaged"
-            raise ValueError(f"cannot read {path!r} as a saved lstm-fast estimator: "
-                             f"the file is damaged or of another kind ({exc})") from exc
+            with zipfile.ZipFile(path) as archive:
+                meta = _read_metadata(archive, path)
+                est, arrays = cls._from_metadata(meta, archive, path)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
+                zipfile.BadZipFile, NotImplementedError) as exc:
+            if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                raise
+            if isinstance(exc, ValueError) and str(exc).startswith(_LOAD_ERROR):
+                raise
+            if isinstance(exc, KeyError):
+                exc = f"missing entry {exc}"
+            raise ValueError(f"{_LOAD_ERROR} {path!r} as a saved lstm-fast estimator: the "
+                             f"file is damaged or of another kind ({exc})") from exc
+        return est
+
+    @classmethod
+    def _from_metadata(cls, meta, archive, path):
+        """The estimator the checked metadata and arrays describe."""
+        def fail(message, damaged=True):
+            return ValueError(f"{_LOAD_ERROR} {path!r}{', the file is damaged' * damaged}: "
+                              f"{message}")
+
         if not isinstance(meta, dict) or meta.get("format") != "lstm-fast-estimator":
-            raise ValueError(f"{path!r} is not a saved lstm-fast estimator")
+            raise fail("it is not a saved lstm-fast estimator", damaged=False)
         version = str(meta.get("format_version", ""))
         if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
-            raise ValueError(
-                f"{path!r} has format version {version}, written by lstm-fast "
+            raise fail(
+                f"it has format version {version}, written by lstm-fast "
                 f"{meta.get('package_version')}; this lstm-fast ({__version__}) reads "
-                f"format {FORMAT_VERSION.split('.')[0]}.x only"
-            )
+                f"format {FORMAT_VERSION.split('.')[0]}.x only", damaged=False)
         if meta.get("class") != cls.__name__:
-            raise ValueError(f"{path!r} holds a {meta.get('class')}, not a {cls.__name__}; "
-                             f"load it with {meta.get('class')}.load")
-        try:
-            params = dict(meta["params"])
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-            name, as_type = params["dtype"]
-            params["dtype"] = getattr(np, name) if as_type else name
-            est = cls(**params)
-            fitted = meta["fitted"]
-            network = RecurrentNetwork(est.cell, fitted["n_features_in_"],
-                                       est._hidden_sizes(), fitted["n_outputs_"],
-                                       est.output, est._dtype(), est.bidirectional)
-            flat = arrays.pop("params")
-            if flat.shape != network.params.shape or flat.dtype != network.params.dtype:
-                raise ValueError(f"parameter buffer has shape {flat.shape} and dtype "
-                                 f"{flat.dtype}, expected {network.params.shape} "
-                                 f"{network.params.dtype}")
-            network.params[...] = flat
-            for key, value in fitted.items():
-                setattr(est, key, value)
-            est.network_ = network
-            est._no_improvement_count = 0
-            est._load_extra(meta.get("extra", {}), arrays)
-        except ValueError as exc:
-            raise ValueError(f"{path!r} is damaged: {exc}") from exc
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path!r} is damaged: missing or invalid entry {exc}") from exc
-        return est
+            raise fail(f"it holds a {meta.get('class')}, not a {cls.__name__}; load it with "
+                       f"{meta.get('class')}.load", damaged=False)
+        for key in ("params", "fitted", "extra"):
+            if not isinstance(meta.get(key), dict):
+                raise fail(f"metadata entry {key!r} is missing or not a mapping")
+
+        params = dict(meta["params"])
+        unknown = set(params) - set(cls._get_param_names())
+        if unknown:
+            raise fail(f"unknown parameters {sorted(unknown)}")
+        dtype = params.get("dtype", ["float32", True])
+        if not (isinstance(dtype, list) and len(dtype) == 2 and dtype[0] in _DTYPE_NAMES
+                and isinstance(dtype[1], bool)):
+            raise fail(f"dtype must be [\"float32\" or \"float64\", bool], got {dtype!r}")
+        params["dtype"] = getattr(np, dtype[0]) if dtype[1] else dtype[0]
+        sizes = params.get("hidden_layer_sizes")
+        if not (isinstance(sizes, list) and sizes and all(_is_int(h, 1) for h in sizes)):
+            raise fail(f"hidden_layer_sizes must be a list of positive integers, got {sizes!r}")
+        params["hidden_layer_sizes"] = tuple(sizes)
+        if params.get("random_state") is not None and not _is_int(params["random_state"], 0):
+            raise fail(f"random_state must be null or an integer, got "
+                       f"{params['random_state']!r}")
+        est = cls(**params)
+        est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
+
+        fitted = meta["fitted"]
+        if set(fitted) != _FITTED_KEYS:
+            raise fail(f"fitted attributes must be {sorted(_FITTED_KEYS)}, got "
+                       f"{sorted(fitted)}")
+        for key in ("n_iter_", "t_"):
+            if not _is_int(fitted[key], 0):
+                raise fail(f"{key} must be a non-negative integer, got {fitted[key]!r}")
+        for key in ("n_features_in_", "n_outputs_"):
+            if not _is_int(fitted[key], 1):
+                raise fail(f"{key} must be a positive integer, got {fitted[key]!r}")
+        for key in ("loss_curve_", "validation_scores_"):
+            value = fitted[key]
+            if not (isinstance(value, list) and all(_is_number(v) for v in value)
+                    or value is None and key == "validation_scores_"):
+                raise fail(f"{key} must be a list of numbers, got {type(value).__name__}")
+        for key in ("best_loss_", "best_validation_score_"):
+            if fitted[key] is not None and not _is_number(fitted[key]):
+                raise fail(f"{key} must be a number or null, got {fitted[key]!r}")
+
+        # The parameter buffer: its size follows from the metadata, and is
+        # compared with the file's before the network is built.
+        n_params = RecurrentNetwork.count_parameters(
+            est.cell, fitted["n_features_in_"], est._hidden_sizes(), fitted["n_outputs_"],
+            est.bidirectional)
+        flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
+                           (n_params,), path)
+        if not np.all(np.isfinite(flat)):
+            raise fail("the parameters hold NaN or infinity (no fit leaves them so)")
+        arrays = {}
+        if cls._is_classifier:
+            arrays["classes_"] = _read_classes(archive, fitted["n_outputs_"], path)
+        network = RecurrentNetwork(est.cell, fitted["n_features_in_"], est._hidden_sizes(),
+                                   fitted["n_outputs_"], est.output, est._dtype(),
+                                   est.bidirectional)
+        network.params[...] = flat
+        for key, value in fitted.items():
+            setattr(est, key, list(value) if isinstance(value, list) else value)
+        est._load_extra(meta["extra"], arrays)  # raises ValueError for bad entries
+        est.network_ = network
+        est._no_improvement_count = 0
+        return est, arrays
 
     def _save_extra(self):
         return {}
@@ -997,7 +1300,12 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         return {"y_squeeze": bool(self._y_squeeze)}
 
     def _load_extra(self, extra, arrays):
-        self._y_squeeze = bool(extra["y_squeeze"])
+        squeeze = extra.get("y_squeeze")
+        if set(extra) != {"y_squeeze"} or not isinstance(squeeze, bool) \
+                or (squeeze and self.n_outputs_ != 1):
+            raise ValueError(f"extra metadata must be {{\"y_squeeze\": bool}} "
+                             f"(true only for one output), got {extra!r}")
+        self._y_squeeze = squeeze
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1204,6 +1512,9 @@ n_iter_, t_, n_features_in_, network_
         return {"classes_": self.classes_}
 
     def _load_extra(self, extra, arrays):
+        if extra:
+            raise ValueError(f"a classifier's extra metadata is empty, got "
+                             f"{extra!r}")
         self.classes_ = arrays["classes_"]
 
     def __sklearn_tags__(self):

@@ -8,12 +8,13 @@ The layers of :mod:`lstm_fast.layers` (the C kernels) and of
 """
 
 import copy
+import os
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["LSTMBase", "GRUBase", "RNNBase", "PARAMS"]
+__all__ = ["LSTMBase", "GRUBase", "RNNBase", "PARAMS", "check_memory"]
 
 # A direction's parameters; the reverse direction's carry the suffix
 # "_reverse", as in torch ("weight_ih_l0_reverse").
@@ -39,6 +40,86 @@ def _float_array(value, name, dtype):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
     return np.ascontiguousarray(array, dtype=dtype)
+
+
+#: Requests below this many bytes skip the check of available memory: reading
+#: /proc costs tens of microseconds, and such sizes cannot exhaust a machine.
+_CHECK_MEMORY_ABOVE = 1 << 26
+
+
+def available_memory():
+    """Bytes this process can still allocate, or None when unknown.
+
+    MemAvailable + SwapFree from /proc/meminfo, capped by the cgroup's
+    memory.max - memory.current (containers); on systems without /proc, the
+    physical memory.
+    """
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f
+                    if line.startswith(("MemAvailable:", "SwapFree:"))}
+        if "MemAvailable" in info:
+            available = info["MemAvailable"] + info.get("SwapFree", 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            current = int(f.read())
+        if limit != "max":
+            left = int(limit) - current
+            available = left if available is None else min(available, left)
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    return max(int(available), 0)
+
+
+def _format_bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            break
+        n /= 1024
+    return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+
+
+def check_memory(n_bytes, what, advice):
+    """Raise MemoryError, before anything is allocated, if `n_bytes` exceed
+    the memory this process can still get.
+
+    Sizes are Python integers (they never wrap around); checking first
+    means an absurd shape fails at once with a message, instead of after
+    minutes of swapping, or by the kernel's OOM killer on systems that
+    overcommit memory.
+
+    Parameters
+    ----------
+    n_bytes : int
+        Bytes the operation will allocate.
+    what : str
+        What needs them, e.g. ``"LSTM.forward on X of shape (B, T, D)"``.
+    advice : str
+        What to do instead, e.g. ``"use smaller batches"``.
+
+    Raises
+    ------
+    MemoryError
+    """
+    n_bytes = int(n_bytes)
+    if n_bytes < _CHECK_MEMORY_ABOVE:
+        return
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise MemoryError(
+            f"{what} needs about {_format_bytes(n_bytes)}, but only "
+            f"{_format_bytes(available)} of memory is available: {advice}"
+        )
 
 
 def _to_numpy(value):
@@ -81,6 +162,11 @@ class RecurrentLayerBase:
         self.bidirectional = bool(bidirectional)
 
         H, D, G = self.hidden_size, self.input_size, self.gates
+        # The parameters, plus the float64 draw of the largest one.
+        check_memory(self.directions * G * H * (D + H + 2) * dtype.itemsize
+                     + G * H * max(D, H) * 8,
+                     f"{type(self).__name__}(input_size={D}, hidden_size={H}) "
+                     f"(its parameters)", "use a smaller hidden_size")
         rng = _check_random_state(random_state)
         bound = 1.0 / np.sqrt(H)
         shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
@@ -249,14 +335,22 @@ class RecurrentLayerBase:
 
     def _input(self, X):
         """X as a (B, T, D) array of the layer's dtype, with B, T >= 1."""
-        X = _float_array(X, "X", self.dtype)
+        # Shape first, on the array as given (a zero-stride view of an absurd
+        # shape costs nothing until it is copied), then the copy's memory.
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must be a real numeric array, got dtype {X.dtype}")
         if X.ndim != 3 or X.shape[2] != self.input_size:
             raise ValueError(
                 f"X must have shape (B, T, {self.input_size}), got {X.shape}"
             )
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X must have at least one sample and one step, got {X.shape}")
-        return X
+        if X.dtype != self.dtype or not X.flags.c_contiguous:
+            check_memory(X.size * self.dtype.itemsize,
+                         f"a contiguous {self.dtype.name} copy of X with shape {X.shape}",
+                         "use fewer sequences per call")
+        return _float_array(X, "X", self.dtype)
 
     def _state_shape(self, B):
         """(B, H), or (2, B, H) for a bidirectional layer (torch's order)."""

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._layer_base import check_memory
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "RecurrentNetwork"]
@@ -90,6 +91,14 @@ class RecurrentNetwork:
         spec = CELLS[cell]
         # Features per step seen by each layer, and by the head last.
         sizes = (self.n_features,) + tuple(directions * h for h in self.hidden_layer_sizes)
+        # The parameter and gradient buffers, checked before any layer
+        # allocates its own.
+        n_params = self.count_parameters(cell, self.n_features, self.hidden_layer_sizes,
+                                         self.n_outputs, self.bidirectional)
+        check_memory(2 * n_params * self.dtype.itemsize,
+                     f"a network of {n_params} parameters ({len(self.hidden_layer_sizes)} "
+                     f"layers, {self.n_features} features, {self.n_outputs} outputs)",
+                     "use smaller hidden_layer_sizes")
         self.layers = [
             spec.layer_class(d, h, dtype=self.dtype, random_state=0,
                              bidirectional=self.bidirectional)
@@ -115,6 +124,33 @@ class RecurrentNetwork:
         self.params = np.zeros(self.n_params, self.dtype)
         self.grad = np.zeros(self.n_params, self.dtype)
         self._bind()
+
+    @staticmethod
+    def count_parameters(cell, n_features, hidden_layer_sizes, n_outputs,
+                         bidirectional=False):
+        """Number of parameters of such a network, computed without building it.
+
+        Parameters
+        ----------
+        cell : str
+        n_features : int
+        hidden_layer_sizes : tuple of int
+        n_outputs : int
+        bidirectional : bool, default=False
+
+        Returns
+        -------
+        int
+            A Python integer (exact, whatever the sizes).
+        """
+        gates = CELLS[cell].layer_class.gates
+        directions = 2 if bidirectional else 1
+        total, d = 0, int(n_features)
+        for h in hidden_layer_sizes:
+            h = int(h)
+            total += directions * gates * h * (d + h + 2)
+            d = directions * h
+        return total + (d + 1) * int(n_outputs)
 
     # ------------------------------------------------------------ parameters
 

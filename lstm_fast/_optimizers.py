@@ -25,9 +25,23 @@ def clip_grad_norm(grad, max_norm):
     Returns
     -------
     norm : float
-        The norm before clipping (may be inf or nan).
+        The norm before clipping: inf or nan only if an entry of `grad` is.
+
+    Notes
+    -----
+    The sum of squares is accumulated in float64, so a float32 gradient
+    whose squares overflow float32 (entries above ~1.8e19) is still clipped
+    (it would otherwise pass unclipped and blow the parameters up); only
+    when even float64 overflows or underflows is the norm computed from
+    the gradient scaled by its largest entry.
     """
-    norm = float(np.sqrt(np.dot(grad, grad)))
+    norm = float(np.sqrt(np.einsum("i,i->", grad, grad, dtype=np.float64)))
+    if not 1e-150 < norm < 1e150 and not np.isnan(norm):  # 0, tiny, huge or inf
+        largest = float(np.max(np.abs(grad)))
+        if 0 < largest < np.inf:
+            scaled = grad / grad.dtype.type(largest)
+            norm = largest * float(np.sqrt(np.einsum("i,i->", scaled, scaled,
+                                                     dtype=np.float64)))
     if max_norm is not None and np.isfinite(norm) and norm > max_norm:
         grad *= grad.dtype.type(max_norm / norm)
     return norm

@@ -1,6 +1,8 @@
-from importlib.metadata import PackageNotFoundError, version
+"""The package version: the one place it is written.
 
-try:
-    __version__ = version("lstm-fast")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+pyproject.toml reads it from here at build time (scikit-build-core's regex
+metadata provider), so the wheel's name, its metadata and
+``lstm_fast.__version__`` cannot disagree, installed or not.
+"""
+
+__version__ = "0.1.0"

@@ -9,7 +9,7 @@ layers in plain NumPy.
 import numpy as np
 
 from . import _core
-from ._layer_base import PARAMS, GRUBase, LSTMBase, RNNBase
+from ._layer_base import _CHECK_MEMORY_ABOVE, PARAMS, GRUBase, LSTMBase, RNNBase, check_memory
 
 __all__ = ["LSTM", "GRU", "RNN"]
 
@@ -79,6 +79,7 @@ class _KernelLayer:
         h0 = None if h0 is None else self._initial_state(h0, "h0", B)
         c0 = None if c0 is None else self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
+        self._check_forward_memory(X.shape, lengths, training)
         Y = np.empty((B, T, self.directions * H), dtype=self.dtype)
         h_n = np.empty(self._state_shape(B), dtype=self.dtype)
         c_n = np.empty(self._state_shape(B), dtype=self.dtype) if self._has_cell_state else None
@@ -99,6 +100,30 @@ class _KernelLayer:
         cache = _KernelCache(self, X.shape, lengths, buffers, indexes, Y) if training else None
         return Y, h_n, c_n, cache
 
+    def _check_forward_memory(self, x_shape, lengths, training):
+        """MemoryError, before anything is allocated, if a forward of this
+        shape needs more memory than is available: Y and the final states;
+        the training caches, or the kernels' inference workspace (at most
+        one cache's size, freed after each direction); the packed W_hh."""
+        B, T, D = x_shape
+        H, G, isize = self.hidden_size, self.gates, self.dtype.itemsize
+        # D + 8H bounds every cell's cached row (csrc/cache_layout.h): the
+        # exact count, from the kernels, is only needed when it matters.
+        n_bytes = (B * T * (self.directions * H + D + 8 * H) + 4 * B * H
+                   + 8 * H * (D + H)) * isize
+        if n_bytes < _CHECK_MEMORY_ABOVE:
+            return
+        _, n_cache, n_index = _core.cache_sizes(self._cell, self.dtype, x_shape, H, lengths)
+        caches = (self.directions if training else 1) * (n_cache * isize + n_index * 8)
+        n_bytes = (B * T * self.directions * H + 3 * self._state_size(B)) * isize \
+            + caches + G * H * (D + H) * isize
+        check_memory(n_bytes, f"{type(self).__name__}.forward on X of shape {x_shape}"
+                     f"{' (training)' if training else ''}",
+                     "use fewer sequences per call, or shorter ones")
+
+    def _state_size(self, B):
+        return self.directions * B * self.hidden_size
+
     def _of(self, state, d):
         """Direction d's part of a state array ((2, B, H) when bidirectional)."""
         return state if state is None or not self.bidirectional else state[d]
@@ -117,6 +142,15 @@ class _KernelLayer:
         dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
         shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
                   "bias_ih": (G * H,), "bias_hh": (G * H,)}
+        # The gradients, a second dX (bidirectional), the state gradients
+        # asked for, and the kernels' own workspace (dX of the packed rows,
+        # dW, packed W_hh: below two caches' size).
+        check_memory((self.directions * G * H * (D + H + 2) + 2 * B * T * D
+                      + (2 * B * T * self.directions * H if state_gradients else 0)
+                      + sum(b.size for b in cache.buffers[:1]) + G * H * (D + 2 * H))
+                     * self.dtype.itemsize,
+                     f"{type(self).__name__}.backward for X of shape {cache.x_shape}",
+                     "use fewer sequences per call, or shorter ones")
         grads = {name + suffix: np.empty(shapes[name], self.dtype)
                  for suffix in self._suffixes() for name in PARAMS}
         grads["X"] = np.empty((B, T, D), self.dtype)

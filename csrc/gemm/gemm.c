@@ -12,9 +12,10 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* -1 if the count does not fit an int64 (lstmf_mul). */
 int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols) {
-    int64_t panels = (n_cols + GEMM_NR - 1) / GEMM_NR;
-    return panels * (K > 0 ? K : 1) * GEMM_NR;
+    int64_t panels = n_cols < 0 ? -1 : n_cols / GEMM_NR + (n_cols % GEMM_NR != 0);
+    return lstmf_mul(lstmf_mul(panels, K > 0 ? K : 1), GEMM_NR);
 }
 
 /* Panel p of B: K x NR, source columns from col_map or in order. */
@@ -116,7 +117,7 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
     const int64_t kc_max = MIN(K, GEMM_KC), nc_max = MIN(N, GEMM_NC);
     const int64_t b_elems = (FN(gemm_packed_b_elems)(kc_max, nc_max) + 63) / 64 * 64;
     const int64_t a_elems = (mc_max * kc_max + 63) / 64 * 64;
-    real *scratch = lstmf_alloc((int64_t)sizeof(real) * (b_elems + a_elems) * nt);
+    real *scratch = lstmf_alloc_n(lstmf_mul(b_elems + a_elems, nt), sizeof(real));
     if (!scratch) return -1;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)

@@ -1,0 +1,12 @@
+/* The test groups main.c can run (one ctest test each). */
+#ifndef LSTMF_TESTS_H
+#define LSTMF_TESTS_H
+
+void test_forward(void);   /* test_forward.c */
+void test_backward(void);  /* test_backward.c */
+void test_isa_agree(void); /* test_isa_agree.c */
+void test_stream(void);    /* test_stream.c */
+void test_invalid(void);   /* test_invalid.c */
+void test_sizes(void);     /* test_sizes.c */
+
+#endif
