@@ -105,8 +105,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * at small K), its z writes and the epilogue's z reads all go. With many
      * inputs, one large GEMM over all steps before the loop is cheaper.
      * Cells whose recurrent product needs its own dZ (GRU) keep the two
-     * apart. */
-    const int fuse_input = !info.separate_recurrent_dz && FUSE_INPUT_MAX_RATIO * D <= H;
+     * apart, and so does the one-gate RNN, whose epilogue reads one z
+     * column per unit: too little to save to be worth a second path. */
+    const int fuse_input = !info.separate_recurrent_dz && G > 1 &&
+                           FUSE_INPUT_MAX_RATIO * D <= H;
 
     /* Training keeps xh, z, c in the cache. Inference needs x, z for the
      * input projection (unless fused), two h buffers and one c buffer per

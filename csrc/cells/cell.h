@@ -38,8 +38,8 @@ typedef struct {
     int training;         /* keep what backward needs in z */
     const real *b_hh;     /* (G*H): b_hh, or b_ih + b_hh when z_in is NULL */
     const real *z_in;     /* row i at z_in + i*z_width*H: W_ih x_t + b_ih; NULL
-                           * when the tile holds W_ih x_t already (never for
-                           * cells with separate_recurrent_dz, which read z) */
+                           * when the tile holds W_ih x_t already (rnn.c
+                           * decides; only cells that read z_in may be fused) */
     real *z;              /* row i at z + i*z_width*H: the cell's cache (and
                            * the same as z_in when that is not NULL) */
     const real *h_prev;   /* row i at h_prev + i*h_stride: h_{t-1} */

@@ -13,16 +13,13 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const int64_t i = i0 + r;
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * H;
-        const real *zin = st->z_in ? st->z_in + i * H : NULL;
         const int64_t sample = st->perm[i];
         real *y = st->y + seq_row(&st->seq, i);
         real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
-            vreal pre = vload(acc + u);
-            if (zin) pre += vload_upto(zin + j, n);
-            pre += vload_upto(st->b_hh + j, n);
+            vreal pre = vload(acc + u) + vload_upto(z + j, n) + vload_upto(st->b_hh + j, n);
             vreal h = relu ? vmax(vset1(0), pre) : vtanh(pre);
             if (st->training) vstore_upto(z + j, h, n);
             vstore_upto(y + j, h, n);
