@@ -199,21 +199,24 @@ cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, int6
     return 0
 
 
-#: The kernels count elements and bytes in int64; shapes whose buffers could
-#: come near 2**63 bytes are refused here, so no count can wrap around.
-_MAX_BYTES = 1 << 62
+#: The kernels count elements and bytes in int64 and refuse shapes whose
+#: buffers pass 2**60 bytes (csrc/dispatch.c, sizes_fit); the bound here is
+#: stricter, so a shape is refused here, with a message, before the kernels
+#: would answer a size query with an error code.
+_MAX_BYTES = 1 << 59
 
 
 cdef int _check_counts(tuple x_shape, object hidden) except -1:
-    """MemoryError if a buffer the kernels would size for this shape could
-    overflow 64-bit byte counts (bounds in Python integers, which never
-    wrap): B*T rows of at most D + 8H elements (the widest cached row,
-    csrc/cache_layout.h), per-sample states, and packed weights of at most
-    8H x (D + H), all of 8-byte elements."""
+    """MemoryError if the buffers the kernels would size for this shape
+    could overflow 64-bit byte counts (bounds in Python integers, which
+    never wrap): B*T rows of at most 2D + 12H (+ padding) elements (input,
+    output, gradients, the widest cached row), and weights, their packed
+    copies and gradients of at most (8H + padding) x (D + H + padding), all
+    counted as 8-byte elements."""
     B, T, D = (int(v) for v in x_shape)
     H = int(hidden)
-    n_elements = B * T * (D + 8 * H + 2) + 4 * B * H + 8 * H * (D + H) + 2 * (B + T) + 1
-    if n_elements * 8 >= _MAX_BYTES:
+    n_elements = B * T * (2 * D + 12 * H + 2048) + (8 * H + 2048) * (D + H + 2048)
+    if n_elements * 8 > _MAX_BYTES:
         raise MemoryError(f"batch {B}, steps {T}, features {D} and hidden size {H} need "
                           f"buffers beyond what 64-bit sizes can count; use smaller shapes")
     return 0
@@ -245,7 +248,12 @@ def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object le
     cdef int64_t rows = lstmf_packed_rows(&s, lp)
     if rows < 0:
         raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
-    return rows, lstmf_cache_elems(&s, rows), lstmf_cache_index_elems(&s)
+    cdef int64_t elems = lstmf_cache_elems(&s, rows)
+    cdef int64_t index_elems = lstmf_cache_index_elems(&s)
+    if elems < 0 or index_elems < 0:  # the kernels' own, stricter size limit
+        raise MemoryError(f"X of shape {x_shape} with hidden size {hidden} needs buffers "
+                          f"beyond what 64-bit sizes can count; use smaller shapes")
+    return rows, elems, index_elems
 
 
 def cache_view(str cell, object dtype, tuple x_shape, int64_t hidden, int64_t rows):

@@ -144,7 +144,7 @@ class _KernelLayer:
                   "bias_ih": (G * H,), "bias_hh": (G * H,)}
         # The gradients, a second dX (bidirectional), the state gradients
         # asked for, and the kernels' own workspace (dX of the packed rows,
-        # dW, packed W_hh: below two caches' size).
+        # below one cache's size; dW and the packed W_hh).
         check_memory((self.directions * G * H * (D + H + 2) + 2 * B * T * D
                       + (2 * B * T * self.directions * H if state_gradients else 0)
                       + sum(b.size for b in cache.buffers[:1]) + G * H * (D + 2 * H))

@@ -18,21 +18,25 @@ The ``slow`` marker names the tests that take seconds even when bounded;
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 PROFILE = os.environ.get("LSTM_FAST_TEST_PROFILE", "ci")
 if PROFILE not in ("ci", "long"):
     raise pytest.UsageError(f"LSTM_FAST_TEST_PROFILE must be 'ci' or 'long', got {PROFILE!r}")
 
-settings.register_profile(
-    "ci", max_examples=40, deadline=None, derandomize=True, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long", max_examples=1000, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(PROFILE)
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the "test" extra installs it; without it only the
+    pass             # property-based modules fail (at import), not the whole run
+else:
+    settings.register_profile(
+        "ci", max_examples=40, deadline=None, derandomize=True, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.register_profile(
+        "long", max_examples=1000, deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile(PROFILE)
 
 
 def pytest_configure(config):

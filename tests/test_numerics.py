@@ -141,3 +141,16 @@ def test_a_clipped_sgd_step_moves_the_parameters_by_exactly_the_clipped_gradient
     expected = initial - dtype(0.3) * network.grad
     np.testing.assert_array_equal(est.network_.params, expected)
     assert np.linalg.norm(network.grad.astype(np.float64)) == pytest.approx(1e-3, rel=1e-5)
+
+
+def test_float64_values_beyond_float32_are_refused_with_a_way_out():
+    """1e300 is finite in the given float64 X but not in float32: the error
+    says so (not "X contains infinity"), and dtype=np.float64 fits it."""
+    X, y = task()
+    X[0, 0, 0] = 1e300
+    with pytest.raises(ValueError, match="beyond the range of float32.*dtype=np.float64"):
+        LSTMRegressor((3,), max_iter=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = LSTMRegressor((3,), max_iter=1, dtype=np.float64).fit(X, y)
+    assert np.all(np.isfinite(est.network_.params))

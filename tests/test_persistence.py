@@ -81,7 +81,9 @@ def test_round_trip_through_a_file_object():
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """(bytes of a saved classifier, its predictions on X, X)."""
-    est, X = fitted(LSTMClassifier, "last", dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a two-epoch fit stops at max_iter
+        est, X = fitted(LSTMClassifier, "last", dtype=np.float64)
     path = tmp_path_factory.mktemp("saved") / "model.npz"
     est.save(path)
     return path.read_bytes(), est.predict_proba(X), X
