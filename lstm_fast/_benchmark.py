@@ -86,14 +86,20 @@ def _median_ms(fn, repeat, budget_s):
 
 def _interleaved_medians(fns, repeat, budget_s):
     """Median ms of each function, timed in alternating rounds so that a
-    slow spell of a shared machine hits all of them alike."""
-    for fn in fns.values():
-        fn()  # warm-up: first-call allocations, lazy compilation
+    slow spell of a shared machine hits all of them alike.
+
+    In each round every function runs once untimed before its timed call:
+    the libraries' thread pools keep spinning for a while after their work
+    (OpenMP's, onnxruntime's, TensorFlow's), and that call absorbs what the
+    previous library's idle spinning costs, which would otherwise be billed
+    to whichever ran next.
+    """
     times = {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
     while rounds < repeat or (time.perf_counter() - start < budget_s and rounds < 10 * repeat):
         for name, fn in fns.items():
+            fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -313,9 +319,10 @@ def to_json(rows, path, **extra):
 
 
 def bar_chart(rows, path, title=None):
-    """Bar chart of :func:`run`'s rows: for each cell, shape and mode, how
-    many times faster lstm_fast is than each compared library (log scale;
-    the line at 1 is parity). Needs matplotlib (the ``plot`` extra).
+    """Bar chart of :func:`run`'s rows: one panel per cell, and for each
+    shape and mode how many times faster lstm_fast is than each compared
+    library (log scale; the line at 1 is parity). Needs matplotlib (the
+    ``plot`` extra).
 
     Returns
     -------
@@ -328,22 +335,27 @@ def bar_chart(rows, path, title=None):
     libraries = [lib for lib in (rows[0].others if rows else {})]
     if any(np.isfinite(r.reference_ms) for r in rows):
         libraries = ["reference"] + libraries
-    labels = [f"{r.cell} {r.shape}\n{r.mode}" for r in rows]
-    fig = _figure(figsize=(max(6.0, 0.55 * len(rows) * max(1, len(libraries)) + 2), 4.2))
-    ax = fig.add_subplot()
+    cells = list(dict.fromkeys(r.cell for r in rows))
+    fig = _figure(figsize=(10, 2.6 * len(cells) + 0.6))
+    axes = fig.subplots(len(cells), 1, squeeze=False)[:, 0]
     width = 0.8 / max(1, len(libraries))
-    x = np.arange(len(rows))
-    for k, lib in enumerate(libraries):
-        ratios = [r.speedup if lib == "reference" else (r.ratio(lib) or np.nan) for r in rows]
-        ax.bar(x + (k - (len(libraries) - 1) / 2) * width, ratios, width, label=f"vs {lib}")
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.set_xticks(x, labels, fontsize=7)
-    ax.set_ylabel("times faster than (higher is better)")
-    ax.set_title(title or "lstm_fast speed-up, same machine, same threads")
-    ax.legend(fontsize=8)
+    for ax, cell in zip(axes, cells):
+        mine = [r for r in rows if r.cell == cell]
+        x = np.arange(len(mine))
+        for k, lib in enumerate(libraries):
+            ratios = [r.speedup if lib == "reference" else (r.ratio(lib) or np.nan)
+                      for r in mine]
+            ax.bar(x + (k - (len(libraries) - 1) / 2) * width, ratios, width,
+                   label=f"vs {lib}", color=f"C{k}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_xticks(x, [f"{r.shape}\n{r.mode}" for r in mine], fontsize=8)
+        ax.set_ylabel(f"{cell.upper()}\ntimes faster", fontsize=9)
+    axes[0].legend(fontsize=8, ncol=len(libraries), loc="upper left")
+    axes[0].set_title(title or "lstm_fast speed-up (higher is better), same machine, "
+                      "same threads, same weights")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     return fig
