@@ -13,7 +13,8 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
     for (int r = 0; r < mr; r++) {
         const int64_t i = i0 + r;
         const real *acc = tile + r * tile_ld;
-        real *z = st->z + i * 4 * H;
+        /* z is NULL in fused inference: no pointer arithmetic on it then. */
+        real *z = st->training ? st->z + i * 4 * H : NULL;
         const real *zin = st->z_in ? st->z_in + i * 4 * H : NULL;
         const real *cp = st->c_prev + i * H;
         real *co = st->c_out + i * H;
