@@ -27,7 +27,11 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 # A long fit whose minibatch steps are short (64 sequences of 30 steps),
 # reporting the end of every epoch on stdout.
 CHILD = r"""
-import json, sys, time
+import json, signal, sys, time
+# A process started in the background by a non-interactive shell (as CI
+# scripts often are) inherits SIGINT ignored, and Python then leaves it
+# ignored: restore the handler an interactive session has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 from lstm_fast import LSTMRegressor
 
