@@ -73,6 +73,27 @@ static void prefetch_next_step(const real *z_next, int64_t ld, int64_t H,
                 __builtin_prefetch(z_next + r * ld + g * H + j0 + u, 0, 2);
 }
 
+/* tile (rows [r0, i_end) of a step, one unit block of W columns) gets
+ * A W^T for rows i at a + i*lda and K columns, W^T packed as by
+ * pack_recurrent from `packed` (panels `panel` elements apart): added to
+ * the tile when `accumulate`, else written. KC-deep slices of K outside the
+ * row panels: each KC x NR slice of W stays in L1 while every row panel of
+ * the thread uses it. */
+static void tile_product(int64_t r0, int64_t i_end, const real *a, int64_t lda, int64_t K,
+                         const real *packed, int64_t panel, real *tile, int64_t W,
+                         int accumulate) {
+    for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+        const int64_t kc = MIN(GEMM_KC, K - k0);
+        for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+            const int mr = (int)MIN(GEMM_MR, i_end - i);
+            for (int64_t q = 0; q < W / GEMM_NR; q++)
+                FN(gemm_micro)(mr, GEMM_NR, kc, a + i * lda + k0, lda, 1,
+                               packed + q * panel + k0 * GEMM_NR, NULL,
+                               tile + (i - r0) * W + q * GEMM_NR, W, accumulate || k0 > 0);
+        }
+    }
+}
+
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
@@ -194,28 +215,15 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
             }
             st.seq.t = t;
-            /* Unit blocks outside, then KC-deep slices of K = H, then row
-             * panels: each KC x NR slice of W_hh stays in L1 while every row
-             * panel of the thread uses it, the sums accumulating in the
-             * thread's tile; the finished tile goes through the epilogue. */
+            /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
+             * fused) and h_{t-1} W_hh^T for one block of units, then goes
+             * through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
-                for (int64_t i = r0; fuse_input && i < i_end; i += GEMM_MR)
-                    for (int64_t q = 0; q < W / GEMM_NR; q++)
-                        FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), GEMM_NR, D,
-                                       xp + (off[t] + i) * ldx, ldx, 1,
-                                       wi + (blk * W / GEMM_NR + q) * panel_in, NULL,
-                                       tile + (i - r0) * W + q * GEMM_NR, W, 0);
-                for (int64_t k0 = 0; k0 < H; k0 += GEMM_KC) {
-                    const int64_t kc = MIN(GEMM_KC, H - k0);
-                    for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                        const int mr = (int)MIN(GEMM_MR, i_end - i);
-                        for (int64_t q = 0; q < W / GEMM_NR; q++)
-                            FN(gemm_micro)(mr, GEMM_NR, kc, h_prev + i * ldh + k0, ldh, 1,
-                                           wp + (blk * W / GEMM_NR + q) * panel + k0 * GEMM_NR,
-                                           NULL, tile + (i - r0) * W + q * GEMM_NR, W,
-                                           fuse_input || k0 > 0);
-                    }
-                }
+                if (fuse_input)
+                    tile_product(r0, i_end, xp + off[t] * ldx, ldx, D,
+                                 wi + blk * (W / GEMM_NR) * panel_in, panel_in, tile, W, 0);
+                tile_product(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, panel,
+                             tile, W, fuse_input);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
