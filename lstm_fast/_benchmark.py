@@ -72,34 +72,27 @@ class Row:
         return None if ms is None else ms / self.fast_ms
 
 
-def _median_ms(fn, repeat, budget_s):
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeat or (time.perf_counter() - start < budget_s and len(times) < 10 * repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= repeat and time.perf_counter() - start > budget_s:
-            break
-    return 1e3 * float(np.median(times))
-
-
-def _interleaved_medians(fns, repeat, budget_s):
+def _interleaved_medians(fns, repeat, budget_s, settle=True):
     """Median ms of each function, timed in alternating rounds so that a
     slow spell of a shared machine hits all of them alike.
 
-    In each round every function runs once untimed before its timed call:
-    the libraries' thread pools keep spinning for a while after their work
-    (OpenMP's, onnxruntime's, TensorFlow's), and that call absorbs what the
-    previous library's idle spinning costs, which would otherwise be billed
-    to whichever ran next.
+    With ``settle``, in each round every function runs once untimed before
+    its timed call: the libraries' thread pools keep spinning for a while
+    after their work (OpenMP's, onnxruntime's, TensorFlow's), and that call
+    absorbs what the previous library's idle spinning costs, which would
+    otherwise be billed to whichever ran next. Without it (one slow function
+    alone), a single warm-up call comes first.
     """
+    if not settle:
+        for fn in fns.values():
+            fn()
     times = {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
     while rounds < repeat or (time.perf_counter() - start < budget_s and rounds < 10 * repeat):
         for name, fn in fns.items():
-            fn()
+            if settle:
+                fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -157,8 +150,9 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
                 ms = _interleaved_medians(fns, repeat, budget_s)
                 ref_ms = float("nan")
                 if reference:
-                    fn(ref, X, dY)
-                    ref_ms = _median_ms(lambda: fn(ref, X, dY), max(2, repeat // 3), budget_s)
+                    ref_ms = _interleaved_medians({"reference": lambda: fn(ref, X, dY)},
+                                                  max(2, repeat // 3), budget_s,
+                                                  settle=False)["reference"]
                 flops = forward_flops(B, T, D, H, fast.gates) * (3 if mode == "train" else 1)
                 rows.append(Row(cell, name, mode, ms["lstm_fast"], ref_ms,
                                 flops / ms["lstm_fast"] / 1e6,

@@ -18,13 +18,16 @@ _ONNX_GATES = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
 _KERAS_GATES = {"LSTM": [0, 1, 2, 3], "GRU": [1, 0, 2], "RNN": [0]}
 
 
+# The modules each comparison needs (onnx builds the graphs onnxruntime runs).
+_MODULES = {"torch": ("torch",), "onnxruntime": ("onnxruntime", "onnx"),
+            "keras": ("tensorflow", "keras")}
+
+
 def available(name):
     """Whether the comparison library ``name`` can be imported."""
-    module = {"torch": "torch", "onnxruntime": "onnxruntime", "keras": "tensorflow"}[name]
     try:
-        __import__(module)
-        if name == "onnxruntime":
-            __import__("onnx")
+        for module in _MODULES[name]:
+            __import__(module)
     except ImportError:
         return False
     return True
@@ -163,8 +166,7 @@ def keras_stepper(layer, mode, X, dY, threads):
             loss = tf.reduce_sum(Y * dYt)
         return tape.gradient(loss, keras_layer.trainable_weights)
 
-    step = {"forward": forward, "train": train}[mode]
-    return lambda: step()
+    return {"forward": forward, "train": train}[mode]
 
 
 STEPPERS = {"torch": torch_stepper, "onnxruntime": onnxruntime_stepper, "keras": keras_stepper}
