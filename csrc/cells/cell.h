@@ -83,9 +83,10 @@ typedef struct {
  * lstmf_cell() in kernels.h. */
 typedef struct {
     /* tile: mr rows, row r at tile + r*tile_ld, column g*U + u = gate g of
-     * unit j0 + u; nu <= U units are real. */
+     * unit j0 + u; nu <= U units are real. The tile is scratch: the
+     * epilogue may overwrite it. */
     void (*forward_tile)(const FN(fwd_step) *st, int64_t i0, int mr,
-                         const real *tile, int64_t tile_ld, int64_t j0,
+                         real *tile, int64_t tile_ld, int64_t j0,
                          int64_t nu);
     void (*backward_rows)(const FN(bwd_step) *st, int64_t i0, int64_t i1);
 } FN(cell_ops);

@@ -10,7 +10,7 @@
 #include "../simd/activations.h"
 
 static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
-                             const real *tile, int64_t tile_ld, int64_t j0,
+                             real *tile, int64_t tile_ld, int64_t j0,
                              int64_t nu) {
     const int64_t H = st->H, U = st->U;
     const real *bh = st->b_hh;

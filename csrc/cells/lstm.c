@@ -5,43 +5,58 @@
 #include "cell.h"
 #include "../simd/activations.h"
 
-static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
-                              const real *tile, int64_t tile_ld, int64_t j0,
-                              int64_t nu) {
-    const int64_t H = st->H, U = st->U;
+/* The forward epilogue, with `training` and `fused` (the tile already holds
+ * W_ih x_t: no z_in) as compile-time constants in each of its four copies:
+ * with them known, the row loop keeps its constants in registers and
+ * carries no dead branches (measured 20% faster than one copy). */
+LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
+                               int64_t tile_ld, int64_t j0, int64_t nu, const int64_t U,
+                               const int training, const int fused) {
+    const int64_t H = st->H;
     const real *bh = st->b_hh;
+    /* Pass 1, the four gate activations of every row, in place in the
+     * tile: independent iterations, so the core overlaps several rows'
+     * exp/reciprocal chains, where one pass per row left it waiting on
+     * sigmoid -> c -> tanh(c) -> h in turn. */
     for (int r = 0; r < mr; r++) {
-        const int64_t i = i0 + r;
-        const real *acc = tile + r * tile_ld;
-        /* z is NULL in fused inference: no pointer arithmetic on it then. */
-        real *z = st->training ? st->z + i * 4 * H : NULL;
-        const real *zin = st->z_in ? st->z_in + i * 4 * H : NULL;
-        const real *cp = st->c_prev + i * H;
-        real *co = st->c_out + i * H;
-        const int64_t sample = st->perm[i];
-        real *y = st->y + seq_row(&st->seq, i);
-        real *h_next = i < st->n_next ? st->h_out + i * st->h_stride : NULL;
-        real *h_fin = i < st->n_next ? NULL : st->h_n + sample * H;
-        real *c_fin = i < st->n_next ? NULL : st->c_n + sample * H;
+        real *acc = tile + r * tile_ld;
+        const real *zin = fused ? NULL : st->z_in + (i0 + r) * 4 * H;
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
             vreal zi = vload(acc + 0 * U + u), zf = vload(acc + 1 * U + u);
             vreal zg = vload(acc + 2 * U + u), zo = vload(acc + 3 * U + u);
-            if (zin) {
+            if (!fused) {
                 zi += vload_upto(zin + 0 * H + j, n);
                 zf += vload_upto(zin + 1 * H + j, n);
                 zg += vload_upto(zin + 2 * H + j, n);
                 zo += vload_upto(zin + 3 * H + j, n);
             }
-            zi += vload_upto(bh + 0 * H + j, n);
-            zf += vload_upto(bh + 1 * H + j, n);
-            zg += vload_upto(bh + 2 * H + j, n);
-            zo += vload_upto(bh + 3 * H + j, n);
-            vreal ig = vsigmoid(zi), fg = vsigmoid(zf), gg = vtanh(zg), og = vsigmoid(zo);
+            vstore(acc + 0 * U + u, vsigmoid(zi + vload_upto(bh + 0 * H + j, n)));
+            vstore(acc + 1 * U + u, vsigmoid(zf + vload_upto(bh + 1 * H + j, n)));
+            vstore(acc + 2 * U + u, vtanh(zg + vload_upto(bh + 2 * H + j, n)));
+            vstore(acc + 3 * U + u, vsigmoid(zo + vload_upto(bh + 3 * H + j, n)));
+        }
+    }
+    /* Pass 2, the states. */
+    for (int r = 0; r < mr; r++) {
+        const int64_t i = i0 + r;
+        const real *acc = tile + r * tile_ld;
+        /* z is NULL in fused inference: no pointer arithmetic on it then. */
+        real *z = training ? st->z + i * 4 * H : NULL;
+        const real *cp = st->c_prev + i * H;
+        real *co = st->c_out + i * H;
+        real *y = st->y + seq_row(&st->seq, i);
+        const int last = i >= st->n_next;
+        real *h_next = last ? st->h_n + st->perm[i] * H : st->h_out + i * st->h_stride;
+        for (int64_t u = 0; u < nu; u += VLEN) {
+            const int n = (int)(nu - u);
+            const int64_t j = j0 + u;
+            vreal ig = vload(acc + 0 * U + u), fg = vload(acc + 1 * U + u);
+            vreal gg = vload(acc + 2 * U + u), og = vload(acc + 3 * U + u);
             vreal c = fg * vload_upto(cp + j, n) + ig * gg;
             vreal h = og * vtanh(c);
-            if (st->training) {
+            if (training) {
                 vstore_upto(z + 0 * H + j, ig, n);
                 vstore_upto(z + 1 * H + j, fg, n);
                 vstore_upto(z + 2 * H + j, gg, n);
@@ -49,14 +64,23 @@ static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
             }
             vstore_upto(co + j, c, n);
             vstore_upto(y + j, h, n);
-            if (h_next) {
-                vstore_upto(h_next + j, h, n);
-            } else {
-                vstore_upto(h_fin + j, h, n);
-                vstore_upto(c_fin + j, c, n);
-            }
+            vstore_upto(h_next + j, h, n);
+            if (last) vstore_upto(st->c_n + st->perm[i] * H + j, c, n);
         }
     }
+}
+
+static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
+                              int64_t tile_ld, int64_t j0, int64_t nu) {
+    /* The unit block is one vector wide on every ISA (recurrent.h: 4 gates
+     * fill the micro-panel's NV vectors): the copies for that width have
+     * no unit loop left. */
+    const int fused = st->z_in == NULL;
+    if (st->U != VLEN) forward_body(st, i0, mr, tile, tile_ld, j0, nu, st->U, st->training, fused);
+    else if (st->training && fused) forward_body(st, i0, mr, tile, tile_ld, j0, nu, VLEN, 1, 1);
+    else if (st->training) forward_body(st, i0, mr, tile, tile_ld, j0, nu, VLEN, 1, 0);
+    else if (fused) forward_body(st, i0, mr, tile, tile_ld, j0, nu, VLEN, 0, 1);
+    else forward_body(st, i0, mr, tile, tile_ld, j0, nu, VLEN, 0, 0);
 }
 
 static void lstm_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {

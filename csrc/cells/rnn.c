@@ -6,7 +6,7 @@
 #include "../simd/activations.h"
 
 LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
-                                   const real *tile, int64_t tile_ld, int64_t j0,
+                                   real *tile, int64_t tile_ld, int64_t j0,
                                    int64_t nu, const int relu) {
     const int64_t H = st->H;
     for (int r = 0; r < mr; r++) {
@@ -46,12 +46,12 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
     }
 }
 
-static void tanh_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, const real *tile,
+static void tanh_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
     rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 0);
 }
 
-static void relu_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, const real *tile,
+static void relu_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
     rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 1);
 }
