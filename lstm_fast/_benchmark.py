@@ -72,16 +72,19 @@ class Row:
         return None if ms is None else ms / self.fast_ms
 
 
-def _interleaved_medians(fns, repeat, budget_s, settle=True):
+def _interleaved_medians(fns, repeat, budget_s, settle=True, quiet_s=0.1):
     """Median ms of each function, timed in alternating rounds so that a
     slow spell of a shared machine hits all of them alike.
 
-    With ``settle``, in each round every function runs once untimed before
-    its timed call: the libraries' thread pools keep spinning for a while
-    after their work (OpenMP's, onnxruntime's, TensorFlow's), and that call
-    absorbs what the previous library's idle spinning costs, which would
-    otherwise be billed to whichever ran next. Without it (one slow function
-    alone), a single warm-up call comes first.
+    With ``settle`` (several functions), each one's timed call follows a
+    pause of ``quiet_s`` seconds and an untimed call: the libraries' thread
+    pools keep spinning after their work (OpenMP's, onnxruntime's,
+    TensorFlow's) and would otherwise bill that idle spinning to whichever
+    ran next. onnxruntime's spin the longest: on 2 cores, a medium LSTM
+    forward right after an onnxruntime call took 2x its time even after an
+    untimed call in between; after a pause of 30 ms, 1.1x; after 100 ms,
+    1.0x. Without ``settle`` (one slow function alone), a single warm-up
+    call comes first.
     """
     if not settle:
         for fn in fns.values():
@@ -92,6 +95,8 @@ def _interleaved_medians(fns, repeat, budget_s, settle=True):
     while rounds < repeat or (time.perf_counter() - start < budget_s and rounds < 10 * repeat):
         for name, fn in fns.items():
             if settle:
+                if len(fns) > 1:
+                    time.sleep(quiet_s)
                 fn()
             t0 = time.perf_counter()
             fn()
