@@ -72,19 +72,21 @@ class Row:
         return None if ms is None else ms / self.fast_ms
 
 
-def _interleaved_medians(fns, repeat, budget_s, settle=True, quiet_s=0.1):
+def _interleaved_medians(fns, repeat, budget_s, settle=True, settle_s=0.1):
     """Median ms of each function, timed in alternating rounds so that a
     slow spell of a shared machine hits all of them alike.
 
-    With ``settle`` (several functions), each one's timed call follows a
-    pause of ``quiet_s`` seconds and an untimed call: the libraries' thread
-    pools keep spinning after their work (OpenMP's, onnxruntime's,
-    TensorFlow's) and would otherwise bill that idle spinning to whichever
-    ran next. onnxruntime's spin the longest: on 2 cores, a medium LSTM
-    forward right after an onnxruntime call took 2x its time even after an
-    untimed call in between; after a pause of 30 ms, 1.1x; after 100 ms,
-    1.0x. Without ``settle`` (one slow function alone), a single warm-up
-    call comes first.
+    With ``settle`` (several functions), each timed call follows untimed
+    calls of the same function for ``settle_s`` seconds, so that every
+    library is timed in the steady state of a loop that calls only it.
+    One untimed call was not enough: the libraries' thread pools keep
+    spinning after their work (OpenMP's, onnxruntime's, TensorFlow's), and
+    onnxruntime's spin long: on 2 cores, a medium LSTM forward right after
+    an onnxruntime call took 2x its time even after an untimed call in
+    between. Nor was a pause: after a torch call and a 10 ms sleep, a small
+    LSTM forward took 4.5 ms instead of 0.7 (the woken OpenMP threads shared
+    one core until the scheduler moved them). Without ``settle`` (one slow
+    function alone), a single warm-up call comes first.
     """
     if not settle:
         for fn in fns.values():
@@ -95,9 +97,10 @@ def _interleaved_medians(fns, repeat, budget_s, settle=True, quiet_s=0.1):
     while rounds < repeat or (time.perf_counter() - start < budget_s and rounds < 10 * repeat):
         for name, fn in fns.items():
             if settle:
-                if len(fns) > 1:
-                    time.sleep(quiet_s)
+                warm_until = time.perf_counter() + (settle_s if len(fns) > 1 else 0.0)
                 fn()
+                while time.perf_counter() < warm_until:
+                    fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -111,7 +111,7 @@ def fit_keras(X, y, epochs=EPOCHS, threads=None):
 IMPLEMENTATIONS = {"lstm_fast": fit_lstm_fast, "torch": fit_torch, "keras": fit_keras}
 
 
-def run(libraries=("torch",), epochs=EPOCHS, n=N, threads=None):
+def run(libraries=("torch",), epochs=EPOCHS, n=N, threads=None, rounds=3):
     """Fit each implementation on the same problem.
 
     Parameters
@@ -121,24 +121,33 @@ def run(libraries=("torch",), epochs=EPOCHS, n=N, threads=None):
         installed are left out).
     epochs, n, threads : int
         Epochs timed, number of sequences, threads (all by default).
+    rounds : int
+        Fits of each implementation, in alternation: a shared machine's
+        slow spells then hit all alike, and the median is reported.
 
     Returns
     -------
     list of dict
-        ``implementation``, ``s_per_epoch``, ``train_mse``, ``vs_lstm_fast``
-        (how many times slower than lstm_fast).
+        ``implementation``, ``s_per_epoch`` (median over the rounds),
+        ``train_mse`` (of the last round), ``vs_lstm_fast`` (how many
+        times slower than lstm_fast).
     """
     from . import _compare
 
     X, y = make_problem(n)
-    results = {"lstm_fast": fit_lstm_fast(X, y, epochs, threads)}
+    fits = {"lstm_fast": fit_lstm_fast}
     for library in libraries:
         if _compare.available(library):
-            results[f"{library} {_compare.version(library)}"] = \
-                IMPLEMENTATIONS[library](X, y, epochs, threads)
-    base = results["lstm_fast"][0]
-    return [{"implementation": name, "s_per_epoch": sec, "train_mse": mse,
-             "vs_lstm_fast": sec / base} for name, (sec, mse) in results.items()]
+            fits[f"{library} {_compare.version(library)}"] = IMPLEMENTATIONS[library]
+    seconds = {name: [] for name in fits}
+    mse = {}
+    for _ in range(rounds):
+        for name, fit in fits.items():
+            sec, mse[name] = fit(X, y, epochs, threads)
+            seconds[name].append(sec)
+    median = {name: float(np.median(s)) for name, s in seconds.items()}
+    return [{"implementation": name, "s_per_epoch": median[name], "train_mse": mse[name],
+             "vs_lstm_fast": median[name] / median["lstm_fast"]} for name in fits]
 
 
 def rss_per_epoch(epochs=5, n=2048):
