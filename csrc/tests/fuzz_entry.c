@@ -333,10 +333,13 @@ static void fuzz_sizes(input *in) {
     const i128 G = lstmf_cell_gates(s.cell), Y = s.y_ld ? s.y_ld : s.hidden_size;
     const int positive = B >= 1 && T >= 1 && D >= 1 && H >= 1 && Y >= H;
     /* Arrays the caller must pass: a shape whose x, y or W_hh alone would
-     * pass 2^62 bytes cannot be valid. */
+     * pass 2^62 bytes cannot be valid. Each product is tested only once its
+     * factors are known to keep it within 128 bits (B*T <= 2^62 and D, Y <
+     * 2^63 bound B*T*D by 2^125; H <= 2^62 bounds G*H*H by 2^126). */
     const i128 limit = (i128)1 << 62;
-    const int absurd = positive && (B * T > limit || B * T * D * 8 > limit ||
-                                    B * T * Y * 8 > limit || G * H * H * 8 > limit);
+    const int absurd = positive && (B * T > limit || B * T * D > limit / 8 ||
+                                    B * T * Y > limit / 8 || H > limit ||
+                                    G * H * H > limit / 8);
     const int64_t rows = lstmf_packed_rows(&s, NULL);
     if (!positive || absurd) REQUIRE(rows == LSTMF_EINVAL);
     if (rows < 0) {
