@@ -238,3 +238,19 @@ int use_isa(int isa) {
           lstmf_isa_name(isa));
     return lstmf_isa_active() == isa;
 }
+
+void check_grads(const tcase *c, const grad_out *got, const grad_out *want, double tol,
+                 const char *label) {
+    const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
+    const int64_t D = c->s.D, H = c->s.H;
+    const int lstm = c->s.cell == LSTMF_CELL_LSTM;
+    CHECK(close_enough(got->w_ih, want->w_ih, GH * D, tol, "dW_ih"), "%s", label);
+    CHECK(close_enough(got->w_hh, want->w_hh, GH * H, tol, "dW_hh"), "%s", label);
+    CHECK(close_enough(got->b_ih, want->b_ih, GH, tol, "db_ih"), "%s", label);
+    CHECK(close_enough(got->b_hh, want->b_hh, GH, tol, "db_hh"), "%s", label);
+    CHECK(close_enough(got->x, want->x, B * T * D, tol, "dx"), "%s", label);
+    CHECK(close_enough(got->h0, want->h0, B * H, tol, "dh0"), "%s", label);
+    if (lstm) CHECK(close_enough(got->c0, want->c0, B * H, tol, "dc0"), "%s", label);
+    CHECK(close_enough(got->h_seq, want->h_seq, B * T * H, tol, "h_seq"), "%s", label);
+    if (lstm) CHECK(close_enough(got->c_seq, want->c_seq, B * T * H, tol, "c_seq"), "%s", label);
+}

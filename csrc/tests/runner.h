@@ -55,6 +55,11 @@ double case_loss(const tcase *c, const ref_nudge *nudge);
  * violations are reported with `label`. */
 void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *label);
 
+/* Every gradient of got against want within tol (close_enough); the
+ * cell-state ones (dc0, c_seq) only for the LSTM, the one cell with c. */
+void check_grads(const tcase *c, const grad_out *got, const grad_out *want, double tol,
+                 const char *label);
+
 /* Makes `isa` the active variant; 0 (and a note on stderr, once) when this
  * build or CPU lacks it, e.g. AVX-512 under valgrind, which hides it. */
 int use_isa(int isa);

@@ -66,22 +66,6 @@ static void fd_grads(tcase *c, grad_out *g) {
     if (c->s.cell == LSTMF_CELL_LSTM) fd_states(c, 1, g->c_seq);
 }
 
-static void compare(const tcase *c, const grad_out *got, const grad_out *want, double tol,
-                    const char *label) {
-    const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
-    const int64_t D = c->s.D, H = c->s.H;
-    const int lstm = c->s.cell == LSTMF_CELL_LSTM;
-    CHECK(close_enough(got->w_ih, want->w_ih, GH * D, tol, "dW_ih"), "%s", label);
-    CHECK(close_enough(got->w_hh, want->w_hh, GH * H, tol, "dW_hh"), "%s", label);
-    CHECK(close_enough(got->b_ih, want->b_ih, GH, tol, "db_ih"), "%s", label);
-    CHECK(close_enough(got->b_hh, want->b_hh, GH, tol, "db_hh"), "%s", label);
-    CHECK(close_enough(got->x, want->x, B * T * D, tol, "dx"), "%s", label);
-    CHECK(close_enough(got->h0, want->h0, B * H, tol, "dh0"), "%s", label);
-    if (lstm) CHECK(close_enough(got->c0, want->c0, B * H, tol, "dc0"), "%s", label);
-    CHECK(close_enough(got->h_seq, want->h_seq, B * T * H, tol, "h_seq"), "%s", label);
-    if (lstm) CHECK(close_enough(got->c_seq, want->c_seq, B * T * H, tol, "c_seq"), "%s", label);
-}
-
 typedef struct {
     int64_t B, T, D, H, y_ld_extra;
     int flags;
@@ -119,7 +103,7 @@ void test_backward(void) {
                                  si, cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32",
                                  reverse);
                         lib_run(c, dtype, &o, &got, label);
-                        compare(c, &got, &want, dtype == LSTMF_F64 ? 1e-6 : 1e-3, label);
+                        check_grads(c, &got, &want, dtype == LSTMF_F64 ? 1e-6 : 1e-3, label);
                     }
                 }
                 fwd_out_free(&o);
