@@ -6,9 +6,10 @@
 #include "../simd/activations.h"
 
 /* The forward epilogue, with `training` and `fused` (the tile already holds
- * W_ih x_t: no z_in) as compile-time constants in each of its four copies:
- * with them known, the row loop keeps its constants in registers and
- * carries no dead branches (measured 20% faster than one copy). */
+ * W_ih x_t: no z_in) and the unit block width as compile-time constants in
+ * each copy: with them known, the row loop keeps its constants in
+ * registers and carries no dead branches (in a standalone benchmark of the
+ * epilogue, 56 ns per row and vector against 66 for one generic copy). */
 LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                                int64_t tile_ld, int64_t j0, int64_t nu, const int64_t U,
                                const int training, const int fused) {
