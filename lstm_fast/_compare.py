@@ -17,6 +17,9 @@ import numpy as np
 _ONNX_GATES = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
 _KERAS_GATES = {"LSTM": [0, 1, 2, 3], "GRU": [1, 0, 2], "RNN": [0]}
 
+# The ONNX graph's opset and the oldest IR version that carries it.
+_OPSET, _IR_VERSION = 14, 7
+
 
 # The modules each comparison needs (onnx builds the graphs onnxruntime runs).
 _MODULES = {"torch": ("torch",), "onnxruntime": ("onnxruntime", "onnx"),
@@ -104,7 +107,11 @@ def onnx_model(layer):
         [helper.make_tensor_value_info("Y", elem, ["T", 1, "B", H])],
         initializer=[numpy_helper.from_array(np.ascontiguousarray(a), name)
                      for a, name in ((W, "W"), (R, "R"), (B, "B"))])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    # The IR version that introduced opset 14 (onnx 1.9). make_model's default
+    # is the installed onnx's newest, which an older onnxruntime refuses
+    # ("Unsupported model IR version") even though it runs opset 14.
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
+                             ir_version=_IR_VERSION)
 
 
 def onnxruntime_stepper(layer, mode, X, dY, threads):

@@ -37,6 +37,16 @@ def test_onnx_graph_computes_the_layer(case, X):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_onnx_graph_declares_the_ir_version_of_its_opset():
+    # Not the installed onnx's newest IR version: onnxruntime releases lag
+    # onnx's, and refuse a model whose IR version is newer than they know.
+    onnx = pytest.importorskip("onnx")
+    model = _compare.onnx_model(layers.LSTM(3, 6, random_state=1))
+    assert model.ir_version == 7
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 14)]
+    onnx.checker.check_model(model)
+
+
 @pytest.mark.parametrize("case", LAYERS, ids=_ids)
 def test_keras_layer_computes_the_layer(case, X):
     pytest.importorskip("tensorflow")
