@@ -72,7 +72,7 @@ class Row:
         return None if ms is None else ms / self.fast_ms
 
 
-def _interleaved_medians(fns, repeat, budget_s, settle=True, settle_s=0.1):
+def _interleaved_medians(fns, repeat, budget_s, settle=True, settle_s=0.3):
     """Median ms of each function, timed in alternating rounds so that a
     slow spell of a shared machine hits all of them alike.
 
@@ -85,8 +85,13 @@ def _interleaved_medians(fns, repeat, budget_s, settle=True, settle_s=0.1):
     an onnxruntime call took 2x its time even after an untimed call in
     between. Nor was a pause: after a torch call and a 10 ms sleep, a small
     LSTM forward took 4.5 ms instead of 0.7 (the woken OpenMP threads shared
-    one core until the scheduler moved them). Without ``settle`` (one slow
-    function alone), a single warm-up call comes first.
+    one core until the scheduler moved them). 100 ms of settling was
+    enough on 2 cores but not on 16: there, for about 100 ms after a
+    stretch of onnxruntime calls with 16 threads, each small LSTM forward
+    with 16 threads took 8 ms instead of 0.22 (its threads and ours shared
+    the cores), and the table showed 8.0 ms against onnxruntime's 0.29;
+    a run settled for 300 ms gave 0.26 against 0.27. Without
+    ``settle`` (one slow function alone), a single warm-up call comes first.
     """
     if not settle:
         for fn in fns.values():
