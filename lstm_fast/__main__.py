@@ -4,6 +4,13 @@ import argparse
 import sys
 
 
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _info(args):
     from . import show_config
 
@@ -48,9 +55,11 @@ def _bench(args):
         print("\nfloat64 against float32:\n")
         print(_benchmark.format_dicts(report["dtypes"], ["cell", "shape", "mode", "float32_ms",
                                                          "float64_ms", "ratio"]))
-    if args.threads:
-        report["threads"] = _benchmark.run_threads(modes=tuple(args.modes),
-                                                   cells=tuple(args.cells), repeat=args.repeat)
+    if args.threads is not None:
+        report["threads"] = _benchmark.run_threads(args.shapes or ("medium", "large"),
+                                                   tuple(args.modes), tuple(args.cells),
+                                                   threads=args.threads or None,
+                                                   repeat=args.repeat)
         print("\nthreads:\n")
         print(_benchmark.format_dicts(report["threads"], ["cell", "shape", "mode", "threads",
                                                           "one_thread_ms", "threads_ms",
@@ -150,8 +159,9 @@ def main(argv=None):
                        help="skip the (slow) NumPy reference")
     bench.add_argument("--dtypes", action="store_true",
                        help="also time float64 against float32")
-    bench.add_argument("--threads", action="store_true",
-                       help="also time one thread against all (medium and large shapes)")
+    bench.add_argument("--threads", nargs="*", type=_positive_int, metavar="N",
+                       help="also time one thread against N threads, for each N given "
+                            "(none given: all threads); on --shapes, or medium and large")
     bench.add_argument("--fit", action="store_true",
                        help="also time LSTMRegressor.fit against the compared libraries' "
                             "training loops, and resident memory across epochs")

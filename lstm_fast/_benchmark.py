@@ -202,18 +202,28 @@ def run_dtypes(shapes=None, modes=("forward", "train"), cells=("lstm",), repeat=
 
 def run_threads(shapes=("medium", "large"), modes=("forward", "train"), cells=("lstm",),
                 threads=None, repeat=7, budget_s=2.0):
-    """lstm_fast on one thread against ``threads`` threads (all by default).
+    """lstm_fast on one thread against each count in ``threads``.
+
+    Parameters
+    ----------
+    threads : int or sequence of int, optional
+        Thread counts to time against one thread (default: all threads).
+        All counts of one cell, shape and mode are timed in the same
+        alternating rounds as the one-thread run.
 
     Returns
     -------
     list of dict
-        ``cell``, ``shape``, ``mode``, ``threads``, ``one_thread_ms``,
-        ``threads_ms``, ``speedup``.
+        One per cell, shape, mode and count: ``cell``, ``shape``, ``mode``,
+        ``threads``, ``one_thread_ms``, ``threads_ms``, ``speedup``.
     """
     from . import get_num_threads, layers, set_num_threads
 
     saved = get_num_threads()
-    threads = threads or saved
+    counts = [saved] if threads is None else [threads] if isinstance(threads, int) else threads
+    if not counts or any(int(n) < 1 for n in counts):
+        raise ValueError(f"thread counts must be positive integers, got {threads!r}")
+    counts = list(dict.fromkeys(int(n) for n in counts))
     out = []
     try:
         for cell in cells:
@@ -230,10 +240,11 @@ def run_threads(shapes=("medium", "large"), modes=("forward", "train"), cells=("
                             fn(layer, X, dY)
                         return call
 
-                    ms = _interleaved_medians({"1": on(1), "n": on(threads)}, repeat, budget_s)
-                    out.append({"cell": cell, "shape": name, "mode": mode, "threads": threads,
-                                "one_thread_ms": ms["1"], "threads_ms": ms["n"],
-                                "speedup": ms["1"] / ms["n"]})
+                    ms = _interleaved_medians({n: on(n) for n in dict.fromkeys([1, *counts])},
+                                              repeat, budget_s)
+                    out.extend({"cell": cell, "shape": name, "mode": mode, "threads": n,
+                                "one_thread_ms": ms[1], "threads_ms": ms[n],
+                                "speedup": ms[1] / ms[n]} for n in counts)
     finally:
         set_num_threads(saved)
     return out

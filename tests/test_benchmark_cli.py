@@ -92,3 +92,26 @@ def test_bench_command_writes_table_json_and_chart(tmp_path):
     assert all(r["fast_ms"] > 0 and r["reference_ms"] > 0 for r in report["rows"])
     assert report["numpy_sgemm_gflops"] > 0 and report["dtypes"][0]["ratio"] > 0
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_threads_times_each_count_against_one_thread(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
+         "--repeat", "1", "--no-reference", "--threads", "2", "3", "--json",
+         str(tmp_path / "b.json")],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "b.json").read_text())
+    rows = report["threads"]
+    assert [(r["shape"], r["mode"], r["threads"]) for r in rows] == [
+        ("small", "forward", 2), ("small", "forward", 3)]
+    # One one-thread measurement serves every count of a shape and mode.
+    assert rows[0]["one_thread_ms"] == rows[1]["one_thread_ms"] > 0
+    assert all(r["speedup"] == pytest.approx(r["one_thread_ms"] / r["threads_ms"]) for r in rows)
+
+
+@pytest.mark.parametrize("count", ["0", "-2", "two"])
+def test_bench_threads_refuses_a_count_that_is_not_a_positive_integer(count, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lstm_fast", "bench", "--threads", count],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "--threads" in out.stderr, out.stderr
