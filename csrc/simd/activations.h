@@ -35,16 +35,17 @@ LSTMF_INLINE vreal vrecip(vreal x) {
 #define EXP_LO (-708.0)
 #define EXP_HI 709.0
 #define EXP_MANT_BITS 52
-#define EXP_BIAS 1023
-#define ROUND_MAGIC 6755399441055744.0 /* 1.5 * 2^52: x + M - M rounds to nearest */
+/* 1.5 * 2^52 + 1023: adding it rounds to an integer n held in the low bits
+ * of the mantissa, already biased (n + 1023), where the exponent field of
+ * 2^n wants it (see vexp_parts). */
+#define ROUND_MAGIC 6755399441056767.0
 #define LN2_HI 6.93147180369123816490e-01
 #define LN2_LO 1.90821492927058770002e-10
 #else
 #define EXP_LO (-87.0f)
 #define EXP_HI 88.0f
 #define EXP_MANT_BITS 23
-#define EXP_BIAS 127
-#define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23 */
+#define ROUND_MAGIC 12583039.0f /* 1.5 * 2^23 + 127 */
 #define LN2_HI 0.693359375f
 #define LN2_LO (-2.12194440e-4f)
 #endif
@@ -57,7 +58,11 @@ LSTMF_INLINE vreal vexp_parts(vreal x, vreal *scale) {
     /* Bound first in min/max's second operand, which x86 returns when the
      * other is NaN: a NaN input stays NaN instead of becoming a bound. */
     x = vmin(vset1(EXP_HI), vmax(vset1(EXP_LO), x));
-    vreal n = (x * (real)1.44269504088896340736 + ROUND_MAGIC) - ROUND_MAGIC;
+    /* t's mantissa ends in the bits of n + bias: n = round(x / ln2) is at
+     * most 1023 (float64) or 127 (float32) in size after the clamp, so those
+     * bits, shifted into the exponent field, are 2^n with no conversion. */
+    vreal t = x * (real)1.44269504088896340736 + ROUND_MAGIC;
+    vreal n = t - ROUND_MAGIC;
     vreal r = (x - n * LN2_HI) - n * LN2_LO;
     /* P(r) ~ (exp(r) - 1 - r) / r^2 by a Chebyshev fit, not the Taylor
      * series: two (float64) and one (float32) fewer terms for the same
@@ -82,8 +87,7 @@ LSTMF_INLINE vreal vexp_parts(vreal x, vreal *scale) {
     p = p * r + 0.5f;
 #endif
     p = p * r + 1;
-    vint bits = (__builtin_convertvector(n, vint) + EXP_BIAS) << EXP_MANT_BITS;
-    *scale = (vreal)bits;
+    *scale = (vreal)((vint)t << EXP_MANT_BITS);
     return p * r;
 }
 
