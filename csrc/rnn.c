@@ -94,6 +94,25 @@ static void tile_product(int64_t r0, int64_t i_end, const real *a, int64_t lda, 
     }
 }
 
+/* Rows [r0, i_end) of c (row i at c + i*ldc) get rows i of A (at a + i*lda,
+ * K columns) times B, packed by gemm_pack_b (K x n_cols): added when
+ * `accumulate`, else written. Column panels outside, then KC-deep slices of
+ * K: each KC x NR slice of B stays in L1 while every row panel uses it. */
+static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
+                              int64_t K, const real *packed, int64_t n_cols, real *c,
+                              int64_t ldc, int accumulate) {
+    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
+        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+            const int64_t kc = MIN(GEMM_KC, K - k0);
+            for (int64_t i = r0; i < i_end; i += GEMM_MR)
+                FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, kc, a + i * lda + k0, lda, 1,
+                               packed + p * K * GEMM_NR + k0 * GEMM_NR, NULL,
+                               c + i * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
+        }
+    }
+}
+
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
@@ -276,13 +295,13 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const real *xh = cache + lay.xh;
     const int64_t DH = D + H;
 
-    const int64_t panels = (H + GEMM_NR - 1) / GEMM_NR;
     real *dh = lstmf_alloc_n(lstmf_mul(2 * B, H), sizeof(real));
     real *wp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, H), sizeof(real));
+    real *wxp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, D), sizeof(real));
     real *dxp = lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
     real *dw = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
     int status = LSTMF_ENOMEM;
-    if (!dh || !wp || !dxp || !dw) goto done;
+    if (!dh || !wp || !wxp || !dxp || !dw) goto done;
     real *dc = dh + B * H;
     for (int64_t i = 0; i < B; i++) {
         if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
@@ -290,8 +309,13 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
         else memset(dc + i * H, 0, sizeof(real) * H);
     }
-    /* dh_{t-1} = dZ_t W_hh: W_hh (G*H x H, row-major) is the B operand. */
+    /* dh_{t-1} = dZ_t W_hh and dx_t = dZ_t W_ih: W_hh (G*H x H) and W_ih
+     * (G*H x D), row-major, are the B operands. dx_t is computed in the
+     * step too, while dZ_t is still in cache: as one GEMM over all steps
+     * after the loop it read dZ (N x G*H) back from memory and ran at half
+     * the micro-kernel's rate at the medium shape. */
     FN(gemm_pack_b)(GH, H, (const real *)w->w_hh, H, 1, NULL, wp);
+    FN(gemm_pack_b)(GH, D, (const real *)w->w_ih, D, 1, NULL, wxp);
 
     const int nt = loop_threads(nthreads, B, H, G);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -315,21 +339,8 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.seq.t = st.state_seq.t = t;
             cell->backward_rows(&st, r0, i_end);
-            /* Column panels, then KC-deep slices of K = G*H (each slice of
-             * W_hh stays in L1 for all row panels), accumulating into dh. */
-            for (int64_t p = 0; p < panels; p++) {
-                const int nr = (int)MIN(GEMM_NR, H - p * GEMM_NR);
-                for (int64_t k0 = 0; k0 < GH; k0 += GEMM_KC) {
-                    const int64_t kc = MIN(GEMM_KC, GH - k0);
-                    for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                        const int mr = (int)MIN(GEMM_MR, i_end - i);
-                        FN(gemm_micro)(mr, nr, kc, st.z + i * ZW + zh + k0, ZW, 1,
-                                       wp + p * GH * GEMM_NR + k0 * GEMM_NR, NULL,
-                                       dh + i * H + p * GEMM_NR, H,
-                                       k0 > 0 || info.direct_dh);
-                    }
-                }
-            }
+            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, dh, H, info.direct_dh);
+            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, dxp + off[t] * D, D, 0);
         }
     }
     for (int64_t i = 0; i < B; i++) {
@@ -337,12 +348,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         if (has_c) memcpy((real *)g->c0 + perm[i] * H, dc + i * H, sizeof(real) * H);
     }
 
-    /* Input gradients: dX = dZ W_ih, one GEMM. Weight gradients:
-     * [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over all packed rows that
-     * also sums dZ's columns into the bias gradient; two when the
-     * recurrent product has its own dZ. */
-    if (FN(gemm)(N, D, GH, z, ZW, 1, (const real *)w->w_ih, D, 1, NULL, dxp, D, nthreads))
-        goto done;
+    /* Weight gradients: [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over
+     * all packed rows that also sums dZ's columns into the bias gradient;
+     * two when the recurrent product has its own dZ. */
     if (!info.separate_recurrent_dz) {
         if (FN(gemm_sum_a)(GH, DH, N, z, 1, ZW, xh, DH, 1, dw, DH, g->b_ih, nthreads))
             goto done;
@@ -374,6 +382,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
 done:
     lstmf_free(dh);
     lstmf_free(wp);
+    lstmf_free(wxp);
     lstmf_free(dxp);
     lstmf_free(dw);
     return status;

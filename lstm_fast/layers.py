@@ -144,10 +144,12 @@ class _KernelLayer:
                   "bias_ih": (G * H,), "bias_hh": (G * H,)}
         # The gradients, a second dX (bidirectional), the state gradients
         # asked for, and the kernels' own workspace (dX of the packed rows,
-        # below one cache's size; dW and the packed W_hh).
+        # below one cache's size; dW, the packed W_hh, and the packed W_ih
+        # with its D columns padded to whole panels of at most 64).
         check_memory((self.directions * G * H * (D + H + 2) + 2 * B * T * D
                       + (2 * B * T * self.directions * H if state_gradients else 0)
-                      + sum(b.size for b in cache.buffers[:1]) + G * H * (D + 2 * H))
+                      + sum(b.size for b in cache.buffers[:1])
+                      + G * H * (D + 2 * H) + G * H * (D + 64))
                      * self.dtype.itemsize,
                      f"{type(self).__name__}.backward for X of shape {cache.x_shape}",
                      "use fewer sequences per call, or shorter ones")
