@@ -14,6 +14,10 @@ Two error metrics are used, each stated where it is used:
   float64 oracle.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from lstm_fast.layers import LSTM as FastLSTM
@@ -28,7 +32,7 @@ RESULT_KEYS = OUTPUT_KEYS + tuple("grad_" + k for k in GRAD_KEYS)
 __all__ = [
     "FastLSTM", "ReferenceLSTM", "PARAM_KEYS", "GRAD_KEYS", "OUTPUT_KEYS", "RESULT_KEYS",
     "max_rel_error", "normwise_error", "make_problem", "copy_layer", "as_dtype",
-    "run_layer", "run_reference64", "loss",
+    "run_layer", "run_reference64", "loss", "run_on_isa",
 ]
 
 
@@ -158,3 +162,22 @@ def loss(layer, data, upstream):
         + np.sum(h_n * upstream["dh_n"])
         + np.sum(c_n * upstream["dc_n"])
     )
+
+
+# ------------------------------------------------------------- ISA children
+
+
+def run_on_isa(child, out_path, isa):
+    """Run the script ``child``, which saves an .npz to its ``sys.argv[1]``,
+    in a Python subprocess with ``LSTM_FAST_ISA=isa`` (the ISA is chosen once,
+    at import); return the saved arrays as a dict.
+
+    The child runs in ``out_path``'s folder, away from the source tree, which
+    ``python -c`` would put first on ``sys.path``.
+    """
+    env = dict(os.environ, LSTM_FAST_ISA=isa)
+    proc = subprocess.run([sys.executable, "-c", child, str(out_path)], env=env,
+                          cwd=out_path.parent, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out_path) as saved:
+        return {k: saved[k] for k in saved.files}

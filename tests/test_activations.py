@@ -11,14 +11,11 @@ exactly, so the outputs are the activations of the grid itself.
 Each ISA runs in its own subprocess (it is chosen once, at import).
 """
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import lstm_fast._core as core
+from _helpers import run_on_isa
 
 ISAS = ("generic", "avx2", "avx512")
 MAX_ULP = 4.0
@@ -63,17 +60,10 @@ np.savez(sys.argv[1], **out)
 def results(tmp_path_factory):
     """ISA -> the child's arrays, for every ISA this CPU supports."""
     directory = tmp_path_factory.mktemp("activations")
-    out = {}
-    for isa in core.isas_supported():
-        path = directory / f"{isa}.npz"
-        env = dict(os.environ, LSTM_FAST_ISA=isa)
-        # cwd away from the source tree, which `python -c` would put first on sys.path.
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=directory,
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        with np.load(path) as saved:
-            out[isa] = {k: saved[k] for k in saved.files}
-        assert str(out[isa]["isa"]) == isa
+    out = {isa: run_on_isa(CHILD, directory / f"{isa}.npz", isa)
+           for isa in core.isas_supported()}
+    for isa, arrays in out.items():
+        assert str(arrays["isa"]) == isa
     return out
 
 

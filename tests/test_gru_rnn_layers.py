@@ -5,16 +5,12 @@ torch.nn.RNN, every ISA path, any thread count.
 Metric for arrays: :func:`_helpers.normwise_error`, ``max|a - b| / max|b|``.
 """
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import lstm_fast
 import lstm_fast._core as core
-from _helpers import normwise_error
+from _helpers import normwise_error, run_on_isa
 from lstm_fast import layers, reference
 
 NONLINEARITIES = ("tanh", "relu")
@@ -127,22 +123,13 @@ np.savez(sys.argv[1], **out)
 """
 
 
-def run_isa(isa, path):
-    env = dict(os.environ, LSTM_FAST_ISA=isa)
-    # cwd away from the source tree, which `python -c` would put first on sys.path.
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=path.parent,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return np.load(path)
-
-
 def test_every_isa_path_computes_the_same_gru_and_rnn(tmp_path):
     supported = core.isas_supported()
-    results = {isa: run_isa(isa, tmp_path / f"{isa}.npz") for isa in supported}
+    results = {isa: run_on_isa(CHILD, tmp_path / f"{isa}.npz", isa) for isa in supported}
     base = results["generic"]
     for isa, res in results.items():
         assert str(res["isa"]) == isa
-        for key in base.files:
+        for key in base:
             if key == "isa":
                 continue
             tol = 1e-5 if "float32" in key else 1e-12
