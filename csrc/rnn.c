@@ -73,31 +73,12 @@ static void prefetch_next_step(const real *z_next, int64_t ld, int64_t H,
                 __builtin_prefetch(z_next + r * ld + g * H + j0 + u, 0, 2);
 }
 
-/* tile (rows [r0, i_end) of a step, one unit block of W columns) gets
- * A W^T for rows i at a + i*lda and K columns, W^T packed as by
- * pack_recurrent from `packed` (panels `panel` elements apart): added to
- * the tile when `accumulate`, else written. KC-deep slices of K outside the
- * row panels: each KC x NR slice of W stays in L1 while every row panel of
- * the thread uses it. */
-static void tile_product(int64_t r0, int64_t i_end, const real *a, int64_t lda, int64_t K,
-                         const real *packed, int64_t panel, real *tile, int64_t W,
-                         int accumulate) {
-    for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
-        const int64_t kc = MIN(GEMM_KC, K - k0);
-        for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-            const int mr = (int)MIN(GEMM_MR, i_end - i);
-            for (int64_t q = 0; q < W / GEMM_NR; q++)
-                FN(gemm_micro)(mr, GEMM_NR, kc, a + i * lda + k0, lda, 1,
-                               packed + q * panel + k0 * GEMM_NR, NULL,
-                               tile + (i - r0) * W + q * GEMM_NR, W, accumulate || k0 > 0);
-        }
-    }
-}
-
-/* Rows [r0, i_end) of c (row i at c + i*ldc) get rows i of A (at a + i*lda,
- * K columns) times B, packed by gemm_pack_b (K x n_cols): added when
+/* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
+ * A (at a + i*lda, K columns) times B, K x n_cols packed in K x NR panels
+ * (gemm_pack_b, or one unit block of pack_recurrent): added when
  * `accumulate`, else written. Column panels outside, then KC-deep slices of
- * K: each KC x NR slice of B stays in L1 while every row panel uses it. */
+ * K: each KC x NR slice of B stays in L1 while every row panel of the
+ * thread uses it. */
 static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
                               int64_t K, const real *packed, int64_t n_cols, real *c,
                               int64_t ldc, int accumulate) {
@@ -108,7 +89,7 @@ static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t 
             for (int64_t i = r0; i < i_end; i += GEMM_MR)
                 FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, kc, a + i * lda + k0, lda, 1,
                                packed + p * K * GEMM_NR + k0 * GEMM_NR, NULL,
-                               c + i * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
+                               c + (i - r0) * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
         }
     }
 }
@@ -239,10 +220,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
              * through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 if (fuse_input)
-                    tile_product(r0, i_end, xp + off[t] * ldx, ldx, D,
-                                 wi + blk * (W / GEMM_NR) * panel_in, panel_in, tile, W, 0);
-                tile_product(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, panel,
-                             tile, W, fuse_input);
+                    rows_times_packed(r0, i_end, xp + off[t] * ldx, ldx, D,
+                                      wi + blk * (W / GEMM_NR) * panel_in, W, tile, W, 0);
+                rows_times_packed(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, W,
+                                  tile, W, fuse_input);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
@@ -339,8 +320,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.seq.t = st.state_seq.t = t;
             cell->backward_rows(&st, r0, i_end);
-            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, dh, H, info.direct_dh);
-            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, dxp + off[t] * D, D, 0);
+            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, dh + r0 * H, H,
+                              info.direct_dh);
+            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, dxp + (off[t] + r0) * D, D, 0);
         }
     }
     for (int64_t i = 0; i < B; i++) {
