@@ -1,8 +1,8 @@
 /* The time loop, for any cell (cells/cell.h), one (ISA, dtype) variant.
  *
- * Forward: gather x into packed rows, one GEMM for the input projection of
- * all steps, then per step one recurrent micro-kernel pass per (row panel,
- * unit block) whose output tile goes straight into the cell's epilogue.
+ * Forward: gather x into packed rows, then per step the input projection of
+ * the step's rows and one recurrent micro-kernel pass per (row panel, unit
+ * block) whose output tile goes straight into the cell's epilogue.
  * Backward: per step the cell's epilogue (dh -> dZ) then dh_{t-1} = dZ W_hh;
  * after the loop dW_ih, dW_hh and dX are single large GEMMs over all steps.
  *
@@ -61,34 +61,23 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
     return nt;
 }
 
-/* The input projection of step t+1 was written long ago and has left the
- * caches; fetch the slice the next step's tile will read (rows of z_next,
- * every gate, units [j0, j0 + nu)) into L2 while this step computes. */
-static void prefetch_next_step(const real *z_next, int64_t ld, int64_t H,
-                               int G, int64_t j0, int64_t nu, int64_t rows) {
-    const int64_t line = 64 / sizeof(real);
-    for (int64_t r = 0; r < rows; r++)
-        for (int g = 0; g < G; g++)
-            for (int64_t u = 0; u < nu; u += line)
-                __builtin_prefetch(z_next + r * ld + g * H + j0 + u, 0, 2);
-}
-
 /* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
- * A (at a + i*lda, K columns) times B, K x n_cols packed in K x NR panels
- * (gemm_pack_b, or one unit block of pack_recurrent): added when
- * `accumulate`, else written. Column panels outside, then KC-deep slices of
- * K: each KC x NR slice of B stays in L1 while every row panel of the
- * thread uses it. */
+ * A (at a + i*lda, K >= 1 columns) times B, K x n_cols packed in K x NR
+ * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
+ * not NULL, n_cols elements): added when `accumulate`, else written. Column
+ * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
+ * L1 while every row panel of the thread uses it. */
 static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
-                              int64_t K, const real *packed, int64_t n_cols, real *c,
-                              int64_t ldc, int accumulate) {
+                              int64_t K, const real *packed, int64_t n_cols,
+                              const real *bias, real *c, int64_t ldc, int accumulate) {
     for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
         const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
             const int64_t kc = MIN(GEMM_KC, K - k0);
+            const real *bias_p = bias && k0 == 0 ? bias + p * GEMM_NR : NULL;
             for (int64_t i = r0; i < i_end; i += GEMM_MR)
                 FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, kc, a + i * lda + k0, lda, 1,
-                               packed + p * K * GEMM_NR + k0 * GEMM_NR, NULL,
+                               packed + p * K * GEMM_NR + k0 * GEMM_NR, bias_p,
                                c + (i - r0) * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
         }
     }
@@ -122,15 +111,20 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * D = H/8 to D = 2H (forward 9-48% faster, training 0-11%). The GRU
      * keeps the separate projection (its recurrent product needs its own
      * dZ), and so does the one-gate RNN, whose epilogue reads a single z
-     * column per unit. */
+     * column per unit. Those project step by step as well: each thread
+     * computes its own rows of x_t W_ih^T + b_ih into z right before the
+     * step, where the epilogue reads them from cache. One GEMM over all
+     * steps first wrote all of z (N x G*H) to memory and the steps read it
+     * back; in inference that workspace was also fresh memory at every call
+     * (the kernel zeroing its pages). Same arithmetic, so the same bits. */
     const int fuse_input = !info.separate_recurrent_dz && G > 1;
 
-    /* Training keeps xh, z, c in the cache. Inference needs x, z for the
-     * input projection (unless fused), two h buffers and one c buffer per
-     * row. */
+    /* Training keeps xh, z, c in the cache. Inference needs x, one step's
+     * z rows for the input projection (unless fused), two h buffers and one
+     * c buffer per row. */
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     real *work = NULL;
-    const int64_t zwork = fuse_input ? 0 : lstmf_mul(N, ZW);
+    const int64_t zwork = fuse_input ? 0 : lstmf_mul(B, ZW);
     if (!training) {
         work = lstmf_alloc_n(lstmf_add(lstmf_add(lstmf_mul(N, D), zwork), lstmf_mul(3 * B, H)),
                              sizeof(real));
@@ -148,10 +142,12 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
     real *wp = lstmf_alloc_n(FN(recurrent_packed_elems)(G, H, H), sizeof(real));
-    /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector. */
-    const int64_t in_elems = fuse_input ? FN(recurrent_packed_elems)(G, H, D) : 0;
-    real *wi = fuse_input ? lstmf_alloc_n(lstmf_add(in_elems, GH), sizeof(real)) : NULL;
-    if (!wp || (fuse_input && !wi)) goto nomem_packed;
+    /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector;
+     * otherwise W_ih^T packed as a plain GEMM operand. */
+    const int64_t in_elems = fuse_input ? FN(recurrent_packed_elems)(G, H, D)
+                                        : FN(gemm_packed_b_elems)(D, GH);
+    real *wi = lstmf_alloc_n(lstmf_add(in_elems, fuse_input ? GH : 0), sizeof(real));
+    if (!wp || !wi) goto nomem_packed;
     const int64_t panel_in = D * GEMM_NR;
     real *bias = fuse_input ? wi + in_elems : NULL;
 
@@ -175,10 +171,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi)) goto nomem_packed;
         for (int64_t j = 0; j < GH; j++)
             bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
-    } else if (FN(gemm)(N, GH, D, xp, ldx, 1, (const real *)w->w_ih, 1, D,
-                        (const real *)w->b_ih, z, ZW, nthreads) != 0) {
-        /* Input projection of every step at once: z = xp W_ih^T + b_ih. */
-        goto nomem_packed;
+    } else {
+        FN(gemm_pack_b)(D, GH, (const real *)w->w_ih, 1, D, NULL, wi);
     }
 
     /* W_hh^T packed once for all steps (recurrent.h). */
@@ -208,30 +202,29 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
             st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
-            st.z = training || !fuse_input ? z + off[t] * ZW : NULL;
+            st.z = training ? z + off[t] * ZW : fuse_input ? NULL : z;
             st.z_in = fuse_input ? NULL : st.z;
             if (has_c) {
                 st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
                 st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
             }
             st.seq.t = t;
+            if (!fuse_input)
+                rows_times_packed(r0, i_end, xp + off[t] * ldx, ldx, D, wi, GH,
+                                  (const real *)w->b_ih, st.z + r0 * ZW, ZW, 0);
             /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
              * fused) and h_{t-1} W_hh^T for one block of units, then goes
              * through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 if (fuse_input)
                     rows_times_packed(r0, i_end, xp + off[t] * ldx, ldx, D,
-                                      wi + blk * (W / GEMM_NR) * panel_in, W, tile, W, 0);
+                                      wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
                 rows_times_packed(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, W,
-                                  tile, W, fuse_input);
+                                  NULL, tile, W, fuse_input);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
                                        MIN(U, H - blk * U));
-                    if (!fuse_input)
-                        prefetch_next_step(st.z + (batch_sizes[t] + i) * ZW, ZW, H, G,
-                                           blk * U, MIN(U, H - blk * U),
-                                           MIN(mr, st.n_next - i));
                 }
             }
         }
@@ -320,9 +313,10 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.seq.t = st.state_seq.t = t;
             cell->backward_rows(&st, r0, i_end);
-            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, dh + r0 * H, H,
+            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
                               info.direct_dh);
-            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, dxp + (off[t] + r0) * D, D, 0);
+            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dxp + (off[t] + r0) * D, D,
+                              0);
         }
     }
     for (int64_t i = 0; i < B; i++) {
