@@ -52,36 +52,50 @@ void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
         pack_b_panel(p, K, n_cols, B, rsb, csb, col_map, Bp);
 }
 
-/* A block (mc x kc) -> MR-row panels, element (r, k) of panel q at
- * Ap[q*MR*kc + k*MR + r]; rows past mc are zero. Only used when A's rows
+/* A block (mc x kc, mc <= MC) -> MR-row panels, element (r, k) of panel q
+ * at Ap[q*MR*kc + k*MR + r]; rows past mc are zero. Only used when A's rows
  * are not contiguous (row-major A is read in place by the micro-kernel).
  * If sums is not NULL, the row sums of the block are added to it on the
- * way, in k order. */
+ * way, each summed in k order from zero first. */
 static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
                    int64_t csa, real *Ap, real *sums) {
-    for (int64_t q = 0; q * GEMM_MR < mc; q++) {
-        real *dst = Ap + q * GEMM_MR * kc;
-        const int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
-        const real *src = A + q * GEMM_MR * rsa;
-        real acc[GEMM_MR] = {0};
-        if (rsa == 1 && rows == GEMM_MR) {
-            /* Column-major source: MR contiguous elements per k. */
-            for (int64_t k = 0; k < kc; k++) {
-                memcpy(dst + k * GEMM_MR, src + k * csa, sizeof(real) * GEMM_MR);
-                if (sums)
-                    for (int r = 0; r < GEMM_MR; r++) acc[r] += src[k * csa + r];
+    real acc[GEMM_MC + GEMM_MR] = {0};
+    const int64_t panels = (mc + GEMM_MR - 1) / GEMM_MR;
+    if (rsa == 1) {
+        /* Column-major source (the transpose of a row-major matrix, as dZ^T
+         * in the weight gradients): k outside, so each k reads one
+         * contiguous run of mc elements and the sums are vector adds. One
+         * panel at a time instead went through the source in strides of
+         * csa, with its MR sums in a load-add-store chain per k. */
+        for (int64_t k = 0; k < kc; k++) {
+            const real *src = A + k * csa;
+            for (int64_t q = 0; q < panels; q++) {
+                real *dst = Ap + q * GEMM_MR * kc + k * GEMM_MR;
+                const int64_t r0 = q * GEMM_MR;
+                if (r0 + GEMM_MR <= mc) {
+                    memcpy(dst, src + r0, sizeof(real) * GEMM_MR);
+                } else {
+                    for (int64_t r = 0; r < GEMM_MR; r++) dst[r] = r0 + r < mc ? src[r0 + r] : 0;
+                }
             }
-        } else {
+            if (sums)
+                for (int64_t i = 0; i < mc; i++) acc[i] += src[i];
+        }
+    } else {
+        for (int64_t q = 0; q < panels; q++) {
+            real *dst = Ap + q * GEMM_MR * kc;
+            const int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
+            const real *src = A + q * GEMM_MR * rsa;
             for (int64_t k = 0; k < kc; k++)
                 for (int r = 0; r < GEMM_MR; r++) {
                     real v = r < rows ? src[r * rsa + k * csa] : 0;
                     dst[k * GEMM_MR + r] = v;
-                    acc[r] += v;
+                    acc[q * GEMM_MR + r] += v;
                 }
         }
-        if (sums)
-            for (int r = 0; r < rows; r++) sums[q * GEMM_MR + r] += acc[r];
     }
+    if (sums)
+        for (int64_t i = 0; i < mc; i++) sums[i] += acc[i];
 }
 
 static int gemm_driver(int64_t M, int64_t N, int64_t K,
