@@ -119,24 +119,33 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * (the kernel zeroing its pages). Same arithmetic, so the same bits. */
     const int fuse_input = !info.separate_recurrent_dz && G > 1;
 
-    /* Training keeps xh, z, c in the cache. Inference needs x, one step's
-     * z rows for the input projection (unless fused), two h buffers and one
-     * c buffer per row. */
+    /* Inference reads x where it is when every sample runs all T steps:
+     * live row i of step t is then sample i at time t (T-1-t in reverse).
+     * Otherwise x is gathered into packed rows; training always gathers, as
+     * its cache keeps x for the weight gradients. */
+    const int x_in_place = !training && !lengths;
+
+    /* Training keeps xh, z, c in the cache. Inference needs x (unless read
+     * in place), one step's z rows for the input projection (unless
+     * fused), two h buffers and one c buffer per row. */
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
     real *work = NULL;
+    const int64_t xwork = x_in_place ? 0 : lstmf_mul(N, D);
     const int64_t zwork = fuse_input ? 0 : lstmf_mul(B, ZW);
     if (!training) {
-        work = lstmf_alloc_n(lstmf_add(lstmf_add(lstmf_mul(N, D), zwork), lstmf_mul(3 * B, H)),
+        work = lstmf_alloc_n(lstmf_add(lstmf_add(xwork, zwork), lstmf_mul(3 * B, H)),
                              sizeof(real));
         if (!work) goto nomem;
     }
-    /* x of packed row r at xp + r*ldx; h_{t-1} of live row i of step t at
-     * hbuf + hrow(t) + i*ldh. */
-    const int64_t ldx = training ? D + H : D, ldh = training ? D + H : H;
+    /* x of live row i of step t at XROW(t) + i*ldx; h_{t-1} at
+     * hbuf + HROW(t) + i*ldh. */
+    const int64_t ldx = training ? D + H : x_in_place ? T * D : D;
+    const int64_t ldh = training ? D + H : H;
     real *xp = training ? cache + lay.xh : work;
-    real *z = training ? cache + lay.z : work + N * D;
-    real *hbuf = training ? cache + lay.xh + D : work + N * D + zwork;
+    real *z = training ? cache + lay.z : work + xwork;
+    real *hbuf = training ? cache + lay.xh + D : work + xwork + zwork;
     real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
+#define XROW(t) (x_in_place ? x + (s->reverse ? T - 1 - (t) : (t)) * D : xp + off[t] * ldx)
 #define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
@@ -152,7 +161,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     real *bias = fuse_input ? wi + in_elems : NULL;
 
     /* Gather inputs into packed rows; the initial states into sorted rows. */
-    for (int64_t t = 0; t < T; t++)
+    for (int64_t t = 0; t < T && !x_in_place; t++)
         for (int64_t i = 0; i < batch_sizes[t]; i++)
             memcpy(xp + (off[t] + i) * ldx, x + (perm[i] * T + seq_time(s, row_len, i, t)) * D,
                    sizeof(real) * D);
@@ -210,14 +219,14 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
             st.seq.t = t;
             if (!fuse_input)
-                rows_times_packed(r0, i_end, xp + off[t] * ldx, ldx, D, wi, GH,
+                rows_times_packed(r0, i_end, XROW(t), ldx, D, wi, GH,
                                   (const real *)w->b_ih, st.z + r0 * ZW, ZW, 0);
             /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
              * fused) and h_{t-1} W_hh^T for one block of units, then goes
              * through the epilogue. */
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 if (fuse_input)
-                    rows_times_packed(r0, i_end, xp + off[t] * ldx, ldx, D,
+                    rows_times_packed(r0, i_end, XROW(t), ldx, D,
                                       wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
                 rows_times_packed(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, W,
                                   NULL, tile, W, fuse_input);
@@ -229,6 +238,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
         }
     }
+#undef XROW
 #undef HROW
     lstmf_free(tiles);
     lstmf_free(wi);
