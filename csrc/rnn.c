@@ -1,10 +1,12 @@
 /* The time loop, for any cell (cells/cell.h), one (ISA, dtype) variant.
  *
- * Forward: gather x into packed rows, then per step the input projection of
- * the step's rows and one recurrent micro-kernel pass per (row panel, unit
- * block) whose output tile goes straight into the cell's epilogue.
- * Backward: per step the cell's epilogue (dh -> dZ) then dh_{t-1} = dZ W_hh;
- * after the loop dW_ih, dW_hh and dX are single large GEMMs over all steps.
+ * Forward: gather x into packed rows (unless inference can read it in
+ * place), then per step the input projection of the step's rows and one
+ * recurrent micro-kernel pass per (row panel, unit block) whose output tile
+ * goes straight into the cell's epilogue.
+ * Backward: per step the cell's epilogue (dh -> dZ), then dh_{t-1} = dZ W_hh
+ * and dx_t = dZ W_ih; after the loop dW_ih and dW_hh are single large GEMMs
+ * over all steps.
  *
  * Threads split the batch rows: a row's recurrence never reads another row,
  * so the whole time loop runs with no barrier, and every value is computed
