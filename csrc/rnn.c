@@ -162,22 +162,6 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t panel_in = D * GEMM_NR;
     real *bias = fuse_input ? wi + in_elems : NULL;
 
-    /* Gather inputs into packed rows; the initial states into sorted rows. */
-    for (int64_t t = 0; t < T && !x_in_place; t++)
-        for (int64_t i = 0; i < batch_sizes[t]; i++)
-            memcpy(xp + (off[t] + i) * ldx, x + (perm[i] * T + seq_time(s, row_len, i, t)) * D,
-                   sizeof(real) * D);
-    for (int64_t i = 0; i < B; i++) {
-        if (h0) memcpy(hbuf + i * ldh, h0 + perm[i] * H, sizeof(real) * H);
-        else memset(hbuf + i * ldh, 0, sizeof(real) * H);
-        if (has_c && c0) memcpy(cbuf + i * H, c0 + perm[i] * H, sizeof(real) * H);
-        else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
-    }
-    /* Padded outputs are zero, as torch's pad_packed_sequence gives. */
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = lengths ? lengths[b] : T; t < T; t++)
-            memset(y + (b * T + t) * y_ld, 0, sizeof(real) * H);
-
     if (fuse_input) {
         if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi)) goto nomem_packed;
         for (int64_t j = 0; j < GH; j++)
@@ -200,6 +184,21 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
         real *tile = tiles + tile_rows * W * tid;
+        /* The thread's rows only, before its loop (which reads no other
+         * rows): inputs gathered into packed rows, initial states into
+         * sorted rows, padded outputs zeroed (as torch's
+         * pad_packed_sequence gives). */
+        for (int64_t i = r0; i < r1; i++) {
+            for (int64_t t = 0; t < row_len[i] && !x_in_place; t++)
+                memcpy(xp + (off[t] + i) * ldx,
+                       x + (perm[i] * T + seq_time(s, row_len, i, t)) * D, sizeof(real) * D);
+            if (h0) memcpy(hbuf + i * ldh, h0 + perm[i] * H, sizeof(real) * H);
+            else memset(hbuf + i * ldh, 0, sizeof(real) * H);
+            if (has_c && c0) memcpy(cbuf + i * H, c0 + perm[i] * H, sizeof(real) * H);
+            else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
+            for (int64_t t = row_len[i]; t < T; t++)
+                memset(y + (perm[i] * T + t) * y_ld, 0, sizeof(real) * H);
+        }
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
             .b_hh = fuse_input ? bias : (const real *)w->b_hh, .perm = perm, .h_stride = ldh, .y = y,
@@ -281,20 +280,21 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const real *xh = cache + lay.xh;
     const int64_t DH = D + H;
 
+    /* When every sample runs all T steps, live row i of step t is sample i
+     * at time t (T-1-t in reverse), and dx_t goes straight into dX, rows
+     * T*D apart; otherwise into packed rows, scattered afterwards. */
+    real *dx = g->x;
+    const int dx_in_place = N == B * T;
+    const int64_t ldx = dx_in_place ? T * D : D;
+
     real *dh = lstmf_alloc_n(lstmf_mul(2 * B, H), sizeof(real));
     real *wp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, H), sizeof(real));
     real *wxp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, D), sizeof(real));
-    real *dxp = lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
+    real *dxp = dx_in_place ? NULL : lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
     real *dw = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
     int status = LSTMF_ENOMEM;
-    if (!dh || !wp || !wxp || !dxp || !dw) goto done;
+    if (!dh || !wp || !wxp || (!dx_in_place && !dxp) || !dw) goto done;
     real *dc = dh + B * H;
-    for (int64_t i = 0; i < B; i++) {
-        if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
-        else memset(dh + i * H, 0, sizeof(real) * H);
-        if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
-        else memset(dc + i * H, 0, sizeof(real) * H);
-    }
     /* dh_{t-1} = dZ_t W_hh and dx_t = dZ_t W_ih: W_hh (G*H x H) and W_ih
      * (G*H x D), row-major, are the B operands. dx_t is computed in the
      * step too, while dZ_t is still in cache: as one GEMM over all steps
@@ -308,6 +308,14 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
+        /* Each thread its own rows, before and after its loop (which reads
+         * no other rows), as in the forward. */
+        for (int64_t i = r0; i < r1; i++) {
+            if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
+            else memset(dh + i * H, 0, sizeof(real) * H);
+            if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
+            else memset(dc + i * H, 0, sizeof(real) * H);
+        }
         FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .perm = perm, .h_stride = DH, .dy = dy,
                            .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld,
                                    .reverse = s->reverse},
@@ -327,13 +335,25 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             cell->backward_rows(&st, r0, i_end);
             rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
                               info.direct_dh);
-            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dxp + (off[t] + r0) * D, D,
-                              0);
+            real *dx_t = dx_in_place ? dx + (r0 * T + (s->reverse ? T - 1 - t : t)) * D
+                                     : dxp + (off[t] + r0) * D;
+            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dx_t, ldx, 0);
         }
-    }
-    for (int64_t i = 0; i < B; i++) {
-        memcpy((real *)g->h0 + perm[i] * H, dh + i * H, sizeof(real) * H);
-        if (has_c) memcpy((real *)g->c0 + perm[i] * H, dc + i * H, sizeof(real) * H);
+        for (int64_t i = r0; i < r1; i++) {
+            const int64_t b = perm[i];
+            memcpy((real *)g->h0 + b * H, dh + i * H, sizeof(real) * H);
+            if (has_c) memcpy((real *)g->c0 + b * H, dc + i * H, sizeof(real) * H);
+            for (int64_t t = 0; t < row_len[i] && !dx_in_place; t++)
+                memcpy(dx + (b * T + seq_time(s, row_len, i, t)) * D, dxp + (off[t] + i) * D,
+                       sizeof(real) * D);
+            /* Padded steps were never written: zero them. */
+            for (int64_t t = row_len[i]; t < T; t++) {
+                memset(dx + (b * T + t) * D, 0, sizeof(real) * D);
+                if (g->h_seq) memset((real *)g->h_seq + (b * T + t) * H, 0, sizeof(real) * H);
+                if (has_c && g->c_seq)
+                    memset((real *)g->c_seq + (b * T + t) * H, 0, sizeof(real) * H);
+            }
+        }
     }
 
     /* Weight gradients: [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over
@@ -353,19 +373,6 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         goto done;
     }
 
-    real *dx = g->x;
-    memset(dx, 0, sizeof(real) * B * T * D);
-    /* Padded steps of the state gradients were never written: zero them. */
-    for (int64_t i = 0; i < B; i++)
-        for (int64_t t = row_len[i]; t < T; t++) {
-            if (g->h_seq) memset((real *)g->h_seq + (perm[i] * T + t) * H, 0, sizeof(real) * H);
-            if (has_c && g->c_seq)
-                memset((real *)g->c_seq + (perm[i] * T + t) * H, 0, sizeof(real) * H);
-        }
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < batch_sizes[t]; i++)
-            memcpy(dx + (perm[i] * T + seq_time(s, row_len, i, t)) * D, dxp + (off[t] + i) * D,
-                   sizeof(real) * D);
     status = LSTMF_OK;
 done:
     lstmf_free(dh);
