@@ -50,10 +50,17 @@ LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
 }
 
 /* One copy of the body per row count and width, so every loop is unrolled
- * with constant bounds and the accumulators live in registers. */
+ * with constant bounds and the accumulators live in registers. A C at most
+ * one vector wide (the input gradient dx_t = dZ_t W_ih with D <= VLEN, the
+ * last panel of a weight gradient) gets its own copy: with NV/2 vectors it
+ * multiplied zeros at the cost of the FMAs it wasted, with one vector it is
+ * bounded by the loads of A instead. */
 #define MICRO_CASE(MRV)                                                        \
     case MRV:                                                                  \
-        if (nr <= GEMM_NR / 2)                                                 \
+        if (GEMM_NV > 2 && nr <= VLEN)                                         \
+            micro_body(MRV, 1, nr, K, A, rsa, csa, Bp, bias, C, ldc,           \
+                       accumulate);                                            \
+        else if (nr <= GEMM_NR / 2)                                            \
             micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, bias, C, ldc, \
                        accumulate);                                            \
         else                                                                   \
