@@ -238,6 +238,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 }
             }
         }
+        /* The cells' streamed cache writes (vstream_upto), visible to
+         * backward's threads. */
+        if (training) vstream_fence();
     }
 #undef XROW
 #undef HROW

@@ -14,6 +14,17 @@ from ._layer_base import _CHECK_MEMORY_ABOVE, PARAMS, GRUBase, LSTMBase, RNNBase
 __all__ = ["LSTM", "GRU", "RNN"]
 
 
+def _aligned_empty(n_elements, dtype, alignment=64):
+    """An uninitialised 1-D array whose data starts on an `alignment`-byte
+    boundary (numpy's own allocations guarantee 16): the kernels write the
+    training cache with whole-vector non-temporal stores, which need aligned
+    addresses (csrc/simd/vec.h, vstream_upto)."""
+    dtype = np.dtype(dtype)
+    raw = np.empty(n_elements + alignment // dtype.itemsize, dtype)
+    start = (-raw.ctypes.data % alignment) // dtype.itemsize
+    return raw[start:start + n_elements]
+
+
 class _KernelCache:
     """What a training forward keeps for backward: kernel-owned buffers, one
     (buffer, index) pair per direction.
@@ -243,7 +254,7 @@ class _KernelLayer:
         memory), else a new one."""
         if len(spare) > d and spare[d].size == n_elements:
             return spare[d]
-        return np.empty(n_elements, self.dtype)
+        return _aligned_empty(n_elements, self.dtype)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -512,6 +512,19 @@ def test_core_backward_rejects_a_wrong_dtype_gradient_array():
                       layer.bias_hh, cache.buffer, cache.index, None, None, None, *grads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_caches_start_on_a_cache_line(dtype):
+    """The kernels write a cache's gate activations with aligned
+    non-temporal stores; from an unaligned buffer they would silently fall
+    back to cached ones. Fresh buffers and the spare a spent cache leaves."""
+    layer = FastLSTM(D0, H0, dtype=dtype, bidirectional=True, random_state=0)
+    X = np.zeros((B0, T0, D0), dtype)
+    for _ in range(3):
+        Y, *_, cache = layer.forward(X, training=True)
+        assert [b.ctypes.data % 64 for b in cache.buffers] == [0, 0]
+        layer.backward(cache, dY=np.ones_like(Y))
+
+
 # ============================================================ configuration
 
 

@@ -87,6 +87,36 @@ LSTMF_INLINE void vstore_upto(real *p, vreal v, int n) {
     if (n >= VLEN) vstore(p, v); else vstore_n(p, v, n);
 }
 
+/* A store that bypasses the caches (x86 non-temporal) when v is a whole,
+ * aligned vector, else vstore_upto: for large arrays written once and read
+ * back only much later, such as the gate activations of a training forward,
+ * which backward reads in reverse. A cached store first reads the line it
+ * writes from memory; this one does not. Stores made with it become visible
+ * to other threads only after vstream_fence(). */
+LSTMF_INLINE void vstream_upto(real *p, vreal v, int n) {
+#if (defined(__AVX512F__) && VBYTES == 64) || (defined(__AVX2__) && VBYTES == 32)
+    if (n >= VLEN && ((uintptr_t)p & (VBYTES - 1)) == 0) {
+#if VBYTES == 64 && defined(LSTMF_DTYPE_F64)
+        _mm512_stream_pd(p, (__m512d)v);
+#elif VBYTES == 64
+        _mm512_stream_ps(p, (__m512)v);
+#elif defined(LSTMF_DTYPE_F64)
+        _mm256_stream_pd(p, (__m256d)v);
+#else
+        _mm256_stream_ps(p, (__m256)v);
+#endif
+        return;
+    }
+#endif
+    vstore_upto(p, v, n);
+}
+
+LSTMF_INLINE void vstream_fence(void) {
+#if (defined(__AVX512F__) && VBYTES == 64) || (defined(__AVX2__) && VBYTES == 32)
+    _mm_sfence();
+#endif
+}
+
 /* Lane select: mask ? a : b (C has no vector ?: operator). */
 LSTMF_INLINE vreal vselect(vint mask, vreal a, vreal b) {
     return (vreal)((mask & (vint)a) | (~mask & (vint)b));
