@@ -128,27 +128,28 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int x_in_place = !training && !lengths;
 
     /* Training keeps xh, z, c in the cache. Inference needs x (unless read
-     * in place), one step's z rows for the input projection (unless
-     * fused), two h buffers and one c buffer per row. */
+     * in place) and one step's z rows for the input projection (unless
+     * fused). Both carry the recurrence in two h buffers and one c buffer
+     * per row, which stay in cache; training also streams h_t and c_t into
+     * the cache rows backward reads (cell.h: h_cache, c_cache), fresh
+     * memory that cached stores would first read. */
     lstmf_cache_offsets lay = lstmf_cache_layout(info.z_width, has_c, N, B, D, H);
-    real *work = NULL;
-    const int64_t xwork = x_in_place ? 0 : lstmf_mul(N, D);
-    const int64_t zwork = fuse_input ? 0 : lstmf_mul(B, ZW);
-    if (!training) {
-        work = lstmf_alloc_n(lstmf_add(lstmf_add(xwork, zwork), lstmf_mul(3 * B, H)),
-                             sizeof(real));
-        if (!work) goto nomem;
-    }
+    const int64_t xwork = training || x_in_place ? 0 : lstmf_mul(N, D);
+    const int64_t zwork = training || fuse_input ? 0 : lstmf_mul(B, ZW);
+    real *work = lstmf_alloc_n(lstmf_add(lstmf_add(xwork, zwork), lstmf_mul(3 * B, H)),
+                               sizeof(real));
+    if (!work) goto nomem;
     /* x of live row i of step t at XROW(t) + i*ldx; h_{t-1} at
-     * hbuf + HROW(t) + i*ldh. */
+     * hbuf + HROW(t) + i*H. In training, row i of step t's xh at
+     * xh + (off[t] + i)*(D + H): x_t, then h_{t-1}. */
     const int64_t ldx = training ? D + H : x_in_place ? T * D : D;
-    const int64_t ldh = training ? D + H : H;
-    real *xp = training ? cache + lay.xh : work;
+    real *xh = training ? cache + lay.xh : NULL;
+    real *xp = training ? xh : work;
     real *z = training ? cache + lay.z : work + xwork;
-    real *hbuf = training ? cache + lay.xh + D : work + xwork + zwork;
-    real *cbuf = training ? cache + lay.c0 : hbuf + 2 * B * H;
+    real *hbuf = work + xwork + zwork;
+    real *cbuf = hbuf + 2 * B * H;
 #define XROW(t) (x_in_place ? x + (s->reverse ? T - 1 - (t) : (t)) * D : xp + off[t] * ldx)
-#define HROW(t) (training ? off[t] * ldh : ((t) & 1) * B * H)
+#define HROW(t) (((t) & 1) * B * H)
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
@@ -192,16 +193,20 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             for (int64_t t = 0; t < row_len[i] && !x_in_place; t++)
                 memcpy(xp + (off[t] + i) * ldx,
                        x + (perm[i] * T + seq_time(s, row_len, i, t)) * D, sizeof(real) * D);
-            if (h0) memcpy(hbuf + i * ldh, h0 + perm[i] * H, sizeof(real) * H);
-            else memset(hbuf + i * ldh, 0, sizeof(real) * H);
+            if (h0) memcpy(hbuf + i * H, h0 + perm[i] * H, sizeof(real) * H);
+            else memset(hbuf + i * H, 0, sizeof(real) * H);
             if (has_c && c0) memcpy(cbuf + i * H, c0 + perm[i] * H, sizeof(real) * H);
             else if (has_c) memset(cbuf + i * H, 0, sizeof(real) * H);
+            if (training) { /* h_{-1} and c_{-1} as backward reads them */
+                memcpy(xh + i * (D + H) + D, hbuf + i * H, sizeof(real) * H);
+                if (has_c) memcpy(cache + lay.c0 + i * H, cbuf + i * H, sizeof(real) * H);
+            }
             for (int64_t t = row_len[i]; t < T; t++)
                 memset(y + (perm[i] * T + t) * y_ld, 0, sizeof(real) * H);
         }
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
-            .b_hh = fuse_input ? bias : (const real *)w->b_hh, .perm = perm, .h_stride = ldh, .y = y,
+            .b_hh = fuse_input ? bias : (const real *)w->b_hh, .perm = perm, .h_stride = H, .y = y,
             .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld, .reverse = s->reverse},
             .h_n = h_n, .c_n = c_n,
         };
@@ -211,12 +216,14 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             const real *h_prev = hbuf + HROW(t);
             st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
-            st.h_out = t + 1 < T || !training ? hbuf + HROW(t + 1) : NULL;
+            st.h_out = hbuf + HROW(t + 1);
             st.z = training ? z + off[t] * ZW : fuse_input ? NULL : z;
             st.z_in = fuse_input ? NULL : st.z;
-            if (has_c) {
-                st.c_prev = !training ? cbuf : t ? cache + lay.c + off[t - 1] * H : cbuf;
-                st.c_out = training ? cache + lay.c + off[t] * H : cbuf;
+            if (has_c) st.c_prev = st.c_out = cbuf;
+            if (training) {
+                st.h_cache = t + 1 < T ? xh + off[t + 1] * (D + H) + D : NULL;
+                st.h_cache_ld = D + H;
+                st.c_cache = has_c ? cache + lay.c + off[t] * H : NULL;
             }
             st.seq.t = t;
             if (!fuse_input)
@@ -229,7 +236,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 if (fuse_input)
                     rows_times_packed(r0, i_end, XROW(t), ldx, D,
                                       wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
-                rows_times_packed(r0, i_end, h_prev, ldh, H, wp + blk * (W / GEMM_NR) * panel, W,
+                rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel, W,
                                   NULL, tile, W, fuse_input);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);

@@ -52,6 +52,12 @@ typedef struct {
     const int64_t *perm;  /* sample of row i */
     real *h_n, *c_n;      /* final states of samples whose last step this is */
     lstmf_seq seq;        /* row i's output at y + seq_row(&seq, i) */
+    /* Training only (NULL otherwise): where backward finds the states, also
+     * written, with vstream_upto as nothing reads them before backward:
+     * h_t of rows i < n_next at h_cache + i*h_cache_ld (NULL at the last
+     * step), c_t at c_cache + i*H (cells with a cell state). */
+    real *h_cache, *c_cache;
+    int64_t h_cache_ld;
 } FN(fwd_step);
 
 /* One backward step, over whole rows. */

@@ -39,6 +39,8 @@ static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
             }
             vstore_upto(y + j, h, n);
             vstore_upto(h_out + j, h, n);
+            if (st->training && i < st->n_next)
+                vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
         }
     }
 }

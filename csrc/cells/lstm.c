@@ -69,6 +69,10 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
             vstore_upto(co + j, c, n);
             vstore_upto(y + j, h, n);
             vstore_upto(h_next + j, h, n);
+            if (training) {
+                vstream_upto(st->c_cache + i * H + j, c, n);
+                if (!last) vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
+            }
             if (last) vstore_upto(st->c_n + st->perm[i] * H + j, c, n);
         }
     }
