@@ -121,11 +121,11 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * (the kernel zeroing its pages). Same arithmetic, so the same bits. */
     const int fuse_input = !info.separate_recurrent_dz && G > 1;
 
-    /* Inference reads x where it is when every sample runs all T steps:
-     * live row i of step t is then sample i at time t (T-1-t in reverse).
+    /* Inference reads x where it is when every sample runs all T steps
+     * (N = B*T): live row i of step t is then sample i, rows T*D apart.
      * Otherwise x is gathered into packed rows; training always gathers, as
      * its cache keeps x for the weight gradients. */
-    const int x_in_place = !training && !lengths;
+    const int x_in_place = !training && N == B * T;
 
     /* Training keeps xh, z, c in the cache. Inference needs x (unless read
      * in place) and one step's z rows for the input projection (unless
@@ -148,7 +148,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     real *z = training ? cache + lay.z : work + xwork;
     real *hbuf = work + xwork + zwork;
     real *cbuf = hbuf + 2 * B * H;
-#define XROW(t) (x_in_place ? x + (s->reverse ? T - 1 - (t) : (t)) * D : xp + off[t] * ldx)
+#define XROW(t) (x_in_place ? x + seq_time(s, row_len, 0, t) * D : xp + off[t] * ldx)
 #define HROW(t) (((t) & 1) * B * H)
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
@@ -290,9 +290,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const real *xh = cache + lay.xh;
     const int64_t DH = D + H;
 
-    /* When every sample runs all T steps, live row i of step t is sample i
-     * at time t (T-1-t in reverse), and dx_t goes straight into dX, rows
-     * T*D apart; otherwise into packed rows, scattered afterwards. */
+    /* When every sample runs all T steps, live row i of step t is sample i,
+     * and dx_t goes straight into dX, rows T*D apart (as the forward reads
+     * x); otherwise into packed rows, scattered afterwards. */
     real *dx = g->x;
     const int dx_in_place = N == B * T;
     const int64_t ldx = dx_in_place ? T * D : D;
@@ -345,7 +345,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             cell->backward_rows(&st, r0, i_end);
             rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
                               info.direct_dh);
-            real *dx_t = dx_in_place ? dx + (r0 * T + (s->reverse ? T - 1 - t : t)) * D
+            real *dx_t = dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
                                      : dxp + (off[t] + r0) * D;
             rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dx_t, ldx, 0);
         }
