@@ -60,6 +60,13 @@ typedef struct {
     int64_t h_cache_ld;
 } FN(fwd_step);
 
+/* Training: h_t of row i (units j..) where backward reads it, for the rows
+ * that go on to the next step. */
+LSTMF_INLINE void keep_h_for_backward(const FN(fwd_step) *st, int64_t i, int64_t j, vreal h,
+                                      int n) {
+    if (i < st->n_next) vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
+}
+
 /* One backward step, over whole rows. */
 typedef struct {
     int64_t H;

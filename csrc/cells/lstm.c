@@ -58,21 +58,19 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
             vreal c = fg * vload_upto(cp + j, n) + ig * gg;
             vreal h = og * vtanh(c);
             if (training) {
-                /* The cache row is not read again before backward: write
-                 * it around the caches (medium shape, 1 thread: training
+                /* The cache rows are not read again before backward: write
+                 * them around the caches (medium shape, 1 thread: training
                  * forward 20% faster than with cached stores). */
                 vstream_upto(z + 0 * H + j, ig, n);
                 vstream_upto(z + 1 * H + j, fg, n);
                 vstream_upto(z + 2 * H + j, gg, n);
                 vstream_upto(z + 3 * H + j, og, n);
+                vstream_upto(st->c_cache + i * H + j, c, n);
+                keep_h_for_backward(st, i, j, h, n);
             }
             vstore_upto(co + j, c, n);
             vstore_upto(y + j, h, n);
             vstore_upto(h_next + j, h, n);
-            if (training) {
-                vstream_upto(st->c_cache + i * H + j, c, n);
-                if (!last) vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
-            }
             if (last) vstore_upto(st->c_n + st->perm[i] * H + j, c, n);
         }
     }

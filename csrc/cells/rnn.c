@@ -24,8 +24,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
             if (st->training) vstore_upto(z + j, h, n);
             vstore_upto(y + j, h, n);
             vstore_upto(h_out + j, h, n);
-            if (st->training && i < st->n_next)
-                vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
+            if (st->training) keep_h_for_backward(st, i, j, h, n);
         }
     }
 }

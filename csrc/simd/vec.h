@@ -93,8 +93,13 @@ LSTMF_INLINE void vstore_upto(real *p, vreal v, int n) {
  * which backward reads in reverse. A cached store first reads the line it
  * writes from memory; this one does not. Stores made with it become visible
  * to other threads only after vstream_fence(). */
-LSTMF_INLINE void vstream_upto(real *p, vreal v, int n) {
 #if (defined(__AVX512F__) && VBYTES == 64) || (defined(__AVX2__) && VBYTES == 32)
+#define VSTREAM_ 1
+#else
+#define VSTREAM_ 0
+#endif
+LSTMF_INLINE void vstream_upto(real *p, vreal v, int n) {
+#if VSTREAM_
     if (n >= VLEN && ((uintptr_t)p & (VBYTES - 1)) == 0) {
 #if VBYTES == 64 && defined(LSTMF_DTYPE_F64)
         _mm512_stream_pd(p, (__m512d)v);
@@ -112,7 +117,7 @@ LSTMF_INLINE void vstream_upto(real *p, vreal v, int n) {
 }
 
 LSTMF_INLINE void vstream_fence(void) {
-#if (defined(__AVX512F__) && VBYTES == 64) || (defined(__AVX2__) && VBYTES == 32)
+#if VSTREAM_
     _mm_sfence();
 #endif
 }
