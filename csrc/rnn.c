@@ -9,8 +9,10 @@
  * over all steps.
  *
  * Threads split the batch rows: a row's recurrence never reads another row,
- * so the whole time loop runs with no barrier, and every value is computed
- * by the same arithmetic whatever the thread count.
+ * so the whole time loop runs with no barrier. A forward with too few rows
+ * to split (streaming, B = 1) and large weights splits each step's unit
+ * blocks instead, with a barrier per step (unit_split_threads). Either way
+ * every value is computed by the same arithmetic whatever the thread count.
  */
 #include <string.h>
 
@@ -61,6 +63,20 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
     if (nt > B) nt = (int)B;
     if ((double)B * H * H * gates < 1e5) nt = 1;
     return nt;
+}
+
+/* Threads that split each step's unit blocks instead of its rows, or 0.
+ * With one row panel or less (streaming, B = 1) splitting rows leaves every
+ * thread but one idle, while splitting the unit blocks halves the weights
+ * each thread streams per step (an LSTM's W_hh, 64 KB at H = 64 in float32,
+ * leaves L1; half of it stays): worth a barrier per step once a step's
+ * products are large enough. Only where the tile holds the whole step (the
+ * input projection fused in), so the threads share nothing but h_{t-1}. */
+static int unit_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
+                              int64_t nblocks, int fused) {
+    if (nthreads < 2 || !fused || B > GEMM_MR || nblocks < 2) return 0;
+    if ((double)B * K * GH < 1.5e5) return 0;
+    return nthreads < nblocks ? nthreads : (int)nblocks;
 }
 
 /* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
@@ -176,20 +192,26 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* One output tile per thread, as wide as a unit block and as tall as
      * the thread's rows rounded up to whole row panels. */
-    const int nt = loop_threads(nthreads, B, H, G);
-    const int64_t tile_rows = ((B + nt - 1) / nt + GEMM_MR) / GEMM_MR * GEMM_MR;
+    const int split_units = unit_split_threads(nthreads, B, D + H, GH, nblocks, fuse_input);
+    const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
+    const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
+    const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
     real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, W), nt), sizeof(real));
     if (!tiles) goto nomem_packed;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
+        /* The thread's rows [r0, r1) and unit blocks [blk0, blk1). */
+        const int64_t r0 = split_units ? 0 : B * tid / nth;
+        const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
+        const int64_t blk0 = split_units ? nblocks * tid / nth : 0;
+        const int64_t blk1 = split_units ? nblocks * (tid + 1) / nth : nblocks;
         real *tile = tiles + tile_rows * W * tid;
-        /* The thread's rows only, before its loop (which reads no other
-         * rows): inputs gathered into packed rows, initial states into
-         * sorted rows, padded outputs zeroed (as torch's
-         * pad_packed_sequence gives). */
-        for (int64_t i = r0; i < r1; i++) {
+        /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
+         * rows, reads no other rows): inputs gathered into packed rows,
+         * initial states into sorted rows, padded outputs zeroed (as
+         * torch's pad_packed_sequence gives). */
+        for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
             for (int64_t t = 0; t < row_len[i] && !x_in_place; t++)
                 memcpy(xp + (off[t] + i) * ldx,
                        x + (perm[i] * T + seq_time(s, row_len, i, t)) * D, sizeof(real) * D);
@@ -203,6 +225,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
             for (int64_t t = row_len[i]; t < T; t++)
                 memset(y + (perm[i] * T + t) * y_ld, 0, sizeof(real) * H);
+        }
+        if (split_units) {
+#pragma omp barrier
         }
         FN(fwd_step) st = {
             .H = H, .U = U, .training = training,
@@ -232,7 +257,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
              * fused) and h_{t-1} W_hh^T for one block of units, then goes
              * through the epilogue. */
-            for (int64_t blk = 0; blk < nblocks; blk++) {
+            for (int64_t blk = blk0; blk < blk1; blk++) {
                 if (fuse_input)
                     rows_times_packed(r0, i_end, XROW(t), ldx, D,
                                       wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
@@ -243,6 +268,11 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
                                        MIN(U, H - blk * U));
                 }
+            }
+            /* Splitting units: h_t complete before any thread reads it
+             * (and h_{t-1}'s buffer free for h_{t+1}). */
+            if (split_units) {
+#pragma omp barrier
             }
         }
         /* The cells' streamed cache writes (vstream_upto), visible to

@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 
 import lstm_fast
-from _helpers import RESULT_KEYS, make_problem, run_layer
+import lstm_fast._core as core
+from _helpers import RESULT_KEYS, make_problem, run_layer, run_on_isa
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["f32", "f64"]
-# (B, T, D, H): the design's "small" and "stream" shapes, an awkward one, and
-# one large enough that every GEMM is split between threads.
-SHAPES = [(32, 50, 8, 64), (1, 200, 4, 64), (33, 7, 7, 130), (64, 20, 32, 256)]
+# (B, T, D, H): the design's "small" and "stream" shapes, an awkward one, one
+# large enough that every GEMM is split between threads, and one with so few
+# rows that the forward's threads split each step's unit blocks instead.
+SHAPES = [(32, 50, 8, 64), (1, 200, 4, 64), (33, 7, 7, 130), (64, 20, 32, 256),
+          (3, 30, 5, 200)]
 
 
 def shape_id(shape):
@@ -120,3 +123,45 @@ def test_concurrent_calls_from_python_threads_equal_sequential_calls(dtype):
         concurrent = list(pool.map(lambda p: run_layer(*p), problems * 3))
     for i, result in enumerate(concurrent):
         assert_bit_identical(result, sequential[i % 4], f"concurrent call {i}")
+
+
+# Threads that split each step's unit blocks (few rows, large H) exchange
+# h_t at every step; the block width differs per ISA, so every path runs 1, 2
+# and 3 threads: inference with and without lengths, both directions, and a
+# training forward with its backward.
+FEW_ROWS_CHILD = r"""
+import sys, numpy as np
+import lstm_fast, lstm_fast._core as core
+from lstm_fast.layers import LSTM
+out = {"isa": np.array(core.isa_active())}
+rng = np.random.default_rng(5)
+for dtype in (np.float32, np.float64):
+    for B, T, D, H in ((1, 25, 4, 256), (4, 12, 9, 150)):
+        X = rng.standard_normal((B, T, D)).astype(dtype)
+        lengths = rng.integers(1, T + 1, B)
+        for bidirectional in (False, True):
+            layer = LSTM(D, H, dtype=dtype, bidirectional=bidirectional, random_state=2)
+            for n in (1, 2, 3):
+                lstm_fast.set_num_threads(n)
+                key = f"{np.dtype(dtype).name}/{B}/{bidirectional}/{n}"
+                out[key + "/Y"] = layer.forward(X)[0]
+                out[key + "/Y_lengths"] = layer.forward(X, lengths=lengths)[0]
+                Y, _, cache = layer.forward(X, lengths=lengths, training=True)
+                grads = layer.backward(cache, dY=np.cos(Y))
+                out.update({f"{key}/grad_{k}": v for k, v in grads.items()})
+np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.parametrize("isa", core.isas_supported())
+def test_threads_splitting_unit_blocks_give_bit_identical_results_on_every_isa(isa, tmp_path):
+    out = run_on_isa(FEW_ROWS_CHILD, tmp_path / "out.npz", isa)
+    assert str(out.pop("isa")) == isa
+    one = {k: v for k, v in out.items() if k.split("/")[3] == "1"}
+    assert one
+    for key, expected in one.items():
+        for n in ("2", "3"):
+            parts = key.split("/")
+            parts[3] = n
+            np.testing.assert_array_equal(out["/".join(parts)], expected,
+                                          err_msg=f"{isa}, {n} threads: {key}")
