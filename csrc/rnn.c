@@ -9,9 +9,9 @@
  * over all steps.
  *
  * Threads split the batch rows: a row's recurrence never reads another row,
- * so the whole time loop runs with no barrier. A forward with too few rows
- * to split (streaming, B = 1) and large weights splits each step's unit
- * blocks instead, with a barrier per step (unit_split_threads). Either way
+ * so the whole time loop runs with no barrier. With too few rows to split
+ * (streaming, B = 1) and large weights, they split each step's columns
+ * instead, with a barrier or two per step (column_split_threads). Either way
  * every value is computed by the same arithmetic whatever the thread count.
  */
 #include <string.h>
@@ -26,6 +26,7 @@
 #include "omp_compat.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Counting sort by decreasing length (stable): perm, live rows per step,
  * the first packed row of every step, and each sorted row's length. */
@@ -65,18 +66,18 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
     return nt;
 }
 
-/* Threads that split each step's unit blocks instead of its rows, or 0.
+/* Threads that split each step's columns instead of its rows, or 0.
  * With one row panel or less (streaming, B = 1) splitting rows leaves every
- * thread but one idle, while splitting the unit blocks halves the weights
- * each thread streams per step (an LSTM's W_hh, 64 KB at H = 64 in float32,
- * leaves L1; half of it stays): worth a barrier per step once a step's
- * products are large enough. Only where the tile holds the whole step (the
- * input projection fused in), so the threads share nothing but h_{t-1}. */
-static int unit_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
-                              int64_t nblocks, int fused) {
-    if (nthreads < 2 || !fused || B > GEMM_MR || nblocks < 2) return 0;
+ * thread but one idle, while splitting the columns (the forward's unit
+ * blocks, the backward's panels of dh_{t-1} and dx_t) halves the weights
+ * each thread streams per step: worth a barrier or two per step once a
+ * step's products, B x K times K x GH, are large enough (an LSTM's at
+ * H = 64 are not: 0.85 -> 1.15 ms for the stream shape's forward). */
+static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
+                                int64_t parts) {
+    if (nthreads < 2 || B > GEMM_MR || parts < 2) return 0;
     if ((double)B * K * GH < 1.5e5) return 0;
-    return nthreads < nblocks ? nthreads : (int)nblocks;
+    return nthreads < parts ? nthreads : (int)parts;
 }
 
 /* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
@@ -192,7 +193,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* One output tile per thread, as wide as a unit block and as tall as
      * the thread's rows rounded up to whole row panels. */
-    const int split_units = unit_split_threads(nthreads, B, D + H, GH, nblocks, fuse_input);
+    /* Only where the tile holds the whole step (the input projection fused
+     * in), so that threads share nothing but h_{t-1}. */
+    const int split_units =
+        fuse_input ? column_split_threads(nthreads, B, D + H, GH, nblocks) : 0;
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
     const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
     const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
@@ -343,18 +347,30 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     FN(gemm_pack_b)(GH, H, (const real *)w->w_hh, H, 1, NULL, wp);
     FN(gemm_pack_b)(GH, D, (const real *)w->w_ih, D, 1, NULL, wxp);
 
-    const int nt = loop_threads(nthreads, B, H, G);
+    /* Column panels: dh_{t-1}'s [0, ph), then dx_t's [ph, ph + pd). */
+    const int64_t ph = (H + GEMM_NR - 1) / GEMM_NR, pd = (D + GEMM_NR - 1) / GEMM_NR;
+    const int split_cols = column_split_threads(nthreads, B, D + H, GH, ph + pd);
+    const int nt = split_cols ? split_cols : loop_threads(nthreads, B, H, G);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t r0 = B * tid / nth, r1 = B * (tid + 1) / nth;
-        /* Each thread its own rows, before and after its loop (which reads
-         * no other rows), as in the forward. */
-        for (int64_t i = r0; i < r1; i++) {
+        /* The thread's rows [r0, r1) and column panels [q0, q1). */
+        const int64_t r0 = split_cols ? 0 : B * tid / nth;
+        const int64_t r1 = split_cols ? B : B * (tid + 1) / nth;
+        const int64_t q0 = split_cols ? (ph + pd) * tid / nth : 0;
+        const int64_t q1 = split_cols ? (ph + pd) * (tid + 1) / nth : ph + pd;
+        const int64_t h_p0 = MIN(q0, ph), h_p1 = MIN(q1, ph);
+        const int64_t x_p0 = MAX(q0, ph) - ph, x_p1 = MAX(q1, ph) - ph;
+        /* Rows [B*tid/nth, ...) only, before and after the loop (which,
+         * splitting rows, reads no other rows), as in the forward. */
+        for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
             if (dh_n) memcpy(dh + i * H, dh_n + perm[i] * H, sizeof(real) * H);
             else memset(dh + i * H, 0, sizeof(real) * H);
             if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
             else memset(dc + i * H, 0, sizeof(real) * H);
+        }
+        if (split_cols) {
+#pragma omp barrier
         }
         FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .perm = perm, .h_stride = DH, .dy = dy,
                            .seq = {.perm = perm, .row_len = row_len, .T = T, .ld = y_ld,
@@ -372,14 +388,28 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_prev = t ? cache + lay.c + off[t - 1] * H : cache + lay.c0;
             }
             st.seq.t = st.state_seq.t = t;
-            cell->backward_rows(&st, r0, i_end);
-            rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
-                              info.direct_dh);
+            /* Splitting columns, one thread turns dh_t into dZ_t (a small
+             * part of the step) while the others wait for it. */
+            if (!split_cols || tid == 0) cell->backward_rows(&st, r0, i_end);
+            if (split_cols) {
+#pragma omp barrier
+            }
+            if (h_p1 > h_p0)
+                rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + h_p0 * GH * GEMM_NR,
+                                  MIN(H, h_p1 * GEMM_NR) - h_p0 * GEMM_NR, NULL,
+                                  dh + r0 * H + h_p0 * GEMM_NR, H, info.direct_dh);
             real *dx_t = dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
                                      : dxp + (off[t] + r0) * D;
-            rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dx_t, ldx, 0);
+            if (x_p1 > x_p0)
+                rows_times_packed(r0, i_end, st.z, ZW, GH, wxp + x_p0 * GH * GEMM_NR,
+                                  MIN(D, x_p1 * GEMM_NR) - x_p0 * GEMM_NR, NULL,
+                                  dx_t + x_p0 * GEMM_NR, ldx, 0);
+            /* dh_{t-1} complete before the next step's epilogue reads it. */
+            if (split_cols) {
+#pragma omp barrier
+            }
         }
-        for (int64_t i = r0; i < r1; i++) {
+        for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
             const int64_t b = perm[i];
             memcpy((real *)g->h0 + b * H, dh + i * H, sizeof(real) * H);
             if (has_c) memcpy((real *)g->c0 + b * H, dc + i * H, sizeof(real) * H);
