@@ -19,6 +19,7 @@ static const test_shape forward_shapes[] = {
     {13, 3, 5, 33, 0, 1 | 4, "more rows than a micro-panel, ties in lengths"},
     {2, 2, 3, 130, 0, 1 | 2, "H past the GEMM's KC slice and past a unit block; threads"},
     {9, 14, 130, 20, 1, 4, "D past KC, packed rows past MC: the input GEMM's blocking"},
+    {2, 3, 5, 300, 0, 1 | 2 | 4, "few rows, large H: threads split each step's columns"},
 };
 #define N_FORWARD_SHAPES (int)(sizeof forward_shapes / sizeof forward_shapes[0])
 
