@@ -193,10 +193,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* One output tile per thread, as wide as a unit block and as tall as
      * the thread's rows rounded up to whole row panels. */
-    /* Only where the tile holds the whole step (the input projection fused
-     * in), so that threads share nothing but h_{t-1}. */
-    const int split_units =
-        fuse_input ? column_split_threads(nthreads, B, D + H, GH, nblocks) : 0;
+    /* Splitting units, threads also split the column panels of a separate
+     * input projection, and wait for all of it before the unit blocks. */
+    const int split_units = column_split_threads(nthreads, B, D + H, GH, nblocks);
+    const int64_t z_panels = (GH + GEMM_NR - 1) / GEMM_NR;
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
     const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
     const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
@@ -205,11 +205,14 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* The thread's rows [r0, r1) and unit blocks [blk0, blk1). */
+        /* The thread's rows [r0, r1), unit blocks [blk0, blk1) and input
+         * projection panels [zp0, zp1). */
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
         const int64_t blk0 = split_units ? nblocks * tid / nth : 0;
         const int64_t blk1 = split_units ? nblocks * (tid + 1) / nth : nblocks;
+        const int64_t zp0 = split_units ? z_panels * tid / nth : 0;
+        const int64_t zp1 = split_units ? z_panels * (tid + 1) / nth : z_panels;
         real *tile = tiles + tile_rows * W * tid;
         /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
          * rows, reads no other rows): inputs gathered into packed rows,
@@ -255,9 +258,15 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_cache = has_c ? cache + lay.c + off[t] * H : NULL;
             }
             st.seq.t = t;
-            if (!fuse_input)
-                rows_times_packed(r0, i_end, XROW(t), ldx, D, wi, GH,
-                                  (const real *)w->b_ih, st.z + r0 * ZW, ZW, 0);
+            if (!fuse_input) {
+                rows_times_packed(r0, i_end, XROW(t), ldx, D, wi + zp0 * D * GEMM_NR,
+                                  MIN(GH, zp1 * GEMM_NR) - zp0 * GEMM_NR,
+                                  (const real *)w->b_ih + zp0 * GEMM_NR,
+                                  st.z + r0 * ZW + zp0 * GEMM_NR, ZW, 0);
+                if (split_units) {
+#pragma omp barrier
+                }
+            }
             /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
              * fused) and h_{t-1} W_hh^T for one block of units, then goes
              * through the epilogue. */
