@@ -191,10 +191,11 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     /* W_hh^T packed once for all steps (recurrent.h). */
     if (FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, wp)) goto nomem_packed;
 
-    /* One output tile per thread, as wide as a unit block and as tall as
-     * the thread's rows rounded up to whole row panels. */
-    /* Splitting units, threads also split the column panels of a separate
-     * input projection, and wait for all of it before the unit blocks. */
+    /* Threads split the rows or, with few rows, the unit blocks; then also
+     * the column panels of a separate input projection, all of which every
+     * thread waits for before its unit blocks. One output tile per thread,
+     * as wide as a unit block and as tall as the thread's rows rounded up
+     * to whole row panels. */
     const int split_units = column_split_threads(nthreads, B, D + H, GH, nblocks);
     const int64_t z_panels = (GH + GEMM_NR - 1) / GEMM_NR;
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
