@@ -26,7 +26,6 @@
 #include "omp_compat.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Counting sort by decreasing length (stable): perm, live rows per step,
  * the first packed row of every step, and each sorted row's length. */
@@ -66,6 +65,22 @@ static int loop_threads(int nthreads, int64_t B, int64_t H, int gates) {
     return nt;
 }
 
+/* Until when (ms on omp_get_wtime's clock) calls do not split columns: a
+ * second after a call had to go solo (end_split_step), so that a process
+ * kept short of cores pays for a failed split once a second rather than at
+ * every call. Only a hint for speed: any value gives the same results. */
+static int64_t split_hold_until_ms;
+
+static int64_t now_ms(void) { return (int64_t)(omp_get_wtime() * 1e3); }
+
+static int splits_on_hold(void) {
+    return __atomic_load_n(&split_hold_until_ms, __ATOMIC_RELAXED) > now_ms();
+}
+
+static void hold_splits(void) {
+    __atomic_store_n(&split_hold_until_ms, now_ms() + 1000, __ATOMIC_RELAXED);
+}
+
 /* Threads that split each step's columns instead of its rows, or 0.
  * With one row panel or less (streaming, B = 1) splitting rows leaves every
  * thread but one idle, while splitting the columns (the forward's unit
@@ -77,7 +92,62 @@ static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
                                 int64_t parts) {
     if (nthreads < 2 || B > GEMM_MR || parts < 2) return 0;
     if ((double)B * K * GH < 1.5e5) return 0;
+    if (splits_on_hold()) return 0;
     return nthreads < parts ? nthreads : (int)parts;
+}
+
+/* What the threads splitting columns share. The parts of a step (unit
+ * blocks, or panels) are not dealt out in fixed ranges but claimed one at a
+ * time from next[t & 1] (and a separate input projection's panels from
+ * next_in[t & 1]): this VM's two vCPUs at times run at very different
+ * speeds, and fixed halves then made every step wait for the slow one.
+ * Whichever thread computes a part computes it the same way, so the
+ * results do not depend on who claimed what. */
+typedef struct {
+    int64_t next[2], next_in[2];
+    int votes[2];
+} split_shared;
+
+static int64_t claim(int64_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED); }
+
+/* Column-split steps meet at barriers, so a thread that loses its core (more
+ * threads than free cores: a grid search's processes, other programs) stalls
+ * every step, where threads splitting rows only finish later (measured with
+ * two busy processes on two cores: a B = 1, H = 512 LSTM training call 20x
+ * slower split than on one thread). So each thread adds up the time it
+ * works and the time it waits at the steps' barriers; once it has waited
+ * longer than it worked (plus 100 us), the split is not paying, and the
+ * thread votes for the rest of the call to run on thread 0 alone, as it
+ * would without the split. The vote of step t goes to votes[t & 1] and is
+ * read after the next step's last barrier, where every thread reads the
+ * same value: all switch at the same step, and later calls do not split
+ * for a second (hold_splits). */
+typedef struct {
+    double work, wait, step_start;
+} split_clock;
+
+static double timed_barrier(void) {
+    const double start = omp_get_wtime();
+#pragma omp barrier
+    return omp_get_wtime() - start;
+}
+
+/* At the end of step t (after its work): the step's last barrier, the
+ * claim counters of step t made ready for step t + 2, the vote, and
+ * whether the threads go solo from the next step on. */
+static int end_split_step(split_clock *c, double wait_so_far, split_shared *sh, int tid,
+                          int64_t t) {
+    const double worked = omp_get_wtime() - c->step_start - wait_so_far;
+    c->work += worked;
+    c->wait += wait_so_far + timed_barrier();
+    if (tid == 0) {
+        __atomic_store_n(&sh->next[t & 1], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->next_in[t & 1], 0, __ATOMIC_RELAXED);
+    }
+    if (c->wait > c->work + 1e-4) __atomic_store_n(&sh->votes[t & 1], 1, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&sh->votes[(t + 1) & 1], __ATOMIC_RELAXED)) return 0;
+    hold_splits();
+    return 1;
 }
 
 /* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
@@ -203,17 +273,17 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
     real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, W), nt), sizeof(real));
     if (!tiles) goto nomem_packed;
+    split_shared shared = {{0, 0}, {0, 0}, {0, 0}};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* The thread's rows [r0, r1), unit blocks [blk0, blk1) and input
-         * projection panels [zp0, zp1). */
+        /* The thread's rows [r0, r1); splitting units, all rows, and unit
+         * blocks and projection panels claimed (split_shared) until the
+         * threads go solo (end_split_step). */
+        int split = split_units && nth > 1;
+        split_clock clock = {0, 0, 0};
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
-        const int64_t blk0 = split_units ? nblocks * tid / nth : 0;
-        const int64_t blk1 = split_units ? nblocks * (tid + 1) / nth : nblocks;
-        const int64_t zp0 = split_units ? z_panels * tid / nth : 0;
-        const int64_t zp1 = split_units ? z_panels * (tid + 1) / nth : z_panels;
         real *tile = tiles + tile_rows * W * tid;
         /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
          * rows, reads no other rows): inputs gathered into packed rows,
@@ -234,7 +304,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             for (int64_t t = row_len[i]; t < T; t++)
                 memset(y + (perm[i] * T + t) * y_ld, 0, sizeof(real) * H);
         }
-        if (split_units) {
+        if (split) {
 #pragma omp barrier
         }
         FN(fwd_step) st = {
@@ -246,6 +316,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         for (int64_t t = 0; t < T; t++) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) break;
+            double wait = 0;
+            if (split) clock.step_start = omp_get_wtime();
             const real *h_prev = hbuf + HROW(t);
             st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
@@ -259,19 +331,23 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 st.c_cache = has_c ? cache + lay.c + off[t] * H : NULL;
             }
             st.seq.t = t;
-            if (!fuse_input) {
-                rows_times_packed(r0, i_end, XROW(t), ldx, D, wi + zp0 * D * GEMM_NR,
-                                  MIN(GH, zp1 * GEMM_NR) - zp0 * GEMM_NR,
-                                  (const real *)w->b_ih + zp0 * GEMM_NR,
-                                  st.z + r0 * ZW + zp0 * GEMM_NR, ZW, 0);
-                if (split_units) {
-#pragma omp barrier
-                }
+            if (!fuse_input && !split) {
+                rows_times_packed(r0, i_end, XROW(t), ldx, D, wi, GH, (const real *)w->b_ih,
+                                  st.z + r0 * ZW, ZW, 0);
+            } else if (!fuse_input) {
+                for (int64_t p; (p = claim(&shared.next_in[t & 1])) < z_panels;)
+                    rows_times_packed(r0, i_end, XROW(t), ldx, D, wi + p * D * GEMM_NR,
+                                      MIN(GEMM_NR, GH - p * GEMM_NR),
+                                      (const real *)w->b_ih + p * GEMM_NR,
+                                      st.z + r0 * ZW + p * GEMM_NR, ZW, 0);
+                wait += timed_barrier();
             }
             /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
              * fused) and h_{t-1} W_hh^T for one block of units, then goes
              * through the epilogue. */
-            for (int64_t blk = blk0; blk < blk1; blk++) {
+            for (int64_t k = 0;; k++) {
+                const int64_t blk = split ? claim(&shared.next[t & 1]) : k;
+                if (blk >= nblocks) break;
                 if (fuse_input)
                     rows_times_packed(r0, i_end, XROW(t), ldx, D,
                                       wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
@@ -285,8 +361,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
             /* Splitting units: h_t complete before any thread reads it
              * (and h_{t-1}'s buffer free for h_{t+1}). */
-            if (split_units) {
-#pragma omp barrier
+            if (split && end_split_step(&clock, wait, &shared, tid, t)) {
+                if (tid != 0) break;
+                split = 0;
             }
         }
         /* The cells' streamed cache writes (vstream_upto), visible to
@@ -361,16 +438,17 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t ph = (H + GEMM_NR - 1) / GEMM_NR, pd = (D + GEMM_NR - 1) / GEMM_NR;
     const int split_cols = column_split_threads(nthreads, B, D + H, GH, ph + pd);
     const int nt = split_cols ? split_cols : loop_threads(nthreads, B, H, G);
+    split_shared shared = {{0, 0}, {0, 0}, {0, 0}};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* The thread's rows [r0, r1) and column panels [q0, q1). */
+        /* The thread's rows [r0, r1); splitting columns, all rows, and
+         * panels claimed (split_shared) until the threads go solo
+         * (end_split_step). */
+        int split = split_cols && nth > 1;
+        split_clock clock = {0, 0, 0};
         const int64_t r0 = split_cols ? 0 : B * tid / nth;
         const int64_t r1 = split_cols ? B : B * (tid + 1) / nth;
-        const int64_t q0 = split_cols ? (ph + pd) * tid / nth : 0;
-        const int64_t q1 = split_cols ? (ph + pd) * (tid + 1) / nth : ph + pd;
-        const int64_t h_p0 = MIN(q0, ph), h_p1 = MIN(q1, ph);
-        const int64_t x_p0 = MAX(q0, ph) - ph, x_p1 = MAX(q1, ph) - ph;
         /* Rows [B*tid/nth, ...) only, before and after the loop (which,
          * splitting rows, reads no other rows), as in the forward. */
         for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
@@ -379,7 +457,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             if (dc_n) memcpy(dc + i * H, dc_n + perm[i] * H, sizeof(real) * H);
             else memset(dc + i * H, 0, sizeof(real) * H);
         }
-        if (split_cols) {
+        if (split) {
 #pragma omp barrier
         }
         FN(bwd_step) st = {.H = H, .dh = dh, .dc = dc, .perm = perm, .h_stride = DH, .dy = dy,
@@ -391,6 +469,8 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         for (int64_t t = T - 1; t >= 0; t--) {
             const int64_t i_end = MIN(r1, batch_sizes[t]);
             if (i_end <= r0) continue;
+            double wait = 0;
+            if (split) clock.step_start = omp_get_wtime();
             st.z = z + off[t] * ZW;
             st.h_prev = xh + off[t] * DH + D;
             if (has_c) {
@@ -400,24 +480,38 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             st.seq.t = st.state_seq.t = t;
             /* Splitting columns, one thread turns dh_t into dZ_t (a small
              * part of the step) while the others wait for it. */
-            if (!split_cols || tid == 0) cell->backward_rows(&st, r0, i_end);
-            if (split_cols) {
-#pragma omp barrier
-            }
-            if (h_p1 > h_p0)
-                rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + h_p0 * GH * GEMM_NR,
-                                  MIN(H, h_p1 * GEMM_NR) - h_p0 * GEMM_NR, NULL,
-                                  dh + r0 * H + h_p0 * GEMM_NR, H, info.direct_dh);
+            if (!split || tid == 0) cell->backward_rows(&st, r0, i_end);
+            if (split) wait += timed_barrier();
             real *dx_t = dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
                                      : dxp + (off[t] + r0) * D;
-            if (x_p1 > x_p0)
-                rows_times_packed(r0, i_end, st.z, ZW, GH, wxp + x_p0 * GH * GEMM_NR,
-                                  MIN(D, x_p1 * GEMM_NR) - x_p0 * GEMM_NR, NULL,
-                                  dx_t + x_p0 * GEMM_NR, ldx, 0);
-            /* dh_{t-1} complete before the next step's epilogue reads it. */
-            if (split_cols) {
-#pragma omp barrier
+            if (!split) {
+                rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
+                                  info.direct_dh);
+                rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dx_t, ldx, 0);
+            } else {
+                for (int64_t q; (q = claim(&shared.next[t & 1])) < ph + pd;) {
+                    if (q < ph)
+                        rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + q * GH * GEMM_NR,
+                                          MIN(GEMM_NR, H - q * GEMM_NR), NULL,
+                                          dh + r0 * H + q * GEMM_NR, H, info.direct_dh);
+                    else
+                        rows_times_packed(r0, i_end, st.z, ZW, GH,
+                                          wxp + (q - ph) * GH * GEMM_NR,
+                                          MIN(GEMM_NR, D - (q - ph) * GEMM_NR), NULL,
+                                          dx_t + (q - ph) * GEMM_NR, ldx, 0);
+                }
             }
+            /* dh_{t-1} complete before the next step's epilogue reads it. */
+            if (split && end_split_step(&clock, wait, &shared, tid, t)) {
+                if (tid != 0) break;
+                split = 0;
+            }
+        }
+        /* Splitting columns, the rows below were written by every thread
+         * (or by thread 0 alone, still running after the others went
+         * solo). */
+        if (split_cols && nth > 1) {
+#pragma omp barrier
         }
         for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
             const int64_t b = perm[i];

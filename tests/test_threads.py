@@ -167,3 +167,19 @@ def test_threads_splitting_columns_give_bit_identical_results_on_every_isa(isa, 
             parts[3] = n
             np.testing.assert_array_equal(out["/".join(parts)], expected,
                                           err_msg=f"{isa}, {n} threads: {key}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_few_rows_calls_from_python_threads_at_once_equal_sequential_calls(dtype):
+    # Four calls at once, two kernel threads each, on fewer cores: threads
+    # splitting columns then wait at their per-step barriers for descheduled
+    # peers, go solo mid-call and hold later splits (rnn.c: end_split_step).
+    # Whichever way each call goes, its results are the sequential ones.
+    lstm_fast.set_num_threads(2)
+    problems = [make_problem(1 + i % 3, 20, 5, 200 + 8 * i, dtype=dtype, seed=i, weight_scale=0.1)
+                for i in range(4)]
+    sequential = [run_layer(*p) for p in problems]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda p: run_layer(*p), problems * 3))
+    for i, result in enumerate(concurrent):
+        assert_bit_identical(result, sequential[i % 4], f"concurrent call {i}")
