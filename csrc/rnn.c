@@ -114,16 +114,18 @@ static int64_t claim(int64_t *next) { return __atomic_fetch_add(next, 1, __ATOMI
  * threads than free cores: a grid search's processes, other programs) stalls
  * every step, where threads splitting rows only finish later (measured with
  * two busy processes on two cores: a B = 1, H = 512 LSTM training call 20x
- * slower split than on one thread). So each thread adds up the time it
- * works and the time it waits at the steps' barriers; once it has waited
- * longer than it worked (plus 100 us), the split is not paying, and the
- * thread votes for the rest of the call to run on thread 0 alone, as it
- * would without the split. The vote of step t goes to votes[t & 1] and is
- * read after the next step's last barrier, where every thread reads the
- * same value: all switch at the same step, and later calls do not split
- * for a second (hold_splits). */
+ * slower split than on one thread). So each thread times its work and its
+ * wait at the barriers in every step; a wait longer than the work (plus
+ * 50 us) means another thread held a part while it was descheduled, and
+ * at the third such step (one is a hiccup of the VM; under contention they
+ * come step after step) the thread votes for the rest of the call to run
+ * on thread 0 alone, as it would without the split. The vote of step t
+ * goes to votes[t & 1] and is read after the next step's last barrier,
+ * where every thread reads the same value: all switch at the same step, and
+ * later calls do not split for a second (hold_splits). */
 typedef struct {
-    double work, wait, step_start;
+    double step_start;
+    int long_waits;
 } split_clock;
 
 static double timed_barrier(void) {
@@ -137,14 +139,14 @@ static double timed_barrier(void) {
  * whether the threads go solo from the next step on. */
 static int end_split_step(split_clock *c, double wait_so_far, split_shared *sh, int tid,
                           int64_t t) {
-    const double worked = omp_get_wtime() - c->step_start - wait_so_far;
-    c->work += worked;
-    c->wait += wait_so_far + timed_barrier();
+    const double work = omp_get_wtime() - c->step_start - wait_so_far;
+    const double wait = wait_so_far + timed_barrier();
+    if (wait > work + 5e-5) c->long_waits++;
     if (tid == 0) {
         __atomic_store_n(&sh->next[t & 1], 0, __ATOMIC_RELAXED);
         __atomic_store_n(&sh->next_in[t & 1], 0, __ATOMIC_RELAXED);
     }
-    if (c->wait > c->work + 1e-4) __atomic_store_n(&sh->votes[t & 1], 1, __ATOMIC_RELAXED);
+    if (c->long_waits >= 3) __atomic_store_n(&sh->votes[t & 1], 1, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&sh->votes[(t + 1) & 1], __ATOMIC_RELAXED)) return 0;
     hold_splits();
     return 1;
@@ -281,7 +283,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
          * blocks and projection panels claimed (split_shared) until the
          * threads go solo (end_split_step). */
         int split = split_units && nth > 1;
-        split_clock clock = {0, 0, 0};
+        split_clock clock = {0, 0};
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
         real *tile = tiles + tile_rows * W * tid;
@@ -446,7 +448,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
          * panels claimed (split_shared) until the threads go solo
          * (end_split_step). */
         int split = split_cols && nth > 1;
-        split_clock clock = {0, 0, 0};
+        split_clock clock = {0, 0};
         const int64_t r0 = split_cols ? 0 : B * tid / nth;
         const int64_t r1 = split_cols ? B : B * (tid + 1) / nth;
         /* Rows [B*tid/nth, ...) only, before and after the loop (which,
