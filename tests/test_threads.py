@@ -112,17 +112,23 @@ def test_results_under_threadpool_limits_one_equal_two_threads(dtype):
     assert_bit_identical(limited, two, "threadpool_limits(1) vs 2 threads")
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-def test_concurrent_calls_from_python_threads_equal_sequential_calls(dtype):
-    # The kernels release the GIL; each call must use only its own workspace.
+def assert_concurrent_calls_equal_sequential(problems):
+    """Each problem run alone, then all three times over from four Python
+    threads at once (two kernel threads each): the same bits."""
     lstm_fast.set_num_threads(2)
-    problems = [make_problem(16, 30, 5, 33 + i, dtype=dtype, seed=i, weight_scale=0.3)
-                for i in range(4)]
     sequential = [run_layer(*p) for p in problems]
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(lambda p: run_layer(*p), problems * 3))
     for i, result in enumerate(concurrent):
-        assert_bit_identical(result, sequential[i % 4], f"concurrent call {i}")
+        assert_bit_identical(result, sequential[i % len(problems)], f"concurrent call {i}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_concurrent_calls_from_python_threads_equal_sequential_calls(dtype):
+    # The kernels release the GIL; each call must use only its own workspace.
+    assert_concurrent_calls_equal_sequential(
+        [make_problem(16, 30, 5, 33 + i, dtype=dtype, seed=i, weight_scale=0.3)
+         for i in range(4)])
 
 
 # With few rows and large weights, threads split each step's columns instead
@@ -175,11 +181,6 @@ def test_few_rows_calls_from_python_threads_at_once_equal_sequential_calls(dtype
     # splitting columns then wait at their per-step barriers for descheduled
     # peers, go solo mid-call and hold later splits (rnn.c: end_split_step).
     # Whichever way each call goes, its results are the sequential ones.
-    lstm_fast.set_num_threads(2)
-    problems = [make_problem(1 + i % 3, 20, 5, 200 + 8 * i, dtype=dtype, seed=i, weight_scale=0.1)
-                for i in range(4)]
-    sequential = [run_layer(*p) for p in problems]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        concurrent = list(pool.map(lambda p: run_layer(*p), problems * 3))
-    for i, result in enumerate(concurrent):
-        assert_bit_identical(result, sequential[i % 4], f"concurrent call {i}")
+    assert_concurrent_calls_equal_sequential(
+        [make_problem(1 + i % 3, 20, 5, 200 + 8 * i, dtype=dtype, seed=i, weight_scale=0.1)
+         for i in range(4)])
