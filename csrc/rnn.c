@@ -87,7 +87,11 @@ static void hold_splits(void) {
  * blocks, the backward's panels of dh_{t-1} and dx_t) halves the weights
  * each thread streams per step: worth a barrier or two per step once a
  * step's products, B x K times K x GH, are large enough (an LSTM's at
- * H = 64 are not: 0.85 -> 1.15 ms for the stream shape's forward). */
+ * H = 64 are not: 0.85 -> 1.15 ms for the stream shape's forward). Each
+ * thread keeps a fixed range of parts, so that weights that fit the
+ * threads' L2 halves stay where they are used (parts claimed one at a time
+ * from a shared counter took an RNN's B = 1, H = 512 forward from 0.65x to
+ * 1.04x the one-thread time). */
 static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
                                 int64_t parts) {
     if (nthreads < 2 || B > GEMM_MR || parts < 2) return 0;
@@ -95,15 +99,6 @@ static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
     if (splits_on_hold()) return 0;
     return nthreads < parts ? nthreads : (int)parts;
 }
-
-/* What the threads splitting columns share: the votes to go solo. (Each
- * thread keeps fixed ranges of parts, so that with weights that fit the
- * threads' L2 halves, each half stays where it is used: claiming parts one
- * at a time from a shared counter instead took an RNN's B = 1, H = 512
- * forward from 0.65x to 1.04x the one-thread time.) */
-typedef struct {
-    int votes[2];
-} split_shared;
 
 /* Column-split steps meet at barriers, so a thread that loses its core (more
  * threads than free cores: a grid search's processes, other programs) stalls
@@ -131,12 +126,12 @@ static double timed_barrier(void) {
 
 /* At the end of step t (after its work): the step's last barrier, the
  * vote, and whether the threads go solo from the next step on. */
-static int end_split_step(split_clock *c, double wait_so_far, split_shared *sh, int64_t t) {
+static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int64_t t) {
     const double work = omp_get_wtime() - c->step_start - wait_so_far;
     const double wait = wait_so_far + timed_barrier();
     if (wait > work + 5e-5) c->long_waits++;
-    if (c->long_waits >= 3) __atomic_store_n(&sh->votes[t & 1], 1, __ATOMIC_RELAXED);
-    if (!__atomic_load_n(&sh->votes[(t + 1) & 1], __ATOMIC_RELAXED)) return 0;
+    if (c->long_waits >= 3) __atomic_store_n(&votes[t & 1], 1, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&votes[(t + 1) & 1], __ATOMIC_RELAXED)) return 0;
     hold_splits();
     return 1;
 }
@@ -264,21 +259,17 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
     real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, W), nt), sizeof(real));
     if (!tiles) goto nomem_packed;
-    split_shared shared = {{0, 0}};
+    int votes[2] = {0, 0}; /* end_split_step */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* The thread's rows [r0, r1), unit blocks [blk0, blk1) and input
-         * projection panels [zp0, zp1); all blocks and panels once the
-         * threads go solo (end_split_step). */
+        /* The thread's rows [r0, r1); while splitting units (until the
+         * threads go solo, end_split_step), its ranges of unit blocks and
+         * input projection panels, else all of them. */
         int split = split_units && nth > 1;
         split_clock clock = {0, 0};
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
-        int64_t blk0 = split ? nblocks * tid / nth : 0;
-        int64_t blk1 = split ? nblocks * (tid + 1) / nth : nblocks;
-        int64_t zp0 = split ? z_panels * tid / nth : 0;
-        int64_t zp1 = split ? z_panels * (tid + 1) / nth : z_panels;
         real *tile = tiles + tile_rows * W * tid;
         /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
          * rows, reads no other rows): inputs gathered into packed rows,
@@ -313,6 +304,10 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             if (i_end <= r0) break;
             double wait = 0;
             if (split) clock.step_start = omp_get_wtime();
+            const int64_t blk0 = split ? nblocks * tid / nth : 0;
+            const int64_t blk1 = split ? nblocks * (tid + 1) / nth : nblocks;
+            const int64_t zp0 = split ? z_panels * tid / nth : 0;
+            const int64_t zp1 = split ? z_panels * (tid + 1) / nth : z_panels;
             const real *h_prev = hbuf + HROW(t);
             st.h_prev = h_prev;
             st.n_next = t + 1 < T ? batch_sizes[t + 1] : 0;
@@ -350,12 +345,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             }
             /* Splitting units: h_t complete before any thread reads it
              * (and h_{t-1}'s buffer free for h_{t+1}). */
-            if (split && end_split_step(&clock, wait, &shared, t)) {
+            if (split && end_split_step(&clock, wait, votes, t)) {
                 if (tid != 0) break;
                 split = 0;
-                blk0 = zp0 = 0;
-                blk1 = nblocks;
-                zp1 = z_panels;
             }
         }
         /* The cells' streamed cache writes (vstream_upto), visible to
@@ -430,18 +422,17 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t ph = (H + GEMM_NR - 1) / GEMM_NR, pd = (D + GEMM_NR - 1) / GEMM_NR;
     const int split_cols = column_split_threads(nthreads, B, D + H, GH, ph + pd);
     const int nt = split_cols ? split_cols : loop_threads(nthreads, B, H, G);
-    split_shared shared = {{0, 0}};
+    int votes[2] = {0, 0}; /* end_split_step */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* The thread's rows [r0, r1) and column panels [q0, q1) (of dh's
-         * [0, ph), then dx's), until the threads go solo (end_split_step). */
+        /* The thread's rows [r0, r1); while splitting columns (until the
+         * threads go solo, end_split_step), its range of panels, else all
+         * of them. */
         int split = split_cols && nth > 1;
         split_clock clock = {0, 0};
         const int64_t r0 = split_cols ? 0 : B * tid / nth;
         const int64_t r1 = split_cols ? B : B * (tid + 1) / nth;
-        const int64_t q0 = split ? (ph + pd) * tid / nth : 0;
-        const int64_t q1 = split ? (ph + pd) * (tid + 1) / nth : ph + pd;
         /* Rows [B*tid/nth, ...) only, before and after the loop (which,
          * splitting rows, reads no other rows), as in the forward. */
         for (int64_t i = B * tid / nth; i < B * (tid + 1) / nth; i++) {
@@ -477,25 +468,19 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
             if (split) wait += timed_barrier();
             real *dx_t = dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
                                      : dxp + (off[t] + r0) * D;
-            if (!split) {
-                rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp, H, NULL, dh + r0 * H, H,
-                                  info.direct_dh);
-                rows_times_packed(r0, i_end, st.z, ZW, GH, wxp, D, NULL, dx_t, ldx, 0);
-            } else {
-                for (int64_t q = q0; q < q1; q++) {
-                    if (q < ph)
-                        rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + q * GH * GEMM_NR,
-                                          MIN(GEMM_NR, H - q * GEMM_NR), NULL,
-                                          dh + r0 * H + q * GEMM_NR, H, info.direct_dh);
-                    else
-                        rows_times_packed(r0, i_end, st.z, ZW, GH,
-                                          wxp + (q - ph) * GH * GEMM_NR,
-                                          MIN(GEMM_NR, D - (q - ph) * GEMM_NR), NULL,
-                                          dx_t + (q - ph) * GEMM_NR, ldx, 0);
-                }
+            const int64_t q1 = split ? (ph + pd) * (tid + 1) / nth : ph + pd;
+            for (int64_t q = split ? (ph + pd) * tid / nth : 0; q < q1; q++) {
+                if (q < ph)
+                    rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + q * GH * GEMM_NR,
+                                      MIN(GEMM_NR, H - q * GEMM_NR), NULL,
+                                      dh + r0 * H + q * GEMM_NR, H, info.direct_dh);
+                else
+                    rows_times_packed(r0, i_end, st.z, ZW, GH, wxp + (q - ph) * GH * GEMM_NR,
+                                      MIN(GEMM_NR, D - (q - ph) * GEMM_NR), NULL,
+                                      dx_t + (q - ph) * GEMM_NR, ldx, 0);
             }
             /* dh_{t-1} complete before the next step's epilogue reads it. */
-            if (split && end_split_step(&clock, wait, &shared, t)) {
+            if (split && end_split_step(&clock, wait, votes, t)) {
                 if (tid != 0) break;
                 split = 0;
             }
