@@ -214,7 +214,7 @@ int lstmf_backward(const lstmf_shape *s, const lstmf_weights *w,
                    const void *dy, const void *dh_n, const void *dc_n,
                    const lstmf_grads *g) {
     if (!shape_ok(s) || !cache || !cache_index || !weights_ok(w) || !g || !g->w_ih ||
-        !g->w_hh || !g->b_ih || !g->b_hh || !g->x || !g->h0 ||
+        !g->w_hh || !g->b_ih || !g->b_hh || !g->h0 ||
         (lstmf_cell(s->cell).has_cell_state && !g->c0))
         return LSTMF_EINVAL;
     return variant_for(s)->backward(s, w, cache, cache_index, dy, dh_n, dc_n, g,

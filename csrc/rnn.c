@@ -397,18 +397,19 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* When every sample runs all T steps, live row i of step t is sample i,
      * and dx_t goes straight into dX, rows T*D apart (as the forward reads
-     * x); otherwise into packed rows, scattered afterwards. */
+     * x); otherwise into packed rows, scattered afterwards (no packed rows
+     * either when dX is not wanted). */
     real *dx = g->x;
-    const int dx_in_place = N == B * T;
+    const int dx_in_place = N == B * T || !dx;
     const int64_t ldx = dx_in_place ? T * D : D;
 
     real *dh = lstmf_alloc_n(lstmf_mul(2 * B, H), sizeof(real));
     real *wp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, H), sizeof(real));
-    real *wxp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, D), sizeof(real));
+    real *wxp = dx ? lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, D), sizeof(real)) : NULL;
     real *dxp = dx_in_place ? NULL : lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
     real *dw = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
     int status = LSTMF_ENOMEM;
-    if (!dh || !wp || !wxp || (!dx_in_place && !dxp) || !dw) goto done;
+    if (!dh || !wp || (dx && !wxp) || (!dx_in_place && !dxp) || !dw) goto done;
     real *dc = dh + B * H;
     /* dh_{t-1} = dZ_t W_hh and dx_t = dZ_t W_ih: W_hh (G*H x H) and W_ih
      * (G*H x D), row-major, are the B operands. dx_t is computed in the
@@ -416,10 +417,11 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
      * after the loop it read dZ (N x G*H) back from memory and ran at half
      * the micro-kernel's rate at the medium shape. */
     FN(gemm_pack_b)(GH, H, (const real *)w->w_hh, H, 1, NULL, wp);
-    FN(gemm_pack_b)(GH, D, (const real *)w->w_ih, D, 1, NULL, wxp);
+    if (dx) FN(gemm_pack_b)(GH, D, (const real *)w->w_ih, D, 1, NULL, wxp);
 
-    /* Column panels: dh_{t-1}'s [0, ph), then dx_t's [ph, ph + pd). */
-    const int64_t ph = (H + GEMM_NR - 1) / GEMM_NR, pd = (D + GEMM_NR - 1) / GEMM_NR;
+    /* Column panels: dh_{t-1}'s [0, ph), then dx_t's [ph, ph + pd) (none
+     * when dx is not wanted). */
+    const int64_t ph = (H + GEMM_NR - 1) / GEMM_NR, pd = dx ? (D + GEMM_NR - 1) / GEMM_NR : 0;
     const int split_cols = column_split_threads(nthreads, B, D + H, GH, ph + pd);
     const int nt = split_cols ? split_cols : loop_threads(nthreads, B, H, G);
     int votes[2] = {0, 0}; /* end_split_step */
@@ -466,8 +468,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
              * part of the step) while the others wait for it. */
             if (!split || tid == 0) cell->backward_rows(&st, r0, i_end);
             if (split) wait += timed_barrier();
-            real *dx_t = dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
-                                     : dxp + (off[t] + r0) * D;
+            real *dx_t = !dx ? NULL
+                         : dx_in_place ? dx + (r0 * T + seq_time(s, row_len, r0, t)) * D
+                                       : dxp + (off[t] + r0) * D;
             const int64_t q1 = split ? (ph + pd) * (tid + 1) / nth : ph + pd;
             for (int64_t q = split ? (ph + pd) * tid / nth : 0; q < q1; q++) {
                 if (q < ph)
@@ -500,7 +503,7 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                        sizeof(real) * D);
             /* Padded steps were never written: zero them. */
             for (int64_t t = row_len[i]; t < T; t++) {
-                memset(dx + (b * T + t) * D, 0, sizeof(real) * D);
+                if (dx) memset(dx + (b * T + t) * D, 0, sizeof(real) * D);
                 if (g->h_seq) memset((real *)g->h_seq + (b * T + t) * H, 0, sizeof(real) * H);
                 if (has_c && g->c_seq)
                     memset((real *)g->c_seq + (b * T + t) * H, 0, sizeof(real) * H);

@@ -59,7 +59,9 @@ typedef struct {
 
 typedef struct {
     void *w_ih, *w_hh, *b_ih, *b_hh; /* parameter gradients (overwritten) */
-    void *x, *h0, *c0;               /* input gradients (overwritten; c0 LSTM only) */
+    /* Input gradients (overwritten; c0 LSTM only). x may be NULL: not
+     * wanted (a network's first layer), and the steps' dZ_t W_ih skipped. */
+    void *x, *h0, *c0;
     /* Optional (NULL = not wanted), batch-first (B, T, H): dLoss/dh_t and
      * (LSTM) dLoss/dc_t at every step, for the states (h_t, c_t) that step t
      * passes on, each with the other held fixed; zero at padded steps. The

@@ -38,9 +38,11 @@ def forward(layer, X, dY):
 
 
 def train_step(layer, X, dY):
-    """Forward in training mode, then backward with weight gradients."""
+    """Forward in training mode, then backward with weight gradients. X is
+    data, as in a first layer: no gradient with respect to it (torch and
+    Keras, given an input that needs none, do not compute one either)."""
     cache = layer.forward(X, training=True)[-1]
-    layer.backward(cache, dY=dY)
+    layer.backward(cache, dY=dY, input_gradient=False)
 
 
 MODES = {"forward": forward, "train": train_step}

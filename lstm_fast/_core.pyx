@@ -314,8 +314,9 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     """Run the kernel backward from a training cache; fills the gradients.
 
     dY, if given, is (B, T, width) with this direction's columns at
-    [y_offset, y_offset + H); reverse must match the forward. h_seq, c_seq
-    (B, T, H), if given, receive dLoss/dh_t and dLoss/dc_t of every step."""
+    [y_offset, y_offset + H); reverse must match the forward. dX None skips
+    the input gradient. h_seq, c_seq (B, T, H), if given, receive dLoss/dh_t
+    and dLoss/dc_t of every step."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     cdef lstmf_grads g
@@ -347,7 +348,7 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     g.w_hh = _ptr(g_w_hh, "grad weight_hh", dtype, (gh, s.hidden_size), True)
     g.b_ih = _ptr(g_b_ih, "grad bias_ih", dtype, (gh,), True)
     g.b_hh = _ptr(g_b_hh, "grad bias_hh", dtype, (gh,), True)
-    g.x = _ptr(dX, "grad X", dtype, (s.batch, s.steps, s.input_size), True)
+    g.x = _optional_output(dX, "grad X", dtype, (s.batch, s.steps, s.input_size))
     g.h0 = _ptr(dh0, "grad h0", dtype, state, True)
     g.c0 = NULL
     if has_c:

@@ -287,12 +287,14 @@ class RecurrentNetwork:
         flows = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            grads = layer.backward(caches[i], **upstream, state_gradients=state_gradients)
+            # The first layer's input is data: no gradient wanted.
+            grads = layer.backward(caches[i], **upstream, state_gradients=state_gradients,
+                                   input_gradient=i > 0)
             for suffix in layer._suffixes():
                 for name in _LAYER_PARAMS:
                     g[i, name + suffix][...] = grads[name + suffix]
             flows[i] = {k: grads[k] for k in ("h_seq", "c_seq") if k in grads}
-            upstream = {"dY": grads["X"]}
+            upstream = {"dY": grads.get("X")}
         return flows if state_gradients else None
 
 

@@ -67,6 +67,13 @@ def _reverse_in_time(A, lengths):
     return A[np.arange(B)[:, None], order]
 
 
+def _with_input_gradient(grads, wanted, dZ, weight_ih):
+    """grads with ``'X'`` = dZ (B, T, G*H) times W_ih, if wanted."""
+    if wanted:
+        grads["X"] = dZ @ weight_ih
+    return grads
+
+
 @dataclass(frozen=True)
 class _BidirectionalCache:
     caches: tuple
@@ -102,7 +109,7 @@ class _Bidirectional:
             return Y, final, _BidirectionalCache((outs[0][2], outs[1][2]), lengths)
         return Y, final
 
-    def _bidirectional_backward(self, cache, dY, finals):
+    def _bidirectional_backward(self, cache, dY, finals, input_gradient):
         if not isinstance(cache, _BidirectionalCache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         H = self.hidden_size
@@ -112,11 +119,13 @@ class _Bidirectional:
             if d == 1 and dYd is not None:
                 dYd = _reverse_in_time(dYd, cache.lengths)
             args = [None if f is None else np.asarray(f)[d] for f in finals]
-            g = self._direction(d).backward(cache.caches[d], dYd, *args)
+            g = self._direction(d).backward(cache.caches[d], dYd, *args,
+                                            input_gradient=input_gradient)
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 grads[name + suffix] = g[name]
-            dX = g["X"] if d == 0 else _reverse_in_time(g["X"], cache.lengths)
-            grads["X"] = dX if d == 0 else grads["X"] + dX
+            if input_gradient:
+                dX = g["X"] if d == 0 else _reverse_in_time(g["X"], cache.lengths)
+                grads["X"] = dX if d == 0 else grads["X"] + dX
             for state in self._states():
                 grads.setdefault(state, []).append(g[state])
         for state in self._states():
@@ -274,7 +283,7 @@ class LSTM(_Bidirectional, LSTMBase):
 
     # ----------------------------------------------------------------- backward
 
-    def backward(self, cache, dY=None, dh_n=None, dc_n=None):
+    def backward(self, cache, dY=None, dh_n=None, dc_n=None, *, input_gradient=True):
         """Backpropagation through time.
 
         Parameters
@@ -288,13 +297,16 @@ class LSTM(_Bidirectional, LSTMBase):
         dh_n, dc_n : array-like, shape (B, H), optional
             Gradient of the loss with respect to the final states; None
             means zeros.
+        input_gradient : bool, default=True
+            Compute ``'X'``, the gradient with respect to the input.
 
         Returns
         -------
         grads : dict of ndarray
             Keys ``'weight_ih'``, ``'weight_hh'``, ``'bias_ih'``,
-            ``'bias_hh'``, ``'X'``, ``'h0'``, ``'c0'``: the gradient of the
-            loss with respect to each, with its shape.
+            ``'bias_hh'``, ``'X'`` (unless `input_gradient` is False),
+            ``'h0'``, ``'c0'``: the gradient of the loss with respect to
+            each, with its shape.
 
         Raises
         ------
@@ -302,7 +314,7 @@ class LSTM(_Bidirectional, LSTMBase):
             If a gradient has the wrong shape.
         """
         if self.bidirectional:
-            return self._bidirectional_backward(cache, dY, (dh_n, dc_n))
+            return self._bidirectional_backward(cache, dY, (dh_n, dc_n), input_gradient)
         if not isinstance(cache, _Cache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask
@@ -338,15 +350,15 @@ class LSTM(_Bidirectional, LSTMBase):
         # Weight gradients and dX: one product over all (sample, step) pairs.
         dZ_2d = dZ.reshape(B * T, 4 * H)
         dbias = dZ_2d.sum(axis=0)
-        return {
+        grads = {
             "weight_ih": dZ_2d.T @ X.reshape(B * T, self.input_size),
             "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
             "bias_ih": dbias,
             "bias_hh": dbias.copy(),
-            "X": dZ @ self.weight_ih,
             "h0": dh,
             "c0": dc,
         }
+        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih)
 
 
 @dataclass(frozen=True)
@@ -404,10 +416,10 @@ class GRU(_Bidirectional, GRUBase):
             return Y, h, _GRUCache(X, mask=mask, **saved)
         return Y, h
 
-    def backward(self, cache, dY=None, dh_n=None):
+    def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""
         if self.bidirectional:
-            return self._bidirectional_backward(cache, dY, (dh_n,))
+            return self._bidirectional_backward(cache, dY, (dh_n,), input_gradient)
         if not isinstance(cache, _GRUCache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask
@@ -429,14 +441,14 @@ class GRU(_Bidirectional, GRUBase):
             dZx[:, t], dZh[:, t] = dzx, dzh
             dh = np.where(active, dzh @ self.weight_hh + dh_t * z, dh)
         dZx_2d, dZh_2d = dZx.reshape(B * T, 3 * H), dZh.reshape(B * T, 3 * H)
-        return {
+        grads = {
             "weight_ih": dZx_2d.T @ X.reshape(B * T, D),
             "weight_hh": dZh_2d.T @ cache.h_prev.reshape(B * T, H),
             "bias_ih": dZx_2d.sum(axis=0),
             "bias_hh": dZh_2d.sum(axis=0),
-            "X": dZx @ self.weight_ih,
             "h0": dh,
         }
+        return _with_input_gradient(grads, input_gradient, dZx, self.weight_ih)
 
 
 @dataclass(frozen=True)
@@ -490,10 +502,10 @@ class RNN(_Bidirectional, RNNBase):
             return Y, h, _RNNCache(X, h_prev, h_all, mask)
         return Y, h
 
-    def backward(self, cache, dY=None, dh_n=None):
+    def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""
         if self.bidirectional:
-            return self._bidirectional_backward(cache, dY, (dh_n,))
+            return self._bidirectional_backward(cache, dY, (dh_n,), input_gradient)
         if not isinstance(cache, _RNNCache):
             raise TypeError("cache must be the one returned by forward(..., training=True)")
         X, mask = cache.X, cache.mask
@@ -509,11 +521,11 @@ class RNN(_Bidirectional, RNNBase):
             dh = np.where(active, dz @ self.weight_hh, dh)
         dZ_2d = dZ.reshape(B * T, H)
         dbias = dZ_2d.sum(axis=0)
-        return {
+        grads = {
             "weight_ih": dZ_2d.T @ X.reshape(B * T, D),
             "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
             "bias_ih": dbias,
             "bias_hh": dbias.copy(),
-            "X": dZ @ self.weight_ih,
             "h0": dh,
         }
+        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih)

@@ -198,7 +198,7 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
         lstmf_grads lg = {
             gbuf_alloc(GH * D, esize(dtype)), gbuf_alloc(GH * H, esize(dtype)),
             gbuf_alloc(GH, esize(dtype)), gbuf_alloc(GH, esize(dtype)),
-            gbuf_alloc(B * T * D, esize(dtype)), gbuf_alloc(B * H, esize(dtype)),
+            g->x ? gbuf_alloc(B * T * D, esize(dtype)) : NULL, gbuf_alloc(B * H, esize(dtype)),
             lstm ? gbuf_alloc(B * H, esize(dtype)) : NULL,
             gbuf_alloc(B * T * H, esize(dtype)), lstm ? gbuf_alloc(B * T * H, esize(dtype)) : NULL,
         };
@@ -211,7 +211,8 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
         CHECK_GUARD(lg.h_seq, "h_seq"); CHECK_GUARD(lg.c_seq, "c_seq");
         from_lib(lg.w_ih, GH * D, dtype, g->w_ih); from_lib(lg.w_hh, GH * H, dtype, g->w_hh);
         from_lib(lg.b_ih, GH, dtype, g->b_ih); from_lib(lg.b_hh, GH, dtype, g->b_hh);
-        from_lib(lg.x, B * T * D, dtype, g->x); from_lib(lg.h0, B * H, dtype, g->h0);
+        if (g->x) from_lib(lg.x, B * T * D, dtype, g->x);
+        from_lib(lg.h0, B * H, dtype, g->h0);
         if (lstm) from_lib(lg.c0, B * H, dtype, g->c0);
         from_lib(lg.h_seq, B * T * H, dtype, g->h_seq);
         if (lstm) from_lib(lg.c_seq, B * T * H, dtype, g->c_seq);

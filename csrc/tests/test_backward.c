@@ -1,7 +1,8 @@
 /* Backward against finite differences of the reference forward (float64):
  * every weight, bias, input, initial state and the per-step state
  * gradients h_seq / c_seq, on every ISA; float32 against the same numbers
- * with a looser tolerance. Padded steps get zero gradients. */
+ * with a looser tolerance. Padded steps get zero gradients. A backward
+ * asked for no dx gives every other gradient bit for bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "rnn.h"
 #include "runner.h"
+#include "shapes.h"
 #include "tests.h"
 
 /* Central difference of the loss in element i of p. */
@@ -111,4 +113,56 @@ void test_backward(void) {
                 grad_out_free(&got);
                 case_free(c);
             }
+}
+
+static int same_bits(const double *a, const double *b, int64_t n) {
+    return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
+}
+
+/* Without dx (a network's first layer), on every test shape (among them the
+ * few-rows one whose threads split the backward's column panels): the
+ * other gradients are those of a backward with dx, bit for bit. */
+void test_backward_without_dx(void) {
+    const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
+                         LSTMF_CELL_RNN_RELU};
+    for (int si = 0; si < N_FORWARD_SHAPES; si++)
+        for (int ci = 0; ci < 4; ci++) {
+            const test_shape *sh = &forward_shapes[si];
+            rng_t r = rng_seed(9000 + 10 * si + ci);
+            tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
+                                 sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0, CASE_ALL);
+            const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
+            const int64_t D = c->s.D, H = c->s.H;
+            grad_out with, without;
+            grad_out_alloc(c, &with);
+            grad_out_alloc(c, &without);
+            free(without.x);
+            without.x = NULL;
+            fwd_out o;
+            fwd_out_alloc(c, &o);
+            for (int isa = 0; isa < LSTMF_N_ISA; isa++) {
+                if (!use_isa(isa)) continue;
+                for (int dtype = 0; dtype < 2; dtype++) {
+                    char label[160];
+                    snprintf(label, sizeof label, "backward without dx, %s, cell %d %s %s",
+                             sh->why, cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32");
+                    lib_run(c, dtype, &o, &with, label);
+                    lib_run(c, dtype, &o, &without, label);
+                    CHECK(same_bits(with.w_ih, without.w_ih, GH * D) &&
+                              same_bits(with.w_hh, without.w_hh, GH * H) &&
+                              same_bits(with.b_ih, without.b_ih, GH) &&
+                              same_bits(with.b_hh, without.b_hh, GH) &&
+                              same_bits(with.h0, without.h0, B * H) &&
+                              same_bits(with.h_seq, without.h_seq, B * T * H) &&
+                              (c->s.cell != LSTMF_CELL_LSTM ||
+                               (same_bits(with.c0, without.c0, B * H) &&
+                                same_bits(with.c_seq, without.c_seq, B * T * H))),
+                          "%s: gradients differ from a backward with dx", label);
+                }
+            }
+            fwd_out_free(&o);
+            grad_out_free(&with);
+            grad_out_free(&without);
+            case_free(c);
+        }
 }
