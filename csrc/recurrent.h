@@ -12,11 +12,20 @@
 
 #include "gemm/gemm.h"
 
-/* Units per block, so that a block of G gates fills whole micro-panels. */
+/* Units per block, so that a block of G gates fills whole micro-panels: a
+ * power of two, as VLEN and GEMM_NV are. */
 static inline int64_t recurrent_unit_block(int gates) {
     int a = gates, b = GEMM_NV;
     while (b) { int r = a % b; a = b; b = r; }
     return (int64_t)VLEN * GEMM_NV / a;
+}
+
+/* Unit blocks per output tile of the time loop: enough for each row of the
+ * tile to hold NV vectors of every gate. One block is enough for the GRU
+ * and the RNN; the LSTM's blocks are one vector wide, and one per tile left
+ * its epilogue redoing a row's bookkeeping for every vector. */
+static inline int64_t recurrent_blocks_per_tile(int gates) {
+    return (int64_t)VLEN * GEMM_NV / recurrent_unit_block(gates);
 }
 
 static inline int64_t recurrent_blocks(int gates, int64_t H) {

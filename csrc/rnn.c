@@ -225,6 +225,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 #define HROW(t) (((t) & 1) * B * H)
 
     const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
+    const int64_t tile_blocks = recurrent_blocks_per_tile(G), TW = tile_blocks * W;
     const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
     real *wp = lstmf_alloc_n(FN(recurrent_packed_elems)(G, H, H), sizeof(real));
     /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector;
@@ -250,14 +251,14 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     /* Threads split the rows or, with few rows, the unit blocks; then also
      * the column panels of a separate input projection, all of which every
      * thread waits for before its unit blocks. One output tile per thread,
-     * as wide as a unit block and as tall as the thread's rows rounded up
-     * to whole row panels. */
+     * as wide as tile_blocks unit blocks and as tall as the thread's rows
+     * rounded up to whole row panels. */
     const int split_units = column_split_threads(nthreads, B, D + H, GH, nblocks);
     const int64_t z_panels = (GH + GEMM_NR - 1) / GEMM_NR;
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
     const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
     const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
-    real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, W), nt), sizeof(real));
+    real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, TW), nt), sizeof(real));
     if (!tiles) goto nomem_packed;
     int votes[2] = {0, 0}; /* end_split_step */
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -270,7 +271,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         split_clock clock = {0, 0};
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
-        real *tile = tiles + tile_rows * W * tid;
+        real *tile = tiles + tile_rows * TW * tid;
         /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
          * rows, reads no other rows): inputs gathered into packed rows,
          * initial states into sorted rows, padded outputs zeroed (as
@@ -328,19 +329,21 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                                   st.z + r0 * ZW + zp0 * GEMM_NR, ZW, 0);
                 if (split) wait += timed_barrier();
             }
-            /* Unit blocks outside: the thread's tile sums x_t W_ih^T (when
-             * fused) and h_{t-1} W_hh^T for one block of units, then goes
-             * through the epilogue. */
-            for (int64_t blk = blk0; blk < blk1; blk++) {
+            /* Unit blocks outside, tile_blocks at a time: the thread's tile
+             * sums x_t W_ih^T (when fused) and h_{t-1} W_hh^T for those
+             * blocks of units, then goes through the epilogue. */
+            for (int64_t blk = blk0; blk < blk1; blk += tile_blocks) {
+                const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
                 if (fuse_input)
                     rows_times_packed(r0, i_end, XROW(t), ldx, D,
-                                      wi + blk * (W / GEMM_NR) * panel_in, W, NULL, tile, W, 0);
-                rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel, W,
-                                  NULL, tile, W, fuse_input);
+                                      wi + blk * (W / GEMM_NR) * panel_in, cols, NULL, tile, TW,
+                                      0);
+                rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel, cols,
+                                  NULL, tile, TW, fuse_input);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
-                    cell->forward_tile(&st, i, mr, tile + (i - r0) * W, W, blk * U,
-                                       MIN(U, H - blk * U));
+                    cell->forward_tile(&st, i, mr, tile + (i - r0) * TW, TW, blk * U,
+                                       MIN(cols / G, H - blk * U));
                 }
             }
             /* Splitting units: h_t complete before any thread reads it

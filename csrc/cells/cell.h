@@ -92,11 +92,20 @@ typedef struct {
 } FN(bwd_step);
 
 
+/* Column of gate g of unit j0 + u in a forward tile of blocks of U units
+ * by G gates, each block's gates side by side: u / U * G * U + g * U +
+ * u % U, with masks for the division, as U is a power of two
+ * (recurrent_unit_block). */
+LSTMF_INLINE int64_t tile_col(int64_t u, int g, int64_t U, int G) {
+    return (u & ~(U - 1)) * G + g * U + (u & (U - 1));
+}
+
 /* The two epilogues; the cell's shape (gates, cache width, ...) is
  * lstmf_cell() in kernels.h. */
 typedef struct {
-    /* tile: mr rows, row r at tile + r*tile_ld, column g*U + u = gate g of
-     * unit j0 + u; nu <= U units are real. The tile is scratch: the
+    /* tile: mr rows, row r at tile + r*tile_ld, holding nu units j0 + u
+     * (0 <= u < nu) of one or more consecutive unit blocks: gate g of unit
+     * j0 + u at column tile_col(u, g, U, G). The tile is scratch: the
      * epilogue may overwrite it. */
     void (*forward_tile)(const FN(fwd_step) *st, int64_t i0, int mr,
                          real *tile, int64_t tile_ld, int64_t j0,

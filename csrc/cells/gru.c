@@ -25,10 +25,11 @@ static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
-            vreal rg = vsigmoid(vload(acc + u) + vload_upto(z + j, n) + vload_upto(bh + j, n));
-            vreal zg = vsigmoid(vload(acc + U + u) + vload_upto(z + H + j, n) +
+            const real *a = acc + tile_col(u, 0, U, 3);
+            vreal rg = vsigmoid(vload(a) + vload_upto(z + j, n) + vload_upto(bh + j, n));
+            vreal zg = vsigmoid(vload(a + U) + vload_upto(z + H + j, n) +
                                 vload_upto(bh + H + j, n));
-            vreal hn = vload(acc + 2 * U + u) + vload_upto(bh + 2 * H + j, n);
+            vreal hn = vload(a + 2 * U) + vload_upto(bh + 2 * H + j, n);
             vreal ng = vtanh(vload_upto(z + 2 * H + j, n) + rg * hn);
             vreal h = ng + zg * (vload_upto(hp + j, n) - ng);
             if (st->training) {

@@ -25,18 +25,19 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
-            vreal zi = vload(acc + 0 * U + u), zf = vload(acc + 1 * U + u);
-            vreal zg = vload(acc + 2 * U + u), zo = vload(acc + 3 * U + u);
+            real *a = acc + tile_col(u, 0, U, 4);
+            vreal zi = vload(a + 0 * U), zf = vload(a + 1 * U);
+            vreal zg = vload(a + 2 * U), zo = vload(a + 3 * U);
             if (!fused) {
                 zi += vload_upto(zin + 0 * H + j, n);
                 zf += vload_upto(zin + 1 * H + j, n);
                 zg += vload_upto(zin + 2 * H + j, n);
                 zo += vload_upto(zin + 3 * H + j, n);
             }
-            vstore(acc + 0 * U + u, vsigmoid(zi + vload_upto(bh + 0 * H + j, n)));
-            vstore(acc + 1 * U + u, vsigmoid(zf + vload_upto(bh + 1 * H + j, n)));
-            vstore(acc + 2 * U + u, vtanh(zg + vload_upto(bh + 2 * H + j, n)));
-            vstore(acc + 3 * U + u, vsigmoid(zo + vload_upto(bh + 3 * H + j, n)));
+            vstore(a + 0 * U, vsigmoid(zi + vload_upto(bh + 0 * H + j, n)));
+            vstore(a + 1 * U, vsigmoid(zf + vload_upto(bh + 1 * H + j, n)));
+            vstore(a + 2 * U, vtanh(zg + vload_upto(bh + 2 * H + j, n)));
+            vstore(a + 3 * U, vsigmoid(zo + vload_upto(bh + 3 * H + j, n)));
         }
     }
     /* Pass 2, the states. */
@@ -53,8 +54,9 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
-            vreal ig = vload(acc + 0 * U + u), fg = vload(acc + 1 * U + u);
-            vreal gg = vload(acc + 2 * U + u), og = vload(acc + 3 * U + u);
+            const real *a = acc + tile_col(u, 0, U, 4);
+            vreal ig = vload(a + 0 * U), fg = vload(a + 1 * U);
+            vreal gg = vload(a + 2 * U), og = vload(a + 3 * U);
             vreal c = fg * vload_upto(cp + j, n) + ig * gg;
             vreal h = og * vtanh(c);
             if (training) {
@@ -79,8 +81,8 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
 static void lstm_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
     /* The unit block is one vector wide on every ISA (recurrent.h: 4 gates
-     * fill the micro-panel's NV vectors): the copies for that width have
-     * no unit loop left. */
+     * fill the micro-panel's NV vectors): the copies for that width index
+     * the tile with constant strides. */
     const int fused = st->z_in == NULL;
     if (st->U != VLEN) forward_body(st, i0, mr, tile, tile_ld, j0, nu, st->U, st->training, fused);
     else if (st->training && fused) forward_body(st, i0, mr, tile, tile_ld, j0, nu, VLEN, 1, 1);

@@ -19,6 +19,8 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
+            /* One gate: unit u is at column u (tile_col), however many
+             * blocks the tile holds. */
             vreal pre = vload(acc + u) + vload_upto(z + j, n) + vload_upto(st->b_hh + j, n);
             vreal h = relu ? vmax(vset1(0), pre) : vtanh(pre);
             if (st->training) vstore_upto(z + j, h, n);
