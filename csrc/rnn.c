@@ -288,7 +288,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 memcpy(xh + i * (D + H) + D, hbuf + i * H, sizeof(real) * H);
                 if (has_c) memcpy(cache + lay.c0 + i * H, cbuf + i * H, sizeof(real) * H);
             }
-            for (int64_t t = row_len[i]; t < T; t++)
+            for (int64_t t = row_len[i]; t < T && y; t++)
                 memset(y + (perm[i] * T + t) * y_ld, 0, sizeof(real) * H);
         }
         if (split) {

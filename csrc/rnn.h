@@ -7,6 +7,8 @@
  *                        element (b, t, j) is y[(b*T + t)*y_ld + j], so the
  *                        two directions of a bidirectional layer write their
  *                        halves of one (B, T, 2H) array; dy likewise.
+ *                        lstmf_forward takes y = NULL: not wanted (a last
+ *                        layer whose final state is all its caller reads).
  *   h0, c0   (B, H)      initial states, NULL for zeros (c: LSTM only, else NULL)
  *   h_n, c_n (B, H)      final states: each sample's state after its own last step
  *                        (c_n: LSTM only, NULL for the other cells)

@@ -271,7 +271,8 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
 
     Y is (B, T, width): this direction writes columns [y_offset,
-    y_offset + H) of it. reverse runs each sequence from its last step."""
+    y_offset + H) of it; None: not wanted. reverse runs each sequence from
+    its last step."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     dtype = _ndarray(X, "X").dtype
@@ -288,7 +289,9 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     cdef const void *c0p = _optional(c0, "c0", dtype, state)
     cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
     s.reverse = reverse
-    cdef void *yp = _sequence_ptr(Y, "Y", dtype, &s, y_offset, True)
+    cdef void *yp = NULL
+    if Y is not None:
+        yp = _sequence_ptr(Y, "Y", dtype, &s, y_offset, True)
     cdef void *hnp = _ptr(h_n, "h_n", dtype, state, True)
     cdef void *cnp_ = NULL
     if has_c:

@@ -826,7 +826,7 @@ class _BaseRecurrent(BaseEstimator):
         X, lengths = self._validate_X(X, reset=False)
         network = self._copy_network()  # its layers' scratch buffers are its own
         with self._threads():
-            _, state = network.forward(X, lengths, training=True)
+            _, state = network.forward(X, lengths, training=True, keep_sequences=True)
             layers = network.trace(state)
         return Trace(layers=layers, lengths=lengths, cell=self.cell)
 

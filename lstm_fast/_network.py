@@ -210,7 +210,7 @@ class RecurrentNetwork:
 
     # --------------------------------------------------------------- forward
 
-    def forward(self, X, lengths=None, training=False):
+    def forward(self, X, lengths=None, training=False, keep_sequences=False):
         """Network output for a batch.
 
         Parameters
@@ -220,6 +220,10 @@ class RecurrentNetwork:
         lengths : ndarray of int64, shape (B,), or None
         training : bool
             If True, also return what :meth:`backward` needs.
+        keep_sequences : bool, default=False
+            Compute the last layer's outputs at every step even when the
+            head reads only the last one (``output="last"``), where they are
+            otherwise skipped: :meth:`trace` needs them.
 
         Returns
         -------
@@ -230,8 +234,10 @@ class RecurrentNetwork:
         """
         caches = []
         Y = X
-        for layer in self.layers:
-            result = layer.forward(Y, lengths=lengths, training=training)
+        for i, layer in enumerate(self.layers):
+            sequences = keep_sequences or self.output != "last" or i < len(self.layers) - 1
+            result = layer.forward(Y, lengths=lengths, training=training,
+                                   return_sequences=sequences)
             Y, state = result[0], result[1]
             # LSTM returns (h_n, c_n); single-state cells (GRU, RNN) return h_n.
             h_n = state[0] if isinstance(state, tuple) else state
@@ -250,7 +256,8 @@ class RecurrentNetwork:
 
     def trace(self, state):
         """Per layer, the gates and states the kernels computed in the
-        training :meth:`forward` that made `state` (see ``layer.trace``)."""
+        training :meth:`forward` (with `keep_sequences`) that made `state`
+        (see ``layer.trace``)."""
         caches, _ = state
         return [layer.trace(cache) for layer, cache in zip(self.layers, caches)]
 

@@ -80,7 +80,7 @@ class _KernelLayer:
             for name in PARAMS
         )
 
-    def _run_forward(self, X, h0, c0, lengths, training):
+    def _run_forward(self, X, h0, c0, lengths, training, return_sequences=True):
         """Both directions of a bidirectional layer write their halves of Y
         (B, T, 2H); the reverse one runs each sequence from its own last step
         (as torch's packed sequences do). States are (2, B, H) then."""
@@ -91,7 +91,7 @@ class _KernelLayer:
         c0 = None if c0 is None else self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
         self._check_forward_memory(X.shape, lengths, training)
-        Y = np.empty((B, T, self.directions * H), dtype=self.dtype)
+        Y = np.empty((B, T, self.directions * H), dtype=self.dtype) if return_sequences else None
         h_n = np.empty(self._state_shape(B), dtype=self.dtype)
         c_n = np.empty(self._state_shape(B), dtype=self.dtype) if self._has_cell_state else None
         buffers, indexes = [], []
@@ -218,6 +218,9 @@ class _KernelLayer:
         directions = [self._trace_direction(cache, d) for d in range(self.directions)]
         trace = {name: np.concatenate([t[name] for t in directions], axis=2)
                  for name in directions[0]}
+        if cache.Y is None:
+            raise ValueError("trace needs the outputs at every step: run forward with "
+                             "return_sequences=True")
         h = np.array(cache.Y, dtype=self.dtype)
         if cache.lengths is not None:
             h[np.arange(h.shape[1]) >= cache.lengths[:, None]] = np.nan
@@ -317,7 +320,8 @@ class LSTM(_KernelLayer, LSTMBase):
         super().__init__(input_size, hidden_size, dtype=dtype, random_state=random_state,
                          bidirectional=bidirectional)
 
-    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False,
+                return_sequences=True):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -331,12 +335,18 @@ class LSTM(_KernelLayer, LSTMBase):
             ``T``. Sample ``b`` stops updating after its own length.
         training : bool, default=False
             If True, also return the cache that :meth:`backward` needs.
+        return_sequences : bool, default=True
+            If False, ``Y`` is not computed (None is returned in its place):
+            for a last layer whose final state is all that is read, the
+            kernels then skip writing B x T x H outputs. States, cache and
+            gradients are the same; :meth:`trace` needs ``Y``.
 
         Returns
         -------
-        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional
+        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional, or None
             Hidden state after every step; ``Y[b, t] = 0`` for
-            ``t >= lengths[b]`` (as ``pad_packed_sequence`` gives).
+            ``t >= lengths[b]`` (as ``pad_packed_sequence`` gives). None if
+            `return_sequences` is False.
         (h_n, c_n) : tuple of ndarray, each shape (B, H) or (2, B, H)
             Each sample's state after its own last step (for the reverse
             direction: after the sequence's first step).
@@ -350,7 +360,7 @@ class LSTM(_KernelLayer, LSTMBase):
         TypeError
             If an input is not numeric.
         """
-        Y, h_n, c_n, cache = self._run_forward(X, h0, c0, lengths, training)
+        Y, h_n, c_n, cache = self._run_forward(X, h0, c0, lengths, training, return_sequences)
         if training:
             return Y, (h_n, c_n), cache
         return Y, (h_n, c_n)
@@ -405,7 +415,7 @@ class _SingleStateLayer(_KernelLayer):
     """forward/backward of the cells whose only state is h (GRU, RNN),
     with torch's return convention: ``(Y, h_n)``."""
 
-    def forward(self, X, h0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -419,10 +429,13 @@ class _SingleStateLayer(_KernelLayer):
             ``T``.
         training : bool, default=False
             If True, also return the cache that :meth:`backward` needs.
+        return_sequences : bool, default=True
+            If False, ``Y`` is not computed and None is returned in its
+            place, as in :meth:`LSTM.forward`.
 
         Returns
         -------
-        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional
+        Y : ndarray, shape (B, T, H), or (B, T, 2H) if bidirectional, or None
             Hidden state after every step, zero past each sequence's length.
         h_n : ndarray, shape (B, H) or (2, B, H)
             Each sample's state after its own last step (for the reverse
@@ -430,7 +443,7 @@ class _SingleStateLayer(_KernelLayer):
         cache : object
             Only when `training` is True: for one call of :meth:`backward`.
         """
-        Y, h_n, _, cache = self._run_forward(X, h0, None, lengths, training)
+        Y, h_n, _, cache = self._run_forward(X, h0, None, lengths, training, return_sequences)
         if training:
             return Y, h_n, cache
         return Y, h_n

@@ -89,7 +89,7 @@ class _Bidirectional:
     def _states(self):
         return ("h0", "c0") if isinstance(self, LSTMBase) else ("h0",)
 
-    def _bidirectional_forward(self, X, states, lengths, training):
+    def _bidirectional_forward(self, X, states, lengths, training, return_sequences):
         X = self._input(X)
         B, T, _ = X.shape
         lengths = self._lengths(lengths, B, T)
@@ -106,8 +106,9 @@ class _Bidirectional:
         final = tuple(np.stack(pair) for pair in zip(*finals))
         final = final if len(final) > 1 else final[0]
         if training:
+            Y = Y if return_sequences else None
             return Y, final, _BidirectionalCache((outs[0][2], outs[1][2]), lengths)
-        return Y, final
+        return Y if return_sequences else None, final
 
     def _bidirectional_backward(self, cache, dY, finals, input_gradient):
         if not isinstance(cache, _BidirectionalCache):
@@ -202,7 +203,8 @@ class LSTM(_Bidirectional, LSTMBase):
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False,
+                return_sequences=True):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -216,10 +218,13 @@ class LSTM(_Bidirectional, LSTMBase):
             every sequence has length ``T``.
         training : bool, default=False
             If True, also return the cache needed by :meth:`backward`.
+        return_sequences : bool, default=True
+            If False, return None in place of ``Y`` (as the kernels' layers
+            do, which then skip computing it).
 
         Returns
         -------
-        Y : ndarray, shape (B, T, H)
+        Y : ndarray, shape (B, T, H), or None
             Hidden state after every step; ``Y[b, t] = 0`` for
             ``t >= lengths[b]``.
         (h_n, c_n) : tuple of ndarray, each shape (B, H)
@@ -234,7 +239,8 @@ class LSTM(_Bidirectional, LSTMBase):
             If an input has the wrong shape or `lengths` is out of range.
         """
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0, c0), lengths, training)
+            return self._bidirectional_forward(X, (h0, c0), lengths, training,
+                                               return_sequences)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -278,8 +284,8 @@ class LSTM(_Bidirectional, LSTMBase):
 
         if training:
             cache = _Cache(X, h_prev, c_prev, gates, tanh_c, mask)
-            return Y, (h, c), cache
-        return Y, (h, c)
+            return Y if return_sequences else None, (h, c), cache
+        return Y if return_sequences else None, (h, c)
 
     # ----------------------------------------------------------------- backward
 
@@ -386,10 +392,11 @@ class GRU(_Bidirectional, GRUBase):
     Same API as :class:`lstm_fast.layers.GRU`.
     """
 
-    def forward(self, X, h0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training)
+            return self._bidirectional_forward(X, (h0,), lengths, training,
+                                               return_sequences)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -413,8 +420,8 @@ class GRU(_Bidirectional, GRUBase):
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y, h, _GRUCache(X, mask=mask, **saved)
-        return Y, h
+            return Y if return_sequences else None, h, _GRUCache(X, mask=mask, **saved)
+        return Y if return_sequences else None, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""
@@ -476,10 +483,11 @@ class RNN(_Bidirectional, RNNBase):
         """act'(z) from h = act(z)."""
         return 1 - h**2 if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
 
-    def forward(self, X, h0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training)
+            return self._bidirectional_forward(X, (h0,), lengths, training,
+                                               return_sequences)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -499,8 +507,8 @@ class RNN(_Bidirectional, RNNBase):
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y, h, _RNNCache(X, h_prev, h_all, mask)
-        return Y, h
+            return Y if return_sequences else None, h, _RNNCache(X, h_prev, h_all, mask)
+        return Y if return_sequences else None, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""

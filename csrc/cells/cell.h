@@ -48,7 +48,8 @@ typedef struct {
     real *h_out;          /* row i at h_out + i*h_stride: h_t for the next step ... */
     int64_t h_stride;
     int64_t n_next;       /* ... for the rows i < n_next still live then */
-    real *y;              /* row i's output at y + seq_row(&seq, i) */
+    real *y;              /* row i's output at y + seq_row(&seq, i); NULL:
+                           * not wanted */
     const int64_t *perm;  /* sample of row i */
     real *h_n, *c_n;      /* final states of samples whose last step this is */
     lstmf_seq seq;        /* row i's output at y + seq_row(&seq, i) */

@@ -20,7 +20,7 @@ static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         real *z = st->z + i * 6 * H;
         const real *hp = st->h_prev + i * st->h_stride;
         const int64_t sample = st->perm[i];
-        real *y = st->y + seq_row(&st->seq, i);
+        real *y = st->y ? st->y + seq_row(&st->seq, i) : NULL; /* NULL: not wanted */
         real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
@@ -38,7 +38,7 @@ static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
                 vstore_upto(z + 2 * H + j, ng, n);
                 vstore_upto(z + 3 * H + j, hn, n);
             }
-            vstore_upto(y + j, h, n);
+            if (y) vstore_upto(y + j, h, n);
             vstore_upto(h_out + j, h, n);
             if (st->training) keep_h_for_backward(st, i, j, h, n);
         }

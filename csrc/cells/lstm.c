@@ -48,7 +48,7 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
         real *z = training ? st->z + i * 4 * H : NULL;
         const real *cp = st->c_prev + i * H;
         real *co = st->c_out + i * H;
-        real *y = st->y + seq_row(&st->seq, i);
+        real *y = st->y ? st->y + seq_row(&st->seq, i) : NULL; /* NULL: not wanted */
         const int last = i >= st->n_next;
         real *h_next = last ? st->h_n + st->perm[i] * H : st->h_out + i * st->h_stride;
         for (int64_t u = 0; u < nu; u += VLEN) {
@@ -71,7 +71,7 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
                 keep_h_for_backward(st, i, j, h, n);
             }
             vstore_upto(co + j, c, n);
-            vstore_upto(y + j, h, n);
+            if (y) vstore_upto(y + j, h, n);
             vstore_upto(h_next + j, h, n);
             if (last) vstore_upto(st->c_n + st->perm[i] * H + j, c, n);
         }

@@ -14,7 +14,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * H;
         const int64_t sample = st->perm[i];
-        real *y = st->y + seq_row(&st->seq, i);
+        real *y = st->y ? st->y + seq_row(&st->seq, i) : NULL; /* NULL: not wanted */
         real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
@@ -24,7 +24,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
             vreal pre = vload(acc + u) + vload_upto(z + j, n) + vload_upto(st->b_hh + j, n);
             vreal h = relu ? vmax(vset1(0), pre) : vtanh(pre);
             if (st->training) vstore_upto(z + j, h, n);
-            vstore_upto(y + j, h, n);
+            if (y) vstore_upto(y + j, h, n);
             vstore_upto(h_out + j, h, n);
             if (st->training) keep_h_for_backward(st, i, j, h, n);
         }

@@ -50,7 +50,8 @@ void case_reference(const tcase *c, fwd_out *o, const ref_nudge *nudge);
 double case_loss(const tcase *c, const ref_nudge *nudge);
 
 /* The library: inference forward (g == NULL) or training forward then
- * backward into g (with no dx asked for when g->x is NULL), on the ISA
+ * backward into g (with no y asked for when o->y is NULL, no dx when g->x
+ * is), on the ISA
  * already chosen with lstmf_isa_init. Every
  * library call is checked to return LSTMF_OK; guard and untouched-region
  * violations are reported with `label`. */

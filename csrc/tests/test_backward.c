@@ -2,7 +2,8 @@
  * every weight, bias, input, initial state and the per-step state
  * gradients h_seq / c_seq, on every ISA; float32 against the same numbers
  * with a looser tolerance. Padded steps get zero gradients. A backward
- * asked for no dx gives every other gradient bit for bit. */
+ * asked for no dx, and a forward asked for no y, change no other result
+ * by a bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +116,65 @@ void test_backward(void) {
             }
 }
 
+
 static int same_bits(const double *a, const double *b, int64_t n) {
     return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
+}
+
+/* Without y (a last layer whose final state is all that is read), on
+ * every test shape: the final states, and the gradients of a backward from
+ * that forward, are those with y, bit for bit. */
+void test_forward_without_y(void) {
+    const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
+                         LSTMF_CELL_RNN_RELU};
+    for (int si = 0; si < N_FORWARD_SHAPES; si++)
+        for (int ci = 0; ci < 4; ci++) {
+            const test_shape *sh = &forward_shapes[si];
+            rng_t r = rng_seed(9500 + 10 * si + ci);
+            /* No dy: a forward without y has no output to differentiate. */
+            tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
+                                 sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0,
+                                 CASE_ALL & ~CASE_DY);
+            const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
+            const int64_t D = c->s.D, H = c->s.H;
+            const int lstm = c->s.cell == LSTMF_CELL_LSTM;
+            fwd_out with, without;
+            fwd_out_alloc(c, &with);
+            fwd_out_alloc(c, &without);
+            free(without.y);
+            without.y = NULL;
+            grad_out gw, gn;
+            grad_out_alloc(c, &gw);
+            grad_out_alloc(c, &gn);
+            for (int isa = 0; isa < LSTMF_N_ISA; isa++) {
+                if (!use_isa(isa)) continue;
+                for (int dtype = 0; dtype < 2; dtype++) {
+                    char label[160];
+                    snprintf(label, sizeof label, "forward without y, %s, cell %d %s %s",
+                             sh->why, cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32");
+                    for (int training = 0; training < 2; training++) {
+                        lib_run(c, dtype, &with, training ? &gw : NULL, label);
+                        lib_run(c, dtype, &without, training ? &gn : NULL, label);
+                        CHECK(same_bits(with.h_n, without.h_n, B * H) &&
+                                  (!lstm || same_bits(with.c_n, without.c_n, B * H)),
+                              "%s, training=%d: final states differ", label, training);
+                    }
+                    CHECK(same_bits(gw.w_ih, gn.w_ih, GH * D) &&
+                              same_bits(gw.w_hh, gn.w_hh, GH * H) &&
+                              same_bits(gw.b_ih, gn.b_ih, GH) && same_bits(gw.b_hh, gn.b_hh, GH) &&
+                              same_bits(gw.x, gn.x, B * T * D) && same_bits(gw.h0, gn.h0, B * H) &&
+                              same_bits(gw.h_seq, gn.h_seq, B * T * H) &&
+                              (!lstm || (same_bits(gw.c0, gn.c0, B * H) &&
+                                         same_bits(gw.c_seq, gn.c_seq, B * T * H))),
+                          "%s: gradients differ from those after a forward with y", label);
+                }
+            }
+            fwd_out_free(&with);
+            fwd_out_free(&without);
+            grad_out_free(&gw);
+            grad_out_free(&gn);
+            case_free(c);
+        }
 }
 
 /* Without dx (a network's first layer), on every test shape (among them the

@@ -5,6 +5,7 @@
 void test_forward(void);   /* test_forward.c */
 void test_backward(void);  /* test_backward.c */
 void test_backward_without_dx(void); /* test_backward.c */
+void test_forward_without_y(void); /* test_backward.c */
 void test_isa_agree(void); /* test_isa_agree.c */
 void test_stream(void);    /* test_stream.c */
 void test_invalid(void);   /* test_invalid.c */
