@@ -178,7 +178,9 @@ class _KernelLayer:
                     for name in names}
         cache.used = True
         for d, suffix in enumerate(self._suffixes()):
-            dX = None if not input_gradient else grads["X"] if d == 0 else np.empty_like(grads["X"])
+            dX = None
+            if input_gradient:
+                dX = grads["X"] if d == 0 else np.empty_like(grads["X"])
             _core.backward(self._cell, cache.x_shape, *self._weights(d), cache.buffers[d],
                            cache.indexes[d], dY, self._of(dh_n, d), self._of(dc_n, d),
                            *(grads[name + suffix] for name in PARAMS), dX,

@@ -20,6 +20,7 @@ after ``lengths[b]`` steps, its outputs after that are zero (as with
 after its own last step.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,17 @@ def _reverse_in_time(A, lengths):
     return A[np.arange(B)[:, None], order]
 
 
+def _optional_sequences(forward):
+    """A layer's forward with the kernels' ``return_sequences`` keyword:
+    the reference computes Y anyway, and returns None in its place when
+    the keyword is False."""
+    @functools.wraps(forward)
+    def with_option(self, *args, return_sequences=True, **kwargs):
+        result = forward(self, *args, **kwargs)
+        return result if return_sequences else (None, *result[1:])
+    return with_option
+
+
 def _with_input_gradient(grads, wanted, dZ, weight_ih):
     """grads with ``'X'`` = dZ (B, T, G*H) times W_ih, if wanted."""
     if wanted:
@@ -89,7 +101,7 @@ class _Bidirectional:
     def _states(self):
         return ("h0", "c0") if isinstance(self, LSTMBase) else ("h0",)
 
-    def _bidirectional_forward(self, X, states, lengths, training, return_sequences):
+    def _bidirectional_forward(self, X, states, lengths, training):
         X = self._input(X)
         B, T, _ = X.shape
         lengths = self._lengths(lengths, B, T)
@@ -106,9 +118,8 @@ class _Bidirectional:
         final = tuple(np.stack(pair) for pair in zip(*finals))
         final = final if len(final) > 1 else final[0]
         if training:
-            Y = Y if return_sequences else None
             return Y, final, _BidirectionalCache((outs[0][2], outs[1][2]), lengths)
-        return Y if return_sequences else None, final
+        return Y, final
 
     def _bidirectional_backward(self, cache, dY, finals, input_gradient):
         if not isinstance(cache, _BidirectionalCache):
@@ -203,8 +214,8 @@ class LSTM(_Bidirectional, LSTMBase):
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, X, h0=None, c0=None, lengths=None, training=False,
-                return_sequences=True):
+    @_optional_sequences
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -239,8 +250,7 @@ class LSTM(_Bidirectional, LSTMBase):
             If an input has the wrong shape or `lengths` is out of range.
         """
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0, c0), lengths, training,
-                                               return_sequences)
+            return self._bidirectional_forward(X, (h0, c0), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -284,8 +294,8 @@ class LSTM(_Bidirectional, LSTMBase):
 
         if training:
             cache = _Cache(X, h_prev, c_prev, gates, tanh_c, mask)
-            return Y if return_sequences else None, (h, c), cache
-        return Y if return_sequences else None, (h, c)
+            return Y, (h, c), cache
+        return Y, (h, c)
 
     # ----------------------------------------------------------------- backward
 
@@ -392,11 +402,11 @@ class GRU(_Bidirectional, GRUBase):
     Same API as :class:`lstm_fast.layers.GRU`.
     """
 
-    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
+    @_optional_sequences
+    def forward(self, X, h0=None, lengths=None, training=False):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training,
-                                               return_sequences)
+            return self._bidirectional_forward(X, (h0,), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -420,8 +430,8 @@ class GRU(_Bidirectional, GRUBase):
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y if return_sequences else None, h, _GRUCache(X, mask=mask, **saved)
-        return Y if return_sequences else None, h
+            return Y, h, _GRUCache(X, mask=mask, **saved)
+        return Y, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""
@@ -483,11 +493,11 @@ class RNN(_Bidirectional, RNNBase):
         """act'(z) from h = act(z)."""
         return 1 - h**2 if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
 
-    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
+    @_optional_sequences
+    def forward(self, X, h0=None, lengths=None, training=False):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training,
-                                               return_sequences)
+            return self._bidirectional_forward(X, (h0,), lengths, training)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -507,8 +517,8 @@ class RNN(_Bidirectional, RNNBase):
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y if return_sequences else None, h, _RNNCache(X, h_prev, h_all, mask)
-        return Y if return_sequences else None, h
+            return Y, h, _RNNCache(X, h_prev, h_all, mask)
+        return Y, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
         """Backpropagation through time; returns the gradients by name."""

@@ -14,6 +14,9 @@
 #include "shapes.h"
 #include "tests.h"
 
+static const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
+                            LSTMF_CELL_RNN_RELU};
+
 /* Central difference of the loss in element i of p. */
 static double fd(tcase *c, double *p, int64_t i) {
     const double eps = 1e-6, keep = p[i];
@@ -83,8 +86,6 @@ static const grad_shape shapes[] = {
 };
 
 void test_backward(void) {
-    const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
-                         LSTMF_CELL_RNN_RELU};
     for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
         for (int ci = 0; ci < 4; ci++)
             for (int reverse = 0; reverse < 2; reverse++) {
@@ -116,17 +117,27 @@ void test_backward(void) {
             }
 }
 
-
 static int same_bits(const double *a, const double *b, int64_t n) {
     return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
+}
+
+/* Every gradient of a and b bit for bit (dx only when both have it; the
+ * cell-state ones only for the LSTM). */
+static int same_grads(const tcase *c, const grad_out *a, const grad_out *b) {
+    const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
+    const int64_t D = c->s.D, H = c->s.H;
+    return same_bits(a->w_ih, b->w_ih, GH * D) && same_bits(a->w_hh, b->w_hh, GH * H) &&
+           same_bits(a->b_ih, b->b_ih, GH) && same_bits(a->b_hh, b->b_hh, GH) &&
+           (!a->x || !b->x || same_bits(a->x, b->x, B * T * D)) &&
+           same_bits(a->h0, b->h0, B * H) && same_bits(a->h_seq, b->h_seq, B * T * H) &&
+           (c->s.cell != LSTMF_CELL_LSTM ||
+            (same_bits(a->c0, b->c0, B * H) && same_bits(a->c_seq, b->c_seq, B * T * H)));
 }
 
 /* Without y (a last layer whose final state is all that is read), on
  * every test shape: the final states, and the gradients of a backward from
  * that forward, are those with y, bit for bit. */
 void test_forward_without_y(void) {
-    const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
-                         LSTMF_CELL_RNN_RELU};
     for (int si = 0; si < N_FORWARD_SHAPES; si++)
         for (int ci = 0; ci < 4; ci++) {
             const test_shape *sh = &forward_shapes[si];
@@ -135,8 +146,7 @@ void test_forward_without_y(void) {
             tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
                                  sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0,
                                  CASE_ALL & ~CASE_DY);
-            const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
-            const int64_t D = c->s.D, H = c->s.H;
+            const int64_t B = c->s.B, H = c->s.H;
             const int lstm = c->s.cell == LSTMF_CELL_LSTM;
             fwd_out with, without;
             fwd_out_alloc(c, &with);
@@ -159,13 +169,7 @@ void test_forward_without_y(void) {
                                   (!lstm || same_bits(with.c_n, without.c_n, B * H)),
                               "%s, training=%d: final states differ", label, training);
                     }
-                    CHECK(same_bits(gw.w_ih, gn.w_ih, GH * D) &&
-                              same_bits(gw.w_hh, gn.w_hh, GH * H) &&
-                              same_bits(gw.b_ih, gn.b_ih, GH) && same_bits(gw.b_hh, gn.b_hh, GH) &&
-                              same_bits(gw.x, gn.x, B * T * D) && same_bits(gw.h0, gn.h0, B * H) &&
-                              same_bits(gw.h_seq, gn.h_seq, B * T * H) &&
-                              (!lstm || (same_bits(gw.c0, gn.c0, B * H) &&
-                                         same_bits(gw.c_seq, gn.c_seq, B * T * H))),
+                    CHECK(same_grads(c, &gw, &gn),
                           "%s: gradients differ from those after a forward with y", label);
                 }
             }
@@ -181,16 +185,12 @@ void test_forward_without_y(void) {
  * few-rows one whose threads split the backward's column panels): the
  * other gradients are those of a backward with dx, bit for bit. */
 void test_backward_without_dx(void) {
-    const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH,
-                         LSTMF_CELL_RNN_RELU};
     for (int si = 0; si < N_FORWARD_SHAPES; si++)
         for (int ci = 0; ci < 4; ci++) {
             const test_shape *sh = &forward_shapes[si];
             rng_t r = rng_seed(9000 + 10 * si + ci);
             tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
                                  sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0, CASE_ALL);
-            const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
-            const int64_t D = c->s.D, H = c->s.H;
             grad_out with, without;
             grad_out_alloc(c, &with);
             grad_out_alloc(c, &without);
@@ -206,15 +206,7 @@ void test_backward_without_dx(void) {
                              sh->why, cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32");
                     lib_run(c, dtype, &o, &with, label);
                     lib_run(c, dtype, &o, &without, label);
-                    CHECK(same_bits(with.w_ih, without.w_ih, GH * D) &&
-                              same_bits(with.w_hh, without.w_hh, GH * H) &&
-                              same_bits(with.b_ih, without.b_ih, GH) &&
-                              same_bits(with.b_hh, without.b_hh, GH) &&
-                              same_bits(with.h0, without.h0, B * H) &&
-                              same_bits(with.h_seq, without.h_seq, B * T * H) &&
-                              (c->s.cell != LSTMF_CELL_LSTM ||
-                               (same_bits(with.c0, without.c0, B * H) &&
-                                same_bits(with.c_seq, without.c_seq, B * T * H))),
+                    CHECK(same_grads(c, &with, &without),
                           "%s: gradients differ from a backward with dx", label);
                 }
             }
