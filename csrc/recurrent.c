@@ -12,11 +12,11 @@ int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *pac
     const int64_t nblocks = recurrent_blocks(gates, H);
     int64_t *col_map = lstmf_alloc_n(lstmf_mul(nblocks, W), sizeof(int64_t));
     if (!col_map) return -1;
+    /* Column g*U + u of block blk: unit blk*U + u of gate g. */
+    int64_t *col = col_map;
     for (int64_t blk = 0; blk < nblocks; blk++)
-        for (int64_t col = 0; col < W; col++) {
-            int64_t j = blk * U + col % U;
-            col_map[blk * W + col] = j < H ? (col / U) * H + j : -1;
-        }
+        for (int g = 0; g < gates; g++)
+            for (int64_t j = blk * U; j < (blk + 1) * U; j++) *col++ = j < H ? g * H + j : -1;
     /* B = w^T: element (k, n) = w[n*K + k]. */
     FN(gemm_pack_b)(K, nblocks * W, w, 1, K, col_map, packed);
     lstmf_free(col_map);

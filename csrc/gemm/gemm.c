@@ -33,6 +33,27 @@ static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
         }
         return;
     }
+    if (rsb == 1) {
+        /* Each column a contiguous run of K (B = w^T, w row-major: the
+         * weights): VLEN columns by VLEN k at a time, transposed in
+         * registers. Columns past n_cols or mapped to -1 read as zeros. */
+        for (int v = 0; v < GEMM_NV; v++) {
+            const real *src[VLEN];
+            for (int n = 0; n < VLEN; n++) {
+                const int64_t col = c0 + v * VLEN + n;
+                const int64_t s = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
+                src[n] = s < 0 ? NULL : B + s * csb;
+            }
+            for (int64_t k0 = 0; k0 < K; k0 += VLEN) {
+                const int kc = (int)MIN(VLEN, K - k0);
+                vreal r[VLEN];
+                for (int n = 0; n < VLEN; n++) r[n] = src[n] ? vload_upto(src[n] + k0, kc) : vset1(0);
+                vtranspose(r);
+                for (int k = 0; k < kc; k++) vstore(dst + (k0 + k) * GEMM_NR + v * VLEN, r[k]);
+            }
+        }
+        return;
+    }
     for (int n = 0; n < GEMM_NR; n++) {
         int64_t col = c0 + n;
         int64_t src = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
