@@ -649,7 +649,8 @@ class _BaseRecurrent(BaseEstimator):
                     if not np.isfinite(loss):
                         diverged = True
                         break
-                    clip_grad_norm(network.grad, self.clip_norm)
+                    if self.clip_norm is not None:  # the norm is a pass over every gradient
+                        clip_grad_norm(network.grad, self.clip_norm)
                     optimizer.update(network.params, network.grad)
                     total += loss * len(idx)
                 if not diverged and not np.all(np.isfinite(network.params)):
