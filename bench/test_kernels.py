@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lstm_fast import _compare, get_num_threads, layers, reference
-from lstm_fast._benchmark import CELLS, MODES, SHAPES, forward_flops, make_problem
+from lstm_fast._benchmark import CELLS, MODES, SHAPES, make_problem, mode_flops
 
 IMPLEMENTATIONS = ["lstm_fast", "reference", *_compare.STEPPERS]
 
@@ -27,8 +27,7 @@ def test_layer(benchmark, cell, shape, mode, impl):
     X, dY = make_problem(shape)
     module = reference if impl == "reference" else layers
     layer = getattr(module, CELLS[cell])(D, H, dtype=np.float32, random_state=0)
-    benchmark.extra_info["gflop"] = (forward_flops(B, T, D, H, layer.gates)
-                                     * (3 if mode == "train" else 1) / 1e9)
+    benchmark.extra_info["gflop"] = mode_flops(mode, B, T, D, H, layer.gates) / 1e9
     if impl in _compare.STEPPERS:
         if not _compare.available(impl):
             pytest.skip(f"{impl} is not installed")

@@ -23,6 +23,16 @@ def forward_flops(B, T, D, H, gates=4):
     return 2 * B * T * gates * H * (D + H)
 
 
+def mode_flops(mode, B, T, D, H, gates=4):
+    """FLOPs of one call of a benchmark mode. "train" adds to the forward
+    the backward's products: dZ_t W_hh for dh_{t-1} (2*B*T*G*H*H) and the
+    weight gradients dZ^T [x, h] (2*B*T*G*H*(D+H)); no input gradient."""
+    flops = forward_flops(B, T, D, H, gates)
+    if mode == "train":
+        flops += 2 * B * T * gates * H * H + forward_flops(B, T, D, H, gates)
+    return flops
+
+
 def make_problem(shape, dtype=np.float32, seed=0):
     """Random inputs and output gradients for a shape name or (B, T, D, H)."""
     B, T, D, H = SHAPES[shape] if isinstance(shape, str) else shape
@@ -168,7 +178,7 @@ def run(shapes=None, modes=("forward", "train"), dtype=np.float32, repeat=7, bud
                     ref_ms = _interleaved_medians({"reference": lambda: fn(ref, X, dY)},
                                                   max(2, repeat // 3), budget_s,
                                                   settle=False)["reference"]
-                flops = forward_flops(B, T, D, H, fast.gates) * (3 if mode == "train" else 1)
+                flops = mode_flops(mode, B, T, D, H, fast.gates)
                 rows.append(Row(cell, name, mode, ms["lstm_fast"], ref_ms,
                                 flops / ms["lstm_fast"] / 1e6,
                                 {library: ms.get(library) for library in compare}))

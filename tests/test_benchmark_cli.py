@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lstm_fast import _compare, layers
+from lstm_fast._benchmark import forward_flops, mode_flops
 
 LAYERS = [(layers.LSTM, {}), (layers.GRU, {}), (layers.RNN, {}),
           (layers.RNN, {"nonlinearity": "relu"})]
@@ -80,16 +81,19 @@ def test_bench_command_writes_table_json_and_chart(tmp_path):
     assert out.returncode == 2 and "unknown library 'nosuchlib'" in out.stderr
     out = subprocess.run(
         [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
-         "--cells", "lstm", "gru", "--repeat", "1", "--dtypes",
+         "train", "--cells", "lstm", "gru", "--repeat", "1", "--dtypes",
          "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")],
         capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "| lstm | small (32,50,8,64) | forward |" in out.stdout
     assert "float64 against float32" in out.stdout
     report = json.loads((tmp_path / "b.json").read_text())
-    assert [(r["cell"], r["mode"]) for r in report["rows"]] == [("lstm", "forward"),
-                                                                ("gru", "forward")]
+    assert [(r["cell"], r["mode"]) for r in report["rows"]] == [
+        ("lstm", "forward"), ("lstm", "train"), ("gru", "forward"), ("gru", "train")]
     assert all(r["fast_ms"] > 0 and r["reference_ms"] > 0 for r in report["rows"])
+    for r in report["rows"]:
+        flops = mode_flops(r["mode"], 32, 50, 8, 64, {"lstm": 4, "gru": 3}[r["cell"]])
+        assert r["gflops"] == pytest.approx(flops / r["fast_ms"] / 1e6)
     assert report["numpy_sgemm_gflops"] > 0 and report["dtypes"][0]["ratio"] > 0
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -115,3 +119,13 @@ def test_bench_threads_refuses_a_count_that_is_not_a_positive_integer(count, tmp
     out = subprocess.run([sys.executable, "-m", "lstm_fast", "bench", "--threads", count],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and "--threads" in out.stderr, out.stderr
+
+
+
+def test_train_flops_add_the_backward_products_to_the_forward():
+    B, T, D, H, G = 3, 4, 5, 6, 4
+    forward = 2 * B * T * G * H * (D + H)  # x_t W_ih^T and h_{t-1} W_hh^T
+    dh = 2 * B * T * G * H * H  # dZ_t W_hh, carried to step t - 1
+    weights = 2 * B * T * G * H * (D + H)  # dZ^T [x, h_{t-1}]
+    assert forward_flops(B, T, D, H, G) == mode_flops("forward", B, T, D, H, G) == forward
+    assert mode_flops("train", B, T, D, H, G) == forward + dh + weights
