@@ -122,14 +122,14 @@ static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
 static int gemm_driver(int64_t M, int64_t N, int64_t K,
                        const real *A, int64_t rsa, int64_t csa,
                        const real *B, int64_t rsb, int64_t csb,
-                       const real *bias, real *C, int64_t ldc, real *a_sums,
+                       real *C, int64_t ldc, real *a_sums,
                        int nthreads) {
     if (M <= 0 || N <= 0) return 0;
     if (a_sums)
         for (int64_t i = 0; i < M; i++) a_sums[i] = 0;
     if (K <= 0) {
         for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = bias ? bias[j] : 0;
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
         return 0;
     }
     int nt = nthreads < 1 ? 1 : nthreads;
@@ -184,11 +184,10 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
                     for (int64_t j = 0; j < nc; j += GEMM_NR) {
                         const int nr = (int)MIN(GEMM_NR, nc - j);
                         const real *panel = Bp + (j / GEMM_NR) * kc * GEMM_NR;
-                        const real *bias_j = (bias && p0 == 0) ? bias + n0 + j : NULL;
                         for (int64_t i = 0; i < mc; i += GEMM_MR) {
                             const int mr = (int)MIN(GEMM_MR, mc - i);
                             FN(gemm_micro)(mr, nr, kc, a + i * a_row, a_rs, a_cs, panel,
-                                           bias_j, C + (m0 + i) * ldc + n0 + j, ldc,
+                                           NULL, C + (m0 + i) * ldc + n0 + j, ldc,
                                            p0 > 0);
                         }
                     }
@@ -200,16 +199,9 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
     return 0;
 }
 
-int FN(gemm)(int64_t M, int64_t N, int64_t K,
-             const real *A, int64_t rsa, int64_t csa,
-             const real *B, int64_t rsb, int64_t csb,
-             const real *bias, real *C, int64_t ldc, int nthreads) {
-    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, bias, C, ldc, NULL, nthreads);
-}
-
 int FN(gemm_sum_a)(int64_t M, int64_t N, int64_t K,
                    const real *A, int64_t rsa, int64_t csa,
                    const real *B, int64_t rsb, int64_t csb,
                    real *C, int64_t ldc, real *a_sums, int nthreads) {
-    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, NULL, C, ldc, a_sums, nthreads);
+    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, a_sums, nthreads);
 }

@@ -10,19 +10,12 @@
 
 #include "blocksizes.h"
 
-/* C (M x N, row-major, leading dimension ldc) = A (M x K) * B (K x N) [+ bias].
- * bias, if not NULL, has N elements and is added to every row of C.
+/* C (M x N, row-major, leading dimension ldc) = A (M x K) * B (K x N), and
+ * the row sums of A into a_sums (M): the bias gradient of a layer comes out
+ * of its weight-gradient GEMM, which reads every element of dZ anyway.
  * Runs on up to nthreads OpenMP threads; the result does not depend on the
  * thread count (every element is summed in the same order by one thread).
  * Returns 0, or -1 if its packing buffers could not be allocated. */
-int FN(gemm)(int64_t M, int64_t N, int64_t K,
-             const real *A, int64_t rsa, int64_t csa,
-             const real *B, int64_t rsb, int64_t csb,
-             const real *bias, real *C, int64_t ldc, int nthreads);
-
-/* The same product, also writing the row sums of A into a_sums (M): the
- * bias gradient of a layer comes out of its weight-gradient GEMM, which
- * reads every element of dZ anyway. */
 int FN(gemm_sum_a)(int64_t M, int64_t N, int64_t K,
                    const real *A, int64_t rsa, int64_t csa,
                    const real *B, int64_t rsb, int64_t csb,
