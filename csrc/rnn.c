@@ -375,6 +375,18 @@ nomem:
     return LSTMF_ENOMEM;
 }
 
+/* dst (cols x rows, leading dimension ldd) = src^T, src rows x cols with
+ * leading dimension cols; in square tiles, so that both sides are read and
+ * written a few cache lines at a time. */
+static void transpose(const real *src, int64_t rows, int64_t cols, real *dst, int64_t ldd) {
+    enum { TILE = 16 };
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+        for (int64_t c0 = 0; c0 < cols; c0 += TILE)
+            for (int64_t c = c0; c < MIN(cols, c0 + TILE); c++)
+                for (int64_t r = r0; r < MIN(rows, r0 + TILE); r++)
+                    dst[c * ldd + r] = src[r * cols + c];
+}
+
 static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                         real *cache, const int64_t *index,
                         const real *dy, const real *dh_n, const real *dc_n,
@@ -410,9 +422,9 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
     real *wp = lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, H), sizeof(real));
     real *wxp = dx ? lstmf_alloc_n(FN(gemm_packed_b_elems)(GH, D), sizeof(real)) : NULL;
     real *dxp = dx_in_place ? NULL : lstmf_alloc_n(lstmf_mul(N, D), sizeof(real));
-    real *dw = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
+    real *dwt = lstmf_alloc_n(lstmf_mul(GH, DH), sizeof(real));
     int status = LSTMF_ENOMEM;
-    if (!dh || !wp || (dx && !wxp) || (!dx_in_place && !dxp) || !dw) goto done;
+    if (!dh || !wp || (dx && !wxp) || (!dx_in_place && !dxp) || !dwt) goto done;
     real *dc = dh + B * H;
     /* dh_{t-1} = dZ_t W_hh and dx_t = dZ_t W_ih: W_hh (G*H x H) and W_ih
      * (G*H x D), row-major, are the B operands. dx_t is computed in the
@@ -514,22 +526,27 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
         }
     }
 
-    /* Weight gradients: [dW_ih, dW_hh] = dZ^T [x, h_{t-1}], one GEMM over
-     * all packed rows that also sums dZ's columns into the bias gradient;
-     * two when the recurrent product has its own dZ. */
+    /* Weight gradients, transposed: [dW_ih, dW_hh]^T = [x, h_{t-1}]^T dZ,
+     * one GEMM over all packed rows that also sums dZ's columns into the
+     * bias gradient; two when the recurrent product has its own dZ. So
+     * dZ, the large operand, is the product's B, packed row by row in the
+     * order memory holds it, and its G*H columns fill whole micro-panels.
+     * As dZ^T, the A operand, it was read down its columns (a strided walk
+     * through memory that took half as long as the product itself at the
+     * fit benchmark's shape), and D + H = 72 there left a last micro-panel
+     * 8 columns wide. Each element is the same sum in the same order, so
+     * the same bits. */
     if (!info.separate_recurrent_dz) {
-        if (FN(gemm_sum_a)(GH, DH, N, z, 1, ZW, xh, DH, 1, dw, DH, g->b_ih, nthreads))
+        if (FN(gemm_sum_b)(DH, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads))
             goto done;
-        for (int64_t m = 0; m < GH; m++) {
-            memcpy((real *)g->w_ih + m * D, dw + m * DH, sizeof(real) * D);
-            memcpy((real *)g->w_hh + m * H, dw + m * DH + D, sizeof(real) * H);
-        }
         memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
-    } else if (FN(gemm_sum_a)(GH, D, N, z, 1, ZW, xh, DH, 1, g->w_ih, D, g->b_ih, nthreads) ||
-               FN(gemm_sum_a)(GH, H, N, z + zh, 1, ZW, xh + D, DH, 1, g->w_hh, H, g->b_hh,
-                              nthreads)) {
+    } else if (FN(gemm_sum_b)(D, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads) ||
+               FN(gemm_sum_b)(H, GH, N, xh + D, 1, DH, z + zh, ZW, 1, dwt + D * GH, GH,
+                              g->b_hh, nthreads)) {
         goto done;
     }
+    transpose(dwt, D, GH, (real *)g->w_ih, D);
+    transpose(dwt + D * GH, H, GH, (real *)g->w_hh, H);
 
     status = LSTMF_OK;
 done:
@@ -537,7 +554,7 @@ done:
     lstmf_free(wp);
     lstmf_free(wxp);
     lstmf_free(dxp);
-    lstmf_free(dw);
+    lstmf_free(dwt);
     return status;
 }
 

@@ -1,8 +1,8 @@
 /* GEMM driver, BLIS's loop nest: NC-wide column blocks, KC-deep slices of
  * K, MC-row blocks of C, then MR x NR micro-panels. Threads own contiguous
- * ranges of C's rows: every element is summed over K in the same order by one
- * thread, so results are bit-identical for any thread count, and the
- * threads never synchronise inside a product.
+ * ranges of C's columns or rows: every element is summed over K in the same
+ * order by one thread, so results are bit-identical for any thread count,
+ * and the threads never synchronise inside a product.
  */
 #include "gemm.h"
 #include "../memory.h"
@@ -75,19 +75,14 @@ void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
 
 /* A block (mc x kc, mc <= MC) -> MR-row panels, element (r, k) of panel q
  * at Ap[q*MR*kc + k*MR + r]; rows past mc are zero. Only used when A's rows
- * are not contiguous (row-major A is read in place by the micro-kernel).
- * If sums is not NULL, the row sums of the block are added to it on the
- * way, each summed in k order from zero first. */
+ * are not contiguous (row-major A is read in place by the micro-kernel). */
 static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
-                   int64_t csa, real *Ap, real *sums) {
-    real acc[GEMM_MC + GEMM_MR] = {0};
+                   int64_t csa, real *Ap) {
     const int64_t panels = (mc + GEMM_MR - 1) / GEMM_MR;
     if (rsa == 1) {
-        /* Column-major source (the transpose of a row-major matrix, as dZ^T
-         * in the weight gradients): k outside, so each k reads one
-         * contiguous run of mc elements and the sums are vector adds. One
-         * panel at a time instead went through the source in strides of
-         * csa, with its MR sums in a load-add-store chain per k. */
+        /* Column-major source (the transpose of a row-major matrix, as
+         * [x, h]^T in the weight gradients): k outside, so each k reads one
+         * contiguous run of mc elements. */
         for (int64_t k = 0; k < kc; k++) {
             const real *src = A + k * csa;
             for (int64_t q = 0; q < panels; q++) {
@@ -99,8 +94,6 @@ static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
                     for (int64_t r = 0; r < GEMM_MR; r++) dst[r] = r0 + r < mc ? src[r0 + r] : 0;
                 }
             }
-            if (sums)
-                for (int64_t i = 0; i < mc; i++) acc[i] += src[i];
         }
     } else {
         for (int64_t q = 0; q < panels; q++) {
@@ -108,25 +101,31 @@ static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
             const int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
             const real *src = A + q * GEMM_MR * rsa;
             for (int64_t k = 0; k < kc; k++)
-                for (int r = 0; r < GEMM_MR; r++) {
-                    real v = r < rows ? src[r * rsa + k * csa] : 0;
-                    dst[k * GEMM_MR + r] = v;
-                    acc[q * GEMM_MR + r] += v;
-                }
+                for (int r = 0; r < GEMM_MR; r++)
+                    dst[k * GEMM_MR + r] = r < rows ? src[r * rsa + k * csa] : 0;
         }
     }
-    if (sums)
-        for (int64_t i = 0; i < mc; i++) sums[i] += acc[i];
 }
 
-static int gemm_driver(int64_t M, int64_t N, int64_t K,
-                       const real *A, int64_t rsa, int64_t csa,
-                       const real *B, int64_t rsb, int64_t csb,
-                       real *C, int64_t ldc, real *a_sums,
-                       int nthreads) {
+/* The column sums of a packed B block (kc x nc) added to sums (nc), each
+ * summed in k order from zero first; read from the packed copy, which is
+ * contiguous and in cache. */
+static void add_column_sums(int64_t kc, int64_t nc, const real *Bp, real *sums) {
+    for (int64_t p = 0; p * GEMM_NR < nc; p++) {
+        const real *panel = Bp + p * kc * GEMM_NR;
+        real acc[GEMM_NR] = {0};
+        for (int64_t k = 0; k < kc; k++)
+            for (int n = 0; n < GEMM_NR; n++) acc[n] += panel[k * GEMM_NR + n];
+        for (int64_t n = 0; n < GEMM_NR && p * GEMM_NR + n < nc; n++) sums[p * GEMM_NR + n] += acc[n];
+    }
+}
+
+int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
+                   const real *A, int64_t rsa, int64_t csa,
+                   const real *B, int64_t rsb, int64_t csb,
+                   real *C, int64_t ldc, real *b_sums, int nthreads) {
     if (M <= 0 || N <= 0) return 0;
-    if (a_sums)
-        for (int64_t i = 0; i < M; i++) a_sums[i] = 0;
+    for (int64_t j = 0; j < N; j++) b_sums[j] = 0;
     if (K <= 0) {
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
@@ -134,21 +133,24 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
     }
     int nt = nthreads < 1 ? 1 : nthreads;
     /* Small products are not worth waking the other threads for. */
-    if ((double)M * N * K < 2e5 || M < 2 * GEMM_MR) nt = 1;
+    if ((double)M * N * K < 2e5) nt = 1;
 
-    /* Each thread owns a contiguous range of whole MR-row panels, as even
-     * as panels allow, and takes it in blocks of at most MC rows. (Equal
-     * numbers of equal blocks dealt out in turn left one thread a short
-     * last block: at the medium shape's weight gradient, M = 512, 270 rows
-     * against 242.) */
-    const int64_t panels = (M + GEMM_MR - 1) / GEMM_MR;
-    if (nt > panels) nt = (int)panels;
-    const int64_t mc_max = MIN(GEMM_MC, (panels + nt - 1) / nt * GEMM_MR);
+    /* Each thread owns a contiguous range of whole NR-column panels when
+     * there are two or more for each (then every thread packs and reads
+     * only its columns of B, the large operand), else of whole MR-row
+     * panels, as even as panels allow, taken in blocks of at most MC rows.
+     * (Equal numbers of equal blocks dealt out in turn left one thread a
+     * short last block: at the medium shape's weight gradient, M = 512,
+     * 270 rows against 242.) */
+    const int64_t n_panels = (N + GEMM_NR - 1) / GEMM_NR, m_panels = (M + GEMM_MR - 1) / GEMM_MR;
+    const int split_n = n_panels >= 2 * nt;
+    if (!split_n && nt > m_panels) nt = (int)m_panels;
+    const int64_t mc_max = MIN(GEMM_MC, (split_n ? m_panels : (m_panels + nt - 1) / nt) * GEMM_MR);
 
-    /* Each thread packs its own copy of every B block (cheap next to the
-     * products: one copy per 2*mc flops) so the threads never wait for each
-     * other. Buffers come before the parallel region, so that a failure is
-     * reported instead of half-computing C. */
+    /* Each thread packs its own copy of every B block it reads (cheap next
+     * to the products: one copy per 2*mc flops) so the threads never wait
+     * for each other. Buffers come before the parallel region, so that a
+     * failure is reported instead of half-computing C. */
     const int64_t kc_max = MIN(K, GEMM_KC), nc_max = MIN(N, GEMM_NC);
     const int64_t b_elems = (FN(gemm_packed_b_elems)(kc_max, nc_max) + 63) / 64 * 64;
     const int64_t a_elems = (mc_max * kc_max + 63) / 64 * 64;
@@ -160,22 +162,26 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         real *Bp = scratch + (b_elems + a_elems) * tid;
         real *Ap = Bp + b_elems;
-        const int64_t m_lo = MIN(M, panels * tid / nth * GEMM_MR);
-        const int64_t m_hi = MIN(M, panels * (tid + 1) / nth * GEMM_MR);
-        for (int64_t n0 = 0; n0 < N; n0 += GEMM_NC) {
-            const int64_t nc = MIN(GEMM_NC, N - n0);
+        const int64_t m_lo = split_n ? 0 : MIN(M, m_panels * tid / nth * GEMM_MR);
+        const int64_t m_hi = split_n ? M : MIN(M, m_panels * (tid + 1) / nth * GEMM_MR);
+        const int64_t n_lo = split_n ? MIN(N, n_panels * tid / nth * GEMM_NR) : 0;
+        const int64_t n_hi = split_n ? MIN(N, n_panels * (tid + 1) / nth * GEMM_NR) : N;
+        for (int64_t n0 = n_lo; n0 < n_hi; n0 += GEMM_NC) {
+            const int64_t nc = MIN(GEMM_NC, n_hi - n0);
             for (int64_t p0 = 0; p0 < K; p0 += GEMM_KC) {
                 const int64_t kc = MIN(GEMM_KC, K - p0);
                 FN(gemm_pack_b)(kc, nc, B + p0 * rsb + n0 * csb, rsb, csb, NULL, Bp);
+                /* The sums of B's columns: by the one thread of these
+                 * columns' first rows. */
+                if (m_lo == 0) add_column_sums(kc, nc, Bp, b_sums + n0);
                 for (int64_t m0 = m_lo; m0 < m_hi; m0 += mc_max) {
                     const int64_t mc = MIN(mc_max, m_hi - m0);
                     const real *a = A + m0 * rsa + p0 * csa;
-                    real *sums = a_sums && n0 == 0 ? a_sums + m0 : NULL;
                     /* Row i of the block starts at a + i*a_row; within an
                      * MR-row panel, element (r, k) is at r*a_rs + k*a_cs. */
                     int64_t a_row = rsa, a_rs = rsa, a_cs = csa;
-                    if (csa != 1 || sums) {
-                        pack_a(mc, kc, a, rsa, csa, Ap, sums);
+                    if (csa != 1) {
+                        pack_a(mc, kc, a, rsa, csa, Ap);
                         a = Ap;
                         a_row = kc;
                         a_rs = 1;
@@ -197,11 +203,4 @@ static int gemm_driver(int64_t M, int64_t N, int64_t K,
     }
     lstmf_free(scratch);
     return 0;
-}
-
-int FN(gemm_sum_a)(int64_t M, int64_t N, int64_t K,
-                   const real *A, int64_t rsa, int64_t csa,
-                   const real *B, int64_t rsb, int64_t csb,
-                   real *C, int64_t ldc, real *a_sums, int nthreads) {
-    return gemm_driver(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, a_sums, nthreads);
 }
