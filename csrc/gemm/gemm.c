@@ -135,15 +135,15 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
     /* Small products are not worth waking the other threads for. */
     if ((double)M * N * K < 2e5) nt = 1;
 
-    /* Each thread owns a contiguous range of whole NR-column panels when
-     * there are two or more for each (then every thread packs and reads
-     * only its columns of B, the large operand), else of whole MR-row
-     * panels, as even as panels allow, taken in blocks of at most MC rows.
-     * (Equal numbers of equal blocks dealt out in turn left one thread a
-     * short last block: at the medium shape's weight gradient, M = 512,
-     * 270 rows against 242.) */
-    const int64_t n_panels = (N + GEMM_NR - 1) / GEMM_NR, m_panels = (M + GEMM_MR - 1) / GEMM_MR;
-    const int split_n = n_panels >= 2 * nt;
+    /* Each thread owns a contiguous range of C's columns, in whole vectors,
+     * when there is a panel's worth (NR) or more for each: then every
+     * thread packs and reads only its columns of B, the large operand.
+     * Otherwise it owns whole MR-row panels, as even as panels allow, taken
+     * in blocks of at most MC rows. (Equal numbers of equal blocks dealt
+     * out in turn left one thread a short last block: at the medium
+     * shape's weight gradient, M = 512, 270 rows against 242.) */
+    const int64_t n_vecs = (N + VLEN - 1) / VLEN, m_panels = (M + GEMM_MR - 1) / GEMM_MR;
+    const int split_n = n_vecs >= (int64_t)nt * GEMM_NV;
     if (!split_n && nt > m_panels) nt = (int)m_panels;
     const int64_t mc_max = MIN(GEMM_MC, (split_n ? m_panels : (m_panels + nt - 1) / nt) * GEMM_MR);
 
@@ -164,8 +164,8 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
         real *Ap = Bp + b_elems;
         const int64_t m_lo = split_n ? 0 : MIN(M, m_panels * tid / nth * GEMM_MR);
         const int64_t m_hi = split_n ? M : MIN(M, m_panels * (tid + 1) / nth * GEMM_MR);
-        const int64_t n_lo = split_n ? MIN(N, n_panels * tid / nth * GEMM_NR) : 0;
-        const int64_t n_hi = split_n ? MIN(N, n_panels * (tid + 1) / nth * GEMM_NR) : N;
+        const int64_t n_lo = split_n ? MIN(N, n_vecs * tid / nth * VLEN) : 0;
+        const int64_t n_hi = split_n ? MIN(N, n_vecs * (tid + 1) / nth * VLEN) : N;
         for (int64_t n0 = n_lo; n0 < n_hi; n0 += GEMM_NC) {
             const int64_t nc = MIN(GEMM_NC, n_hi - n0);
             for (int64_t p0 = 0; p0 < K; p0 += GEMM_KC) {
