@@ -4,7 +4,7 @@
  * pair, like NumPy's *.dispatch.c sources: CMake defines LSTMF_ISA (generic,
  * avx2, avx512) and LSTMF_DTYPE_F64 (or not, for float32) and passes the
  * matching -m flags. FN(name) gives each variant's symbols a unique suffix,
- * e.g. FN(gemm) -> gemm_avx512_f32, so all variants link into one library.
+ * e.g. FN(gemm_micro) -> gemm_micro_avx512_f32, so all variants link into one library.
  */
 #ifndef LSTMF_CONFIG_H
 #define LSTMF_CONFIG_H
