@@ -13,6 +13,11 @@ from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
+cdef extern from "optim.h" nogil:
+    int lstmf_adam_step(int dtype, int64_t n, void *params, const void *grad, void *m,
+                        void *v, double b1, double b2, double eps, double lr)
+
+
 cdef extern from "rnn.h" nogil:
     enum:
         LSTMF_OK
@@ -264,6 +269,27 @@ def cache_view(str cell, object dtype, tuple x_shape, int64_t hidden, int64_t ro
     _make_shape(&s, cell, dtype, x_shape, hidden)
     _check(lstmf_cache_view_of(&s, rows, &view))
     return {"z": view.z, "c": view.c, "z_width": view.z_width}
+
+
+def adam_step(params, grad, m, v, double b1, double b2, double eps, double lr):
+    """One Adam step in place on params, m and v (1-D, one dtype) from grad
+    (csrc/optim.h)."""
+    dtype = _ndarray(params, "params").dtype
+    if dtype not in _DTYPES:
+        raise TypeError(f"params must be float32 or float64, got {dtype.name}")
+    cdef tuple shape = params.shape
+    if len(shape) != 1:
+        raise ValueError(f"params must be 1-D, got shape {shape}")
+    cdef void *pp = _ptr(params, "params", dtype, shape, True)
+    cdef const void *gp = _ptr(grad, "grad", dtype, shape)
+    cdef void *mp = _ptr(m, "m", dtype, shape, True)
+    cdef void *vp = _ptr(v, "v", dtype, shape, True)
+    cdef int code = _DTYPES[dtype]
+    cdef int64_t n = shape[0]
+    cdef int status
+    with nogil:
+        status = lstmf_adam_step(code, n, pp, gp, mp, vp, b1, b2, eps, lr)
+    _check(status)
 
 
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,

@@ -581,8 +581,8 @@ class _BaseRecurrent(BaseEstimator):
         n_params = RecurrentNetwork.count_parameters(self.cell, n_features, hidden, n_outputs,
                                                      self.bidirectional)
         # params, grad, best params, the epoch checkpoint's params and
-        # optimizer copy, and the optimizer (Adam: m, v, scratch; SGD: velocity).
-        copies = 4 + (6 if self.solver == "adam" else 2)
+        # optimizer copy, and the optimizer (Adam: m, v; SGD: velocity).
+        copies = 4 + (4 if self.solver == "adam" else 2)
         check_memory(copies * n_params * self._dtype().itemsize,
                      f"{type(self).__name__}.fit with hidden_layer_sizes="
                      f"{hidden if len(hidden) <= 6 else f'({hidden[0]}, ..., {hidden[-1]}): {len(hidden)} layers'} "

@@ -2,12 +2,14 @@
 
 Like ``sklearn/neural_network/_stochastic_optimizers.py``, but the network
 keeps all its parameters in one contiguous array (lstm_fast/_network.py), so
-an update is a handful of vectorised in-place ufuncs over that array, whatever
-the number of layers: no Python loop over parameters, no temporaries beyond
-one scratch buffer allocated once.
+an update is one pass over that array, whatever the number of layers: a
+kernel call for Adam (csrc/optim.h), a few in-place ufuncs for SGD; no
+Python loop over parameters, no temporaries.
 """
 
 import numpy as np
+
+from . import _core
 
 __all__ = ["AdamOptimizer", "SGDOptimizer", "clip_grad_norm"]
 
@@ -98,33 +100,20 @@ class AdamOptimizer:
         self.t = 0
         self.ms = np.zeros_like(params)
         self.vs = np.zeros_like(params)
-        self._scratch = np.empty_like(params)
 
     def update(self, params, grad):
-        """One step on `params` (in place) from the flat gradient `grad`."""
+        """One step on `params` (in place) from the flat gradient `grad`.
+
+        One pass over the parameters (csrc/optim.h), each value rounded to
+        the parameters' dtype as NumPy's in-place ufuncs would round it in
+        twelve passes: ``m = b1*m + (1 - b1)*g``, ``v = b2*v + (1 - b2)*g*g``,
+        ``p -= m / (sqrt(v) + eps) * lr_t``.
+        """
         self.t += 1
-        dtype = params.dtype.type
         b1, b2 = self.beta_1, self.beta_2
         lr = self.learning_rate_init * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
-        ms, vs, tmp = self.ms, self.vs, self._scratch
-        ms *= dtype(b1)
-        np.multiply(grad, dtype(1.0 - b1), out=tmp)
-        ms += tmp
-        vs *= dtype(b2)
-        np.multiply(grad, grad, out=tmp)
-        tmp *= dtype(1.0 - b2)
-        vs += tmp
-        np.sqrt(vs, out=tmp)
-        tmp += dtype(self.epsilon)
-        np.divide(ms, tmp, out=tmp)
-        tmp *= dtype(lr)
-        params -= tmp
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_scratch"] = None  # scratch memory, not state
-        return state
+        _core.adam_step(params, grad, self.ms, self.vs, b1, b2, self.epsilon, float(lr))
 
     def __setstate__(self, state):
+        state.pop("_scratch", None)  # pickled by versions that kept a scratch buffer
         self.__dict__.update(state)
-        self._scratch = np.empty_like(self.ms)
