@@ -88,18 +88,23 @@ def test_matches_the_numpy_reference(kind, dtype, tol, B, T, D, H):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_one_and_two_threads_give_identical_results(kind):
-    layer, data, upstream = problem(33, 20, 5, 70, kind, np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_one_and_several_threads_give_identical_results(kind, dtype, n_threads):
+    # H = 70: the weight gradients' G*H columns split between the threads
+    # in whole vectors (the GRU's into full and narrow panels), or their
+    # rows where the columns are too few (the float32 RNN).
+    layer, data, upstream = problem(33, 20, 5, 70, kind, dtype)
     before = lstm_fast.get_num_threads()
     try:
         lstm_fast.set_num_threads(1)
         one = run(layer, data, upstream)
-        lstm_fast.set_num_threads(2)
-        two = run(layer, data, upstream)
+        lstm_fast.set_num_threads(n_threads)
+        several = run(layer, data, upstream)
     finally:
         lstm_fast.set_num_threads(before)
     for key in one:
-        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+        np.testing.assert_array_equal(one[key], several[key], err_msg=key)
 
 
 CHILD = r"""
