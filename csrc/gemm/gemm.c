@@ -18,6 +18,15 @@ int64_t FN(gemm_packed_b_elems)(int64_t K, int64_t n_cols) {
     return lstmf_mul(lstmf_mul(panels, K > 0 ? K : 1), GEMM_NR);
 }
 
+/* Where column c of a packed operand comes from: B's column col_map[c]
+ * (or c), K elements rsb apart; NULL past n_cols or where col_map has -1,
+ * for a column of zeros. */
+static const real *source_column(int64_t c, int64_t n_cols, const real *B, int64_t csb,
+                                 const int64_t *col_map) {
+    const int64_t src = c >= n_cols ? -1 : (col_map ? col_map[c] : c);
+    return src < 0 ? NULL : B + src * csb;
+}
+
 /* Panel p of B: K x NR, source columns from col_map or in order. */
 static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
                          int64_t rsb, int64_t csb, const int64_t *col_map,
@@ -39,11 +48,8 @@ static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
          * registers. Columns past n_cols or mapped to -1 read as zeros. */
         for (int v = 0; v < GEMM_NV; v++) {
             const real *src[VLEN];
-            for (int n = 0; n < VLEN; n++) {
-                const int64_t col = c0 + v * VLEN + n;
-                const int64_t s = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
-                src[n] = s < 0 ? NULL : B + s * csb;
-            }
+            for (int n = 0; n < VLEN; n++)
+                src[n] = source_column(c0 + v * VLEN + n, n_cols, B, csb, col_map);
             for (int64_t k0 = 0; k0 < K; k0 += VLEN) {
                 const int kc = (int)MIN(VLEN, K - k0);
                 vreal r[VLEN];
@@ -55,14 +61,8 @@ static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
         return;
     }
     for (int n = 0; n < GEMM_NR; n++) {
-        int64_t col = c0 + n;
-        int64_t src = col >= n_cols ? -1 : (col_map ? col_map[col] : col);
-        if (src < 0) {
-            for (int64_t k = 0; k < K; k++) dst[k * GEMM_NR + n] = 0;
-        } else {
-            const real *s = B + src * csb;
-            for (int64_t k = 0; k < K; k++) dst[k * GEMM_NR + n] = s[k * rsb];
-        }
+        const real *src = source_column(c0 + n, n_cols, B, csb, col_map);
+        for (int64_t k = 0; k < K; k++) dst[k * GEMM_NR + n] = src ? src[k * rsb] : 0;
     }
 }
 
