@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "runner.h"
+
 typedef struct {
     int64_t B, T, D, H, y_ld_extra;
     int flags; /* runner.h's CASE_* */
@@ -22,5 +24,13 @@ static const test_shape forward_shapes[] = {
     {2, 3, 5, 300, 0, 1 | 2 | 4, "few rows, large H: threads split each step's columns"},
 };
 #define N_FORWARD_SHAPES (int)(sizeof forward_shapes / sizeof forward_shapes[0])
+
+/* A case of this shape for a cell (runner.h's case_make), its y rows
+ * y_ld_extra wider than H where the shape asks for that. */
+static inline tcase *shape_case(rng_t *r, int cell, const test_shape *sh, int reverse,
+                                int flags) {
+    return case_make(r, cell, sh->B, sh->T, sh->D, sh->H, reverse,
+                     sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0, flags);
+}
 
 #endif

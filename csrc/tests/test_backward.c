@@ -143,9 +143,7 @@ void test_forward_without_y(void) {
             const test_shape *sh = &forward_shapes[si];
             rng_t r = rng_seed(9500 + 10 * si + ci);
             /* No dy: a forward without y has no output to differentiate. */
-            tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
-                                 sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0,
-                                 CASE_ALL & ~CASE_DY);
+            tcase *c = shape_case(&r, cells[ci], sh, si & 1, CASE_ALL & ~CASE_DY);
             const int64_t B = c->s.B, H = c->s.H;
             const int lstm = c->s.cell == LSTMF_CELL_LSTM;
             fwd_out with, without;
@@ -189,8 +187,7 @@ void test_backward_without_dx(void) {
         for (int ci = 0; ci < 4; ci++) {
             const test_shape *sh = &forward_shapes[si];
             rng_t r = rng_seed(9000 + 10 * si + ci);
-            tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, si & 1,
-                                 sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0, CASE_ALL);
+            tcase *c = shape_case(&r, cells[ci], sh, si & 1, CASE_ALL);
             grad_out with, without;
             grad_out_alloc(c, &with);
             grad_out_alloc(c, &without);

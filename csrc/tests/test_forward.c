@@ -32,8 +32,7 @@ void test_forward(void) {
         for (int ci = 0; ci < 4; ci++)
             for (int reverse = 0; reverse < 2; reverse++) {
                 rng_t r = rng_seed(1000 * si + 10 * ci + reverse);
-                tcase *c = case_make(&r, cells[ci], sh->B, sh->T, sh->D, sh->H, reverse,
-                                     sh->y_ld_extra ? sh->H + sh->y_ld_extra : 0, sh->flags);
+                tcase *c = shape_case(&r, cells[ci], sh, reverse, sh->flags);
                 fwd_out want, got;
                 fwd_out_alloc(c, &want);
                 fwd_out_alloc(c, &got);
