@@ -217,12 +217,12 @@ class _KernelLayer:
             raise TypeError("cache must come from forward(..., training=True) of this layer")
         if cache.used:
             raise RuntimeError("this cache was used by backward: trace it before")
-        directions = [self._trace_direction(cache, d) for d in range(self.directions)]
-        trace = {name: np.concatenate([t[name] for t in directions], axis=2)
-                 for name in directions[0]}
         if cache.Y is None:
             raise ValueError("trace needs the outputs at every step: run forward with "
                              "return_sequences=True")
+        directions = [self._trace_direction(cache, d) for d in range(self.directions)]
+        trace = {name: np.concatenate([t[name] for t in directions], axis=2)
+                 for name in directions[0]}
         h = np.array(cache.Y, dtype=self.dtype)
         if cache.lengths is not None:
             h[np.arange(h.shape[1]) >= cache.lengths[:, None]] = np.nan
