@@ -158,6 +158,38 @@ static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t 
     }
 }
 
+/* The fused step's tile: rows [r0, i_end) of x_t W_ih^T + h_{t-1} W_hh^T,
+ * both packed per unit block (K = D and K = H panels), into c. The input
+ * product and the first KC-deep slice of the recurrent one share each
+ * micro-kernel pass (gemm_micro_pair): as two passes, the first stored its
+ * tile and the second read it back, a pass of K = D = 8 at the fit
+ * benchmark's shape costing most of a recurrent one's overhead for an
+ * eighth of its work. With D past KC, two rows_times_packed. */
+static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int64_t ldx,
+                                   int64_t D, const real *packed_x, const real *h,
+                                   int64_t H, const real *packed_h, int64_t n_cols, real *c,
+                                   int64_t ldc) {
+    if (D > GEMM_KC) {
+        rows_times_packed(r0, i_end, x, ldx, D, packed_x, n_cols, NULL, c, ldc, 0);
+        rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1);
+        return;
+    }
+    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
+        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
+        const int64_t kc = MIN(GEMM_KC, H);
+        for (int64_t i = r0; i < i_end; i += GEMM_MR)
+            FN(gemm_micro_pair)((int)MIN(GEMM_MR, i_end - i), nr, D, x + i * ldx, ldx,
+                                packed_x + p * D * GEMM_NR, kc, h + i * H, H,
+                                packed_h + p * H * GEMM_NR, c + (i - r0) * ldc + p * GEMM_NR,
+                                ldc);
+        for (int64_t k0 = kc; k0 < H; k0 += GEMM_KC)
+            for (int64_t i = r0; i < i_end; i += GEMM_MR)
+                FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, MIN(GEMM_KC, H - k0),
+                               h + i * H + k0, H, 1, packed_h + p * H * GEMM_NR + k0 * GEMM_NR,
+                               NULL, c + (i - r0) * ldc + p * GEMM_NR, ldc, 1);
+    }
+}
+
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
@@ -335,11 +367,12 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
             for (int64_t blk = blk0; blk < blk1; blk += tile_blocks) {
                 const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
                 if (fuse_input)
-                    rows_times_packed(r0, i_end, XROW(t), ldx, D,
-                                      wi + blk * (W / GEMM_NR) * panel_in, cols, NULL, tile, TW,
-                                      0);
-                rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel, cols,
-                                  NULL, tile, TW, fuse_input);
+                    rows_times_packed_pair(r0, i_end, XROW(t), ldx, D,
+                                           wi + blk * (W / GEMM_NR) * panel_in, h_prev, H,
+                                           wp + blk * (W / GEMM_NR) * panel, cols, tile, TW);
+                else
+                    rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel,
+                                      cols, NULL, tile, TW, 0);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * TW, TW, blk * U,

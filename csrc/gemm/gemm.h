@@ -39,4 +39,13 @@ void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t rsa,
                     int64_t csa, const real *Bp, const real *bias, real *C, int64_t ldc,
                     int accumulate);
 
+/* C (mr x nr, ldc) = A2 * Bp2 + A * Bp: two products with row-major A
+ * operands (element (r, k) at A[r*rsa + k]) and packed panels, summed into
+ * the same registers, A2's K2 terms first, then A's K: the input and
+ * recurrent products of a step in one pass, with no store and reload of C
+ * between them. */
+void FN(gemm_micro_pair)(int mr, int nr, int64_t K2, const real *A2, int64_t rsa2,
+                         const real *Bp2, int64_t K, const real *A, int64_t rsa,
+                         const real *Bp, real *C, int64_t ldc);
+
 #endif

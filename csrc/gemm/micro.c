@@ -16,11 +16,23 @@ _Static_assert(GEMM_NV % 2 == 0, "narrow panels use half of the NV vectors");
  * skips the zero half of the panel instead of multiplying it. */
 LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
                              const real *A, int64_t rsa, int64_t csa,
-                             const real *Bp, const real *bias, real *C,
+                             const real *Bp, int64_t K2, const real *A2, int64_t rsa2,
+                             const real *Bp2, const real *bias, real *C,
                              int64_t ldc, int accumulate) {
     vreal acc[GEMM_MR][GEMM_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
+
+    /* A second product first (gemm_micro_pair), into the same sums. */
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < K2; k++) {
+        vreal b[GEMM_NV];
+        for (int v = 0; v < nv; v++) b[v] = vload(Bp2 + k * GEMM_NR + v * VLEN);
+        for (int r = 0; r < mr; r++) {
+            real a = A2[r * rsa2 + k];
+            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
+        }
+    }
 
     /* Two k steps per iteration: half the loop's pointer and counter
      * updates, which otherwise take issue slots from the FMAs (about 5%
@@ -62,26 +74,41 @@ LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
 #define MICRO_CASE(MRV)                                                        \
     case MRV:                                                                  \
         if (GEMM_NV > 2 && nr <= VLEN)                                         \
-            micro_body(MRV, 1, nr, K, A, rsa, csa, Bp, bias, C, ldc,           \
-                       accumulate);                                            \
+            micro_body(MRV, 1, nr, K, A, rsa, csa, Bp, K2, A2, rsa2, Bp2,      \
+                       bias, C, ldc, accumulate);                              \
         else if (nr <= GEMM_NR / 2)                                            \
-            micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, bias, C, ldc, \
-                       accumulate);                                            \
+            micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, K2, A2, rsa2, \
+                       Bp2, bias, C, ldc, accumulate);                         \
         else                                                                   \
-            micro_body(MRV, GEMM_NV, nr, K, A, rsa, csa, Bp, bias, C, ldc,     \
-                       accumulate);                                            \
+            micro_body(MRV, GEMM_NV, nr, K, A, rsa, csa, Bp, K2, A2, rsa2,     \
+                       Bp2, bias, C, ldc, accumulate);                         \
         break;
+
+#define MICRO_SWITCH                                                           \
+    switch (mr) {                                                              \
+        MICRO_CASE(1)                                                          \
+        MICRO_CASE(2)                                                          \
+        MICRO_CASE(3)                                                          \
+        MICRO_CASE(4)                                                          \
+        MICRO_CASE(5)                                                          \
+        MICRO_CASE(6)                                                          \
+        default: break;                                                        \
+    }
 
 void FN(gemm_micro)(int mr, int nr, int64_t K, const real *A, int64_t rsa,
                     int64_t csa, const real *Bp, const real *bias, real *C, int64_t ldc,
                     int accumulate) {
-    switch (mr) {
-        MICRO_CASE(1)
-        MICRO_CASE(2)
-        MICRO_CASE(3)
-        MICRO_CASE(4)
-        MICRO_CASE(5)
-        MICRO_CASE(6)
-        default: break;
-    }
+    /* No second product: the constant K2 = 0 removes its loop. */
+    const int64_t K2 = 0, rsa2 = 0;
+    const real *A2 = NULL, *Bp2 = NULL;
+    MICRO_SWITCH
+}
+
+void FN(gemm_micro_pair)(int mr, int nr, int64_t K2, const real *A2, int64_t rsa2,
+                         const real *Bp2, int64_t K, const real *A, int64_t rsa,
+                         const real *Bp, real *C, int64_t ldc) {
+    const int64_t csa = 1;
+    const real *bias = NULL;
+    const int accumulate = 0;
+    MICRO_SWITCH
 }
