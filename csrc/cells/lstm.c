@@ -34,10 +34,15 @@ LSTMF_INLINE void forward_body(const FN(fwd_step) *st, int64_t i0, int mr, real 
                 zg += vload_upto(zin + 2 * H + j, n);
                 zo += vload_upto(zin + 3 * H + j, n);
             }
-            vstore(a + 0 * U, vsigmoid(zi + vload_upto(bh + 0 * H + j, n)));
-            vstore(a + 1 * U, vsigmoid(zf + vload_upto(bh + 1 * H + j, n)));
-            vstore(a + 2 * U, vtanh(zg + vload_upto(bh + 2 * H + j, n)));
-            vstore(a + 3 * U, vsigmoid(zo + vload_upto(bh + 3 * H + j, n)));
+            zi += vload_upto(bh + 0 * H + j, n);
+            zf += vload_upto(bh + 1 * H + j, n);
+            zg += vload_upto(bh + 2 * H + j, n);
+            zo += vload_upto(bh + 3 * H + j, n);
+            vlstm_gates(&zi, &zf, &zg, &zo);
+            vstore(a + 0 * U, zi);
+            vstore(a + 1 * U, zf);
+            vstore(a + 2 * U, zg);
+            vstore(a + 3 * U, zo);
         }
     }
     /* Pass 2, the states. */
