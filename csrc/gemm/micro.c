@@ -12,31 +12,14 @@
 _Static_assert(GEMM_MR == 6, "gemm_micro has one case per row count up to 6");
 _Static_assert(GEMM_NV % 2 == 0, "narrow panels use half of the NV vectors");
 
-/* nv <= NV vectors of the panel are computed: a narrow C (nr <= NR/2)
- * skips the zero half of the panel instead of multiplying it. */
-LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
-                             const real *A, int64_t rsa, int64_t csa,
-                             const real *Bp, int64_t K2, const real *A2, int64_t rsa2,
-                             const real *Bp2, const real *bias, real *C,
-                             int64_t ldc, int accumulate) {
-    vreal acc[GEMM_MR][GEMM_NV];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
-
-    /* A second product first (gemm_micro_pair), into the same sums. */
-#pragma GCC unroll 2
-    for (int64_t k = 0; k < K2; k++) {
-        vreal b[GEMM_NV];
-        for (int v = 0; v < nv; v++) b[v] = vload(Bp2 + k * GEMM_NR + v * VLEN);
-        for (int r = 0; r < mr; r++) {
-            real a = A2[r * rsa2 + k];
-            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
-        }
-    }
-
-    /* Two k steps per iteration: half the loop's pointer and counter
-     * updates, which otherwise take issue slots from the FMAs (about 5%
-     * faster at K = 64-128 with the panel in L1; 2-5% on the forwards). */
+/* acc (mr x nv vectors) += A (mr x K, element (r, k) at A[r*rsa + k*csa])
+ * times Bp (one packed K x NR panel). Two k steps per iteration: half the
+ * loop's pointer and counter updates, which otherwise take issue slots from
+ * the FMAs (about 5% faster at K = 64-128 with the panel in L1; 2-5% on
+ * the forwards). */
+LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][GEMM_NV], const int mr, const int nv,
+                                   int64_t K, const real *A, int64_t rsa, int64_t csa,
+                                   const real *Bp) {
 #pragma GCC unroll 2
     for (int64_t k = 0; k < K; k++) {
         vreal b[GEMM_NV];
@@ -46,6 +29,22 @@ LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
             for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
         }
     }
+}
+
+/* nv <= NV vectors of the panel are computed: a narrow C (nr <= NR/2)
+ * skips the zero half of the panel instead of multiplying it. A second
+ * product (K2 terms of A2 and Bp2, gemm_micro_pair) goes first into the
+ * same sums. */
+LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
+                             const real *A, int64_t rsa, int64_t csa,
+                             const real *Bp, int64_t K2, const real *A2, int64_t rsa2,
+                             const real *Bp2, const real *bias, real *C,
+                             int64_t ldc, int accumulate) {
+    vreal acc[GEMM_MR][GEMM_NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
+    micro_accumulate(acc, mr, nv, K2, A2, rsa2, 1, Bp2);
+    micro_accumulate(acc, mr, nv, K, A, rsa, csa, Bp);
 
     if (bias) {
         for (int v = 0; v < nv && v * VLEN < nr; v++) {
