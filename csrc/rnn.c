@@ -174,19 +174,18 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
         rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1);
         return;
     }
+    const int64_t kc = MIN(GEMM_KC, H);
     for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
         const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
-        const int64_t kc = MIN(GEMM_KC, H);
         for (int64_t i = r0; i < i_end; i += GEMM_MR)
             FN(gemm_micro_pair)((int)MIN(GEMM_MR, i_end - i), nr, D, x + i * ldx, ldx,
                                 packed_x + p * D * GEMM_NR, kc, h + i * H, H,
                                 packed_h + p * H * GEMM_NR, c + (i - r0) * ldc + p * GEMM_NR,
                                 ldc);
-        for (int64_t k0 = kc; k0 < H; k0 += GEMM_KC)
-            for (int64_t i = r0; i < i_end; i += GEMM_MR)
-                FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, MIN(GEMM_KC, H - k0),
-                               h + i * H + k0, H, 1, packed_h + p * H * GEMM_NR + k0 * GEMM_NR,
-                               NULL, c + (i - r0) * ldc + p * GEMM_NR, ldc, 1);
+        /* The rest of H: this panel's later slices, added. */
+        if (kc < H)
+            rows_times_packed(r0, i_end, h + kc, H, H - kc, packed_h + (p * H + kc) * GEMM_NR,
+                              nr, NULL, c + p * GEMM_NR, ldc, 1);
     }
 }
 
