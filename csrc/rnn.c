@@ -136,6 +136,23 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
     return 1;
 }
 
+/* One row (a batch of one: streaming): c gets a (K >= 1 elements) times
+ * n_cols columns of packed panels, panel q at packed + q*pstride, plus bias
+ * (if not NULL) when `accumulate`, else written; the same sums in the same
+ * order as rows_times_packed, GEMM_ROW_PANELS panels per pass
+ * (gemm_micro_row). */
+static void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
+                             int64_t n_cols, const real *bias, real *c, int accumulate) {
+    for (int64_t p = 0; p * GEMM_NR < n_cols; p += GEMM_ROW_PANELS) {
+        const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
+            FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
+                               packed + p * pstride + k0 * GEMM_NR, pstride,
+                               bias && k0 == 0 ? bias + p * GEMM_NR : NULL, c + p * GEMM_NR,
+                               accumulate || k0 > 0);
+    }
+}
+
 /* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
  * A (at a + i*lda, K >= 1 columns) times B, K x n_cols packed in K x NR
  * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
@@ -145,6 +162,10 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
 static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
                               int64_t K, const real *packed, int64_t n_cols,
                               const real *bias, real *c, int64_t ldc, int accumulate) {
+    if (i_end - r0 == 1) {
+        row_times_packed(a + r0 * lda, K, packed, K * GEMM_NR, n_cols, bias, c, accumulate);
+        return;
+    }
     for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
         const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
@@ -175,6 +196,18 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
         return;
     }
     const int64_t kc = MIN(GEMM_KC, H);
+    if (i_end - r0 == 1) {
+        for (int64_t p = 0; p * GEMM_NR < n_cols; p += GEMM_ROW_PANELS) {
+            const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
+            FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
+                               h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
+                               c + p * GEMM_NR, 0);
+            if (kc < H)
+                row_times_packed(h + r0 * H + kc, H - kc, packed_h + (p * H + kc) * GEMM_NR,
+                                 H * GEMM_NR, nr, NULL, c + p * GEMM_NR, 1);
+        }
+        return;
+    }
     for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
         const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t i = r0; i < i_end; i += GEMM_MR)

@@ -19,6 +19,10 @@
 #endif
 
 #define GEMM_NR (GEMM_NV * VLEN)
+/* Panels of B a single row of C takes at once (gemm_micro_row): with
+ * NV accumulators per panel, enough for the 8 independent FMAs that two
+ * FMA ports with a 4-cycle latency keep in flight. */
+#define GEMM_ROW_PANELS (8 / GEMM_NV)
 #define GEMM_KC 128
 #define GEMM_MC (16 * GEMM_MR)
 #define GEMM_NC (8 * GEMM_NR)

@@ -12,18 +12,23 @@
 _Static_assert(GEMM_MR == 6, "gemm_micro has one case per row count up to 6");
 _Static_assert(GEMM_NV % 2 == 0, "narrow panels use half of the NV vectors");
 
+#define ROW_NV (GEMM_ROW_PANELS * GEMM_NV)
+
 /* acc (mr x nv vectors) += A (mr x K, element (r, k) at A[r*rsa + k*csa])
- * times Bp (one packed K x NR panel). Two k steps per iteration: half the
- * loop's pointer and counter updates, which otherwise take issue slots from
- * the FMAs (about 5% faster at K = 64-128 with the panel in L1; 2-5% on
- * the forwards). */
-LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][GEMM_NV], const int mr, const int nv,
+ * times Bp: one packed K x NR panel, or, for the single-row kernel
+ * (gemm_micro_row), nv / NV panels side by side, each bstride elements
+ * after the one before. Two k steps per iteration: half the loop's pointer
+ * and counter updates, which otherwise take issue slots from the FMAs
+ * (about 5% faster at K = 64-128 with the panel in L1; 2-5% on the
+ * forwards). */
+LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][ROW_NV], const int mr, const int nv,
                                    int64_t K, const real *A, int64_t rsa, int64_t csa,
-                                   const real *Bp) {
+                                   const real *Bp, int64_t bstride) {
 #pragma GCC unroll 2
     for (int64_t k = 0; k < K; k++) {
-        vreal b[GEMM_NV];
-        for (int v = 0; v < nv; v++) b[v] = vload(Bp + k * GEMM_NR + v * VLEN);
+        vreal b[ROW_NV];
+        for (int v = 0; v < nv; v++)
+            b[v] = vload(Bp + v / GEMM_NV * bstride + k * GEMM_NR + v % GEMM_NV * VLEN);
         for (int r = 0; r < mr; r++) {
             real a = A[r * rsa + k * csa];
             for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
@@ -37,14 +42,14 @@ LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][GEMM_NV], const int mr, co
  * same sums. */
 LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
                              const real *A, int64_t rsa, int64_t csa,
-                             const real *Bp, int64_t K2, const real *A2, int64_t rsa2,
-                             const real *Bp2, const real *bias, real *C,
-                             int64_t ldc, int accumulate) {
-    vreal acc[GEMM_MR][GEMM_NV];
+                             const real *Bp, int64_t bstride, int64_t K2, const real *A2,
+                             int64_t rsa2, const real *Bp2, int64_t bstride2,
+                             const real *bias, real *C, int64_t ldc, int accumulate) {
+    vreal acc[GEMM_MR][ROW_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = vset1(0);
-    micro_accumulate(acc, mr, nv, K2, A2, rsa2, 1, Bp2);
-    micro_accumulate(acc, mr, nv, K, A, rsa, csa, Bp);
+    micro_accumulate(acc, mr, nv, K2, A2, rsa2, 1, Bp2, bstride2);
+    micro_accumulate(acc, mr, nv, K, A, rsa, csa, Bp, bstride);
 
     if (bias) {
         for (int v = 0; v < nv && v * VLEN < nr; v++) {
@@ -73,14 +78,14 @@ LSTMF_INLINE void micro_body(const int mr, const int nv, int nr, int64_t K,
 #define MICRO_CASE(MRV)                                                        \
     case MRV:                                                                  \
         if (GEMM_NV > 2 && nr <= VLEN)                                         \
-            micro_body(MRV, 1, nr, K, A, rsa, csa, Bp, K2, A2, rsa2, Bp2,      \
-                       bias, C, ldc, accumulate);                              \
+            micro_body(MRV, 1, nr, K, A, rsa, csa, Bp, 0, K2, A2, rsa2, Bp2,   \
+                       0, bias, C, ldc, accumulate);                           \
         else if (nr <= GEMM_NR / 2)                                            \
-            micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, K2, A2, rsa2, \
-                       Bp2, bias, C, ldc, accumulate);                         \
+            micro_body(MRV, GEMM_NV / 2, nr, K, A, rsa, csa, Bp, 0, K2, A2,    \
+                       rsa2, Bp2, 0, bias, C, ldc, accumulate);                \
         else                                                                   \
-            micro_body(MRV, GEMM_NV, nr, K, A, rsa, csa, Bp, K2, A2, rsa2,     \
-                       Bp2, bias, C, ldc, accumulate);                         \
+            micro_body(MRV, GEMM_NV, nr, K, A, rsa, csa, Bp, 0, K2, A2, rsa2,  \
+                       Bp2, 0, bias, C, ldc, accumulate);                      \
         break;
 
 #define MICRO_SWITCH                                                           \
@@ -110,4 +115,31 @@ void FN(gemm_micro_pair)(int mr, int nr, int64_t K2, const real *A2, int64_t rsa
     const real *bias = NULL;
     const int accumulate = 0;
     MICRO_SWITCH
+}
+
+/* The single-row kernel's copies: 2 .. GEMM_ROW_PANELS panels, all NV vectors
+ * of each computed (a narrow last panel's zero columns are multiplied but
+ * not stored). */
+#define ROW_CASE(NP)                                                            \
+    case NP:                                                                    \
+        micro_body(1, (NP) * GEMM_NV, nr, K, A, 0, 1, Bp, bstride, K2, A2, 0,   \
+                   Bp2, bstride2, bias, C, 0, accumulate);                      \
+        break;
+
+void FN(gemm_micro_row)(int nr, int64_t K2, const real *A2, const real *Bp2,
+                        int64_t bstride2, int64_t K, const real *A, const real *Bp,
+                        int64_t bstride, const real *bias, real *C, int accumulate) {
+    if (nr <= GEMM_NR) { /* one panel: gemm_micro's narrower copies */
+        if (K2) FN(gemm_micro_pair)(1, nr, K2, A2, 0, Bp2, K, A, 0, Bp, C, 0);
+        else FN(gemm_micro)(1, nr, K, A, 0, 1, Bp, bias, C, 0, accumulate);
+        return;
+    }
+    switch ((nr + GEMM_NR - 1) / GEMM_NR) {
+        ROW_CASE(2)
+#if GEMM_ROW_PANELS > 2
+        ROW_CASE(3)
+        ROW_CASE(4)
+#endif
+        default: break;
+    }
 }
