@@ -48,14 +48,16 @@ void FN(gemm_micro_pair)(int mr, int nr, int64_t K2, const real *A2, int64_t rsa
                          const real *Bp2, int64_t K, const real *A, int64_t rsa,
                          const real *Bp, real *C, int64_t ldc);
 
-/* One row of C (nr <= GEMM_ROW_PANELS * NR columns, at C), from up to
- * GEMM_ROW_PANELS packed panels side by side: panel q of Bp at
- * Bp + q*bstride, of Bp2 at Bp2 + q*bstride2. Otherwise gemm_micro (K2 = 0)
- * or, with bias NULL and accumulate 0, gemm_micro_pair (A2, Bp2: K2 terms
- * first), with the same sums in the same order, so the same bits: a row of
- * C has only NV accumulators per panel, each FMA waiting on the one before
- * it in the same register, and taking several panels at once gives the
- * core independent FMAs to overlap (a batch of one: streaming). */
+/* One row of C (nr <= GEMM_ROW_PANELS * NR columns at C) from up to
+ * GEMM_ROW_PANELS packed panels side by side, panel q of Bp at
+ * Bp + q*bstride and of Bp2 at Bp2 + q*bstride2: A2 * Bp2 (K2 terms, none
+ * when K2 = 0), then A * Bp, [+ bias] [+ C when accumulate]; with K2 > 0,
+ * bias NULL and accumulate 0, as gemm_micro_pair. Each element is the sum
+ * gemm_micro or gemm_micro_pair computes, in the same order, so the same
+ * bits. Why: one row of C has only NV accumulators per panel, each FMA
+ * waiting on the one before it in the same register; several panels at
+ * once give the core independent FMAs to overlap (a batch of one:
+ * streaming). */
 void FN(gemm_micro_row)(int nr, int64_t K2, const real *A2, const real *Bp2,
                         int64_t bstride2, int64_t K, const real *A, const real *Bp,
                         int64_t bstride, const real *bias, real *C, int accumulate);
