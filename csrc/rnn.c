@@ -136,14 +136,28 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
     return 1;
 }
 
+/* Which group of GEMM_ROW_PANELS panels a single row's pass takes g-th:
+ * from the first, or, `descending`, from the last. A row of one reads
+ * every weight once per step, more weights than L1 holds at the stream
+ * shape (68 KB), and is bound by streaming them from L2; a step that
+ * starts where the one before ended finds its first panels still in L1
+ * (rnn_forward alternates the direction). Each element is the same sum in
+ * either order. */
+static inline int64_t row_group_panel(int64_t g, int64_t n_cols, int descending) {
+    const int64_t groups = (n_cols + GEMM_ROW_PANELS * GEMM_NR - 1) / (GEMM_ROW_PANELS * GEMM_NR);
+    return (descending ? groups - 1 - g : g) * GEMM_ROW_PANELS;
+}
+
 /* One row (a batch of one: streaming): c gets a (K >= 1 elements) times
  * n_cols columns of packed panels, panel q at packed + q*pstride, plus bias
  * (if not NULL) when `accumulate`, else written; the same sums in the same
  * order as rows_times_packed, GEMM_ROW_PANELS panels per pass
- * (gemm_micro_row). */
+ * (gemm_micro_row), their groups in the order row_group_panel gives. */
 static void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
-                             int64_t n_cols, const real *bias, real *c, int accumulate) {
-    for (int64_t p = 0; p * GEMM_NR < n_cols; p += GEMM_ROW_PANELS) {
+                             int64_t n_cols, const real *bias, real *c, int accumulate,
+                             int descending) {
+    for (int64_t g = 0; g * GEMM_ROW_PANELS * GEMM_NR < n_cols; g++) {
+        const int64_t p = row_group_panel(g, n_cols, descending);
         const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
             FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
@@ -158,12 +172,17 @@ static void row_times_packed(const real *a, int64_t K, const real *packed, int64
  * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
  * not NULL, n_cols elements): added when `accumulate`, else written. Column
  * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
- * L1 while every row panel of the thread uses it. */
+ * L1 while every row panel of the thread uses it. A single row takes its
+ * panels `descending` or not (row_group_panel); more rows always ascend:
+ * they share each panel of B, so their passes are bound by the FMAs rather
+ * than by reading B. */
 static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
                               int64_t K, const real *packed, int64_t n_cols,
-                              const real *bias, real *c, int64_t ldc, int accumulate) {
+                              const real *bias, real *c, int64_t ldc, int accumulate,
+                              int descending) {
     if (i_end - r0 == 1) {
-        row_times_packed(a + r0 * lda, K, packed, K * GEMM_NR, n_cols, bias, c, accumulate);
+        row_times_packed(a + r0 * lda, K, packed, K * GEMM_NR, n_cols, bias, c, accumulate,
+                         descending);
         return;
     }
     for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
@@ -189,22 +208,23 @@ static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t 
 static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int64_t ldx,
                                    int64_t D, const real *packed_x, const real *h,
                                    int64_t H, const real *packed_h, int64_t n_cols, real *c,
-                                   int64_t ldc) {
+                                   int64_t ldc, int descending) {
     if (D > GEMM_KC) {
-        rows_times_packed(r0, i_end, x, ldx, D, packed_x, n_cols, NULL, c, ldc, 0);
-        rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1);
+        rows_times_packed(r0, i_end, x, ldx, D, packed_x, n_cols, NULL, c, ldc, 0, descending);
+        rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1, descending);
         return;
     }
     const int64_t kc = MIN(GEMM_KC, H);
     if (i_end - r0 == 1) {
-        for (int64_t p = 0; p * GEMM_NR < n_cols; p += GEMM_ROW_PANELS) {
+        for (int64_t g = 0; g * GEMM_ROW_PANELS * GEMM_NR < n_cols; g++) {
+            const int64_t p = row_group_panel(g, n_cols, descending);
             const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
             FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
                                h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
                                c + p * GEMM_NR, 0);
             if (kc < H)
                 row_times_packed(h + r0 * H + kc, H - kc, packed_h + (p * H + kc) * GEMM_NR,
-                                 H * GEMM_NR, nr, NULL, c + p * GEMM_NR, 1);
+                                 H * GEMM_NR, nr, NULL, c + p * GEMM_NR, 1, 0);
         }
         return;
     }
@@ -218,7 +238,7 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
         /* The rest of H: this panel's later slices, added. */
         if (kc < H)
             rows_times_packed(r0, i_end, h + kc, H, H - kc, packed_h + (p * H + kc) * GEMM_NR,
-                              nr, NULL, c + p * GEMM_NR, ldc, 1);
+                              nr, NULL, c + p * GEMM_NR, ldc, 1, 0);
     }
 }
 
@@ -390,21 +410,29 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                 rows_times_packed(r0, i_end, XROW(t), ldx, D, wi + zp0 * D * GEMM_NR,
                                   MIN(GH, zp1 * GEMM_NR) - zp0 * GEMM_NR,
                                   (const real *)w->b_ih + zp0 * GEMM_NR,
-                                  st.z + r0 * ZW + zp0 * GEMM_NR, ZW, 0);
+                                  st.z + r0 * ZW + zp0 * GEMM_NR, ZW, 0, 0);
                 if (split) wait += timed_barrier();
             }
             /* Unit blocks outside, tile_blocks at a time: the thread's tile
              * sums x_t W_ih^T (when fused) and h_{t-1} W_hh^T for those
-             * blocks of units, then goes through the epilogue. */
-            for (int64_t blk = blk0; blk < blk1; blk += tile_blocks) {
+             * blocks of units, then goes through the epilogue. A thread
+             * with one row takes its tiles, and the panels in each, last to
+             * first at every other step (row_group_panel): on AMD Zen 4
+             * (32 KB of L1) the stream shape's LSTM forward 6% faster, its
+             * GRU's 8%, H = 512 2%; the same bits. */
+            const int descending = (t & 1) && i_end - r0 == 1;
+            const int64_t ntiles = (blk1 - blk0 + tile_blocks - 1) / tile_blocks;
+            for (int64_t n = 0; n < ntiles; n++) {
+                const int64_t blk = blk0 + (descending ? ntiles - 1 - n : n) * tile_blocks;
                 const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
                 if (fuse_input)
                     rows_times_packed_pair(r0, i_end, XROW(t), ldx, D,
                                            wi + blk * (W / GEMM_NR) * panel_in, h_prev, H,
-                                           wp + blk * (W / GEMM_NR) * panel, cols, tile, TW);
+                                           wp + blk * (W / GEMM_NR) * panel, cols, tile, TW,
+                                           descending);
                 else
                     rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel,
-                                      cols, NULL, tile, TW, 0);
+                                      cols, NULL, tile, TW, 0, descending);
                 for (int64_t i = r0; i < i_end; i += GEMM_MR) {
                     const int mr = (int)MIN(GEMM_MR, i_end - i);
                     cell->forward_tile(&st, i, mr, tile + (i - r0) * TW, TW, blk * U,
@@ -556,11 +584,11 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
                 if (q < ph)
                     rows_times_packed(r0, i_end, st.z + zh, ZW, GH, wp + q * GH * GEMM_NR,
                                       MIN(GEMM_NR, H - q * GEMM_NR), NULL,
-                                      dh + r0 * H + q * GEMM_NR, H, info.direct_dh);
+                                      dh + r0 * H + q * GEMM_NR, H, info.direct_dh, 0);
                 else
                     rows_times_packed(r0, i_end, st.z, ZW, GH, wxp + (q - ph) * GH * GEMM_NR,
                                       MIN(GEMM_NR, D - (q - ph) * GEMM_NR), NULL,
-                                      dx_t + (q - ph) * GEMM_NR, ldx, 0);
+                                      dx_t + (q - ph) * GEMM_NR, ldx, 0, 0);
             }
             /* dh_{t-1} complete before the next step's epilogue reads it. */
             if (split && end_split_step(&clock, wait, votes, t)) {
