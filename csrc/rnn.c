@@ -136,15 +136,20 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
     return 1;
 }
 
-/* Which group of GEMM_ROW_PANELS panels a single row's pass takes g-th:
- * from the first, or, `descending`, from the last. A row of one reads
+/* A single row's pass over n_cols columns takes them in groups of
+ * GEMM_ROW_PANELS panels (gemm_micro_row). */
+static inline int64_t row_groups(int64_t n_cols) {
+    return (n_cols + GEMM_ROW_PANELS * GEMM_NR - 1) / (GEMM_ROW_PANELS * GEMM_NR);
+}
+
+/* The first panel of the group of `groups` a single row's pass takes g-th:
+ * from the first group, or, `descending`, from the last. A row of one reads
  * every weight once per step, more weights than L1 holds at the stream
  * shape (68 KB), and is bound by streaming them from L2; a step that
  * starts where the one before ended finds its first panels still in L1
  * (rnn_forward alternates the direction). Each element is the same sum in
  * either order. */
-static inline int64_t row_group_panel(int64_t g, int64_t n_cols, int descending) {
-    const int64_t groups = (n_cols + GEMM_ROW_PANELS * GEMM_NR - 1) / (GEMM_ROW_PANELS * GEMM_NR);
+static inline int64_t row_group_panel(int64_t g, int64_t groups, int descending) {
     return (descending ? groups - 1 - g : g) * GEMM_ROW_PANELS;
 }
 
@@ -156,8 +161,9 @@ static inline int64_t row_group_panel(int64_t g, int64_t n_cols, int descending)
 static void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
                              int64_t n_cols, const real *bias, real *c, int accumulate,
                              int descending) {
-    for (int64_t g = 0; g * GEMM_ROW_PANELS * GEMM_NR < n_cols; g++) {
-        const int64_t p = row_group_panel(g, n_cols, descending);
+    const int64_t groups = row_groups(n_cols);
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t p = row_group_panel(g, groups, descending);
         const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
             FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
@@ -216,8 +222,9 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
     }
     const int64_t kc = MIN(GEMM_KC, H);
     if (i_end - r0 == 1) {
-        for (int64_t g = 0; g * GEMM_ROW_PANELS * GEMM_NR < n_cols; g++) {
-            const int64_t p = row_group_panel(g, n_cols, descending);
+        const int64_t groups = row_groups(n_cols);
+        for (int64_t g = 0; g < groups; g++) {
+            const int64_t p = row_group_panel(g, groups, descending);
             const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
             FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
                                h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
