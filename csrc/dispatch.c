@@ -3,6 +3,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h> /* sysconf */
+#endif
 
 #include "cache_layout.h"
 #include "memory.h"
@@ -82,6 +85,24 @@ int lstmf_isa_init(const char *requested) {
 int lstmf_isa_active(void) {
     if (active_isa < 0) lstmf_isa_init(NULL);
     return active_isa;
+}
+
+/* -1: not read yet. Reading it twice is harmless (the same value). */
+static int64_t l1d_bytes = -1;
+
+int64_t lstmf_l1d_bytes(void) {
+    int64_t bytes = __atomic_load_n(&l1d_bytes, __ATOMIC_RELAXED);
+    if (bytes >= 0) return bytes;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+    bytes = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+#endif
+    if (bytes < 0) bytes = 0;
+    __atomic_store_n(&l1d_bytes, bytes, __ATOMIC_RELAXED);
+    return bytes;
+}
+
+void lstmf_set_l1d_bytes(int64_t bytes) {
+    __atomic_store_n(&l1d_bytes, bytes < 0 ? -1 : bytes, __ATOMIC_RELAXED);
 }
 
 void lstmf_set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }

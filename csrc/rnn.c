@@ -136,35 +136,49 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
     return 1;
 }
 
-/* A single row's pass over n_cols columns takes them in groups of
- * GEMM_ROW_PANELS panels (gemm_micro_row). */
-static inline int64_t row_groups(int64_t n_cols) {
-    return (n_cols + GEMM_ROW_PANELS * GEMM_NR - 1) / (GEMM_ROW_PANELS * GEMM_NR);
+/* Panels a single row's pass takes at once (gemm_micro_row), for packed
+ * panels K deep: GEMM_ROW_PANELS, whose independent FMAs cover the FMA
+ * latency, unless that many overflow L1 while fewer fit. Why: a row of one
+ * reads every weight once per step, bound by streaming them from L2 once
+ * they outgrow L1, and rnn_forward alternates the direction of the passes
+ * so that each step starts on the panels the step before ended with. A
+ * pass's k loop ascends (the sums' order), so LRU evicts the first lines
+ * of a pass larger than L1 just before they are read again: at the stream
+ * shape on Zen 4 (32 KB of L1) a pair of panels (34 KB) is mostly missed,
+ * one panel (17 KB) read back whole: its LSTM forward 5% faster, the GRU's
+ * 2-5%, the same bits. On Ice Lake (48 KB) the pair fits and stays. With
+ * panels too deep for L1 even alone nothing is read back, and the widest
+ * pass stays (one panel at a time: 1.5% slower at H = 128 and 512 on Zen 4). */
+static int row_panels(int64_t K) {
+    /* A quarter of L1 left for the row, its tile and the stack, and for
+     * sets that fill before others (8 ways, not a true LRU). */
+    const int64_t room = lstmf_l1d_bytes() / 4 * 3, bytes = K * GEMM_NR * (int64_t)sizeof(real);
+    int r = GEMM_ROW_PANELS;
+    if (bytes > room) return r;
+    while (r > 1 && r * bytes > room) r /= 2;
+    return r;
 }
 
-/* The first panel of the group of `groups` a single row's pass takes g-th:
- * from the first group, or, `descending`, from the last. A row of one reads
- * every weight once per step, more weights than L1 holds at the stream
- * shape (68 KB), and is bound by streaming them from L2; a step that
- * starts where the one before ended finds its first panels still in L1
- * (rnn_forward alternates the direction). Each element is the same sum in
- * either order. */
-static inline int64_t row_group_panel(int64_t g, int64_t groups, int descending) {
-    return (descending ? groups - 1 - g : g) * GEMM_ROW_PANELS;
+/* The first panel of the g-th of `groups` passes of r panels each: from the
+ * first group, or, `descending`, from the last (see row_panels). Each
+ * element is the same sum in either order. */
+static inline int64_t row_group_panel(int64_t g, int64_t groups, int r, int descending) {
+    return (descending ? groups - 1 - g : g) * r;
 }
 
 /* One row (a batch of one: streaming): c gets a (K >= 1 elements) times
  * n_cols columns of packed panels, panel q at packed + q*pstride, plus bias
  * (if not NULL) when `accumulate`, else written; the same sums in the same
- * order as rows_times_packed, GEMM_ROW_PANELS panels per pass
- * (gemm_micro_row), their groups in the order row_group_panel gives. */
+ * order as rows_times_packed, row_panels(K) panels per pass
+ * (gemm_micro_row), in the order row_group_panel gives. */
 static void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
                              int64_t n_cols, const real *bias, real *c, int accumulate,
                              int descending) {
-    const int64_t groups = row_groups(n_cols);
+    const int r = row_panels(K);
+    const int64_t groups = (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
     for (int64_t g = 0; g < groups; g++) {
-        const int64_t p = row_group_panel(g, groups, descending);
-        const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
+        const int64_t p = row_group_panel(g, groups, r, descending);
+        const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
         for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
             FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
                                packed + p * pstride + k0 * GEMM_NR, pstride,
@@ -179,9 +193,9 @@ static void row_times_packed(const real *a, int64_t K, const real *packed, int64
  * not NULL, n_cols elements): added when `accumulate`, else written. Column
  * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
  * L1 while every row panel of the thread uses it. A single row takes its
- * panels `descending` or not (row_group_panel); more rows always ascend:
- * they share each panel of B, so their passes are bound by the FMAs rather
- * than by reading B. */
+ * panels in passes sized for L1, `descending` or not (row_panels); more
+ * rows always ascend: they share each panel of B, so their passes are
+ * bound by the FMAs rather than by reading B. */
 static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
                               int64_t K, const real *packed, int64_t n_cols,
                               const real *bias, real *c, int64_t ldc, int accumulate,
@@ -222,10 +236,11 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
     }
     const int64_t kc = MIN(GEMM_KC, H);
     if (i_end - r0 == 1) {
-        const int64_t groups = row_groups(n_cols);
+        const int r = row_panels(D + H);
+        const int64_t groups = (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
         for (int64_t g = 0; g < groups; g++) {
-            const int64_t p = row_group_panel(g, groups, descending);
-            const int nr = (int)MIN(GEMM_ROW_PANELS * GEMM_NR, n_cols - p * GEMM_NR);
+            const int64_t p = row_group_panel(g, groups, r, descending);
+            const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
             FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
                                h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
                                c + p * GEMM_NR, 0);
@@ -424,9 +439,9 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
              * sums x_t W_ih^T (when fused) and h_{t-1} W_hh^T for those
              * blocks of units, then goes through the epilogue. A thread
              * with one row takes its tiles, and the panels in each, last to
-             * first at every other step (row_group_panel): on AMD Zen 4
-             * (32 KB of L1) the stream shape's LSTM forward 6% faster, its
-             * GRU's 8%, H = 512 2%; the same bits. */
+             * first at every other step (row_panels): on AMD Zen 4 (32 KB
+             * of L1) the stream shape's LSTM forward 6% faster, its GRU's
+             * 8%, H = 512 2% (passes of two panels); the same bits. */
             const int descending = (t & 1) && i_end - r0 == 1;
             const int64_t ntiles = (blk1 - blk0 + tile_blocks - 1) / tile_blocks;
             for (int64_t n = 0; n < ntiles; n++) {

@@ -19,7 +19,8 @@ static const struct {
     {"forward", test_forward}, {"backward", test_backward},
     {"backward_without_dx", test_backward_without_dx},
     {"forward_without_y", test_forward_without_y}, {"isa_agree", test_isa_agree},
-    {"stream", test_stream},   {"invalid", test_invalid},   {"sizes", test_sizes},
+    {"stream", test_stream},   {"row_passes", test_row_passes},
+    {"invalid", test_invalid}, {"sizes", test_sizes},
 };
 #define N_GROUPS (int)(sizeof groups / sizeof groups[0])
 

@@ -8,6 +8,7 @@ void test_backward_without_dx(void); /* test_backward.c */
 void test_forward_without_y(void); /* test_backward.c */
 void test_isa_agree(void); /* test_isa_agree.c */
 void test_stream(void);    /* test_stream.c */
+void test_row_passes(void); /* test_row_passes.c */
 void test_invalid(void);   /* test_invalid.c */
 void test_sizes(void);     /* test_sizes.c */
 
