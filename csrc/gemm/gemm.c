@@ -82,40 +82,6 @@ void FN(gemm_pack_b)(int64_t K, int64_t n_cols, const real *B, int64_t rsb,
         pack_b_panel(p, K, n_cols, B, rsb, csb, col_map, Bp);
 }
 
-/* A block (mc x kc, mc <= MC) -> MR-row panels, element (r, k) of panel q
- * at Ap[q*MR*kc + k*MR + r]; rows past mc are zero. Only used when A's rows
- * are not contiguous (row-major A is read in place by the micro-kernel). */
-static void pack_a(int64_t mc, int64_t kc, const real *A, int64_t rsa,
-                   int64_t csa, real *Ap) {
-    const int64_t panels = (mc + GEMM_MR - 1) / GEMM_MR;
-    if (rsa == 1) {
-        /* Column-major source (the transpose of a row-major matrix, as
-         * [x, h]^T in the weight gradients): k outside, so each k reads one
-         * contiguous run of mc elements. */
-        for (int64_t k = 0; k < kc; k++) {
-            const real *src = A + k * csa;
-            for (int64_t q = 0; q < panels; q++) {
-                real *dst = Ap + q * GEMM_MR * kc + k * GEMM_MR;
-                const int64_t r0 = q * GEMM_MR;
-                if (r0 + GEMM_MR <= mc) {
-                    memcpy(dst, src + r0, sizeof(real) * GEMM_MR);
-                } else {
-                    for (int64_t r = 0; r < GEMM_MR; r++) dst[r] = r0 + r < mc ? src[r0 + r] : 0;
-                }
-            }
-        }
-    } else {
-        for (int64_t q = 0; q < panels; q++) {
-            real *dst = Ap + q * GEMM_MR * kc;
-            const int rows = (int)MIN(GEMM_MR, mc - q * GEMM_MR);
-            const real *src = A + q * GEMM_MR * rsa;
-            for (int64_t k = 0; k < kc; k++)
-                for (int r = 0; r < GEMM_MR; r++)
-                    dst[k * GEMM_MR + r] = r < rows ? src[r * rsa + k * csa] : 0;
-        }
-    }
-}
-
 /* The column sums of a packed B block (kc x nc) added to sums (nc), each
  * summed in k order from zero first; read from the packed copy, which is
  * contiguous and in cache. */
@@ -158,19 +124,22 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
 
     /* Each thread packs its own copy of every B block it reads (cheap next
      * to the products: one copy per 2*mc flops) so the threads never wait
-     * for each other. Buffers come before the parallel region, so that a
-     * failure is reported instead of half-computing C. */
+     * for each other. A is read in place, whatever its strides: the
+     * micro-kernel broadcasts each of its elements from where it is. (As
+     * [x, h]^T in the weight gradients, a column-major A, packing its
+     * MR-row panels cost each thread a copy of all of A per KC-deep slice:
+     * without it the training steps at the benchmark's shapes took 1.5-6%
+     * less time on Zen 4.) Buffers come before the parallel region, so that
+     * a failure is reported instead of half-computing C. */
     const int64_t kc_max = MIN(K, GEMM_KC), nc_max = MIN(N, GEMM_NC);
     const int64_t b_elems = (FN(gemm_packed_b_elems)(kc_max, nc_max) + 63) / 64 * 64;
-    const int64_t a_elems = (mc_max * kc_max + 63) / 64 * 64;
-    real *scratch = lstmf_alloc_n(lstmf_mul(b_elems + a_elems, nt), sizeof(real));
+    real *scratch = lstmf_alloc_n(lstmf_mul(b_elems, nt), sizeof(real));
     if (!scratch) return -1;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        real *Bp = scratch + (b_elems + a_elems) * tid;
-        real *Ap = Bp + b_elems;
+        real *Bp = scratch + b_elems * tid;
         const int64_t m_lo = split_n ? 0 : MIN(M, m_panels * tid / nth * GEMM_MR);
         const int64_t m_hi = split_n ? M : MIN(M, m_panels * (tid + 1) / nth * GEMM_MR);
         const int64_t n_lo = split_n ? MIN(N, n_vecs * tid / nth * VLEN) : 0;
@@ -186,22 +155,12 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
                 for (int64_t m0 = m_lo; m0 < m_hi; m0 += mc_max) {
                     const int64_t mc = MIN(mc_max, m_hi - m0);
                     const real *a = A + m0 * rsa + p0 * csa;
-                    /* Row i of the block starts at a + i*a_row; within an
-                     * MR-row panel, element (r, k) is at r*a_rs + k*a_cs. */
-                    int64_t a_row = rsa, a_rs = rsa, a_cs = csa;
-                    if (csa != 1) {
-                        pack_a(mc, kc, a, rsa, csa, Ap);
-                        a = Ap;
-                        a_row = kc;
-                        a_rs = 1;
-                        a_cs = GEMM_MR;
-                    }
                     for (int64_t j = 0; j < nc; j += GEMM_NR) {
                         const int nr = (int)MIN(GEMM_NR, nc - j);
                         const real *panel = Bp + (j / GEMM_NR) * kc * GEMM_NR;
                         for (int64_t i = 0; i < mc; i += GEMM_MR) {
                             const int mr = (int)MIN(GEMM_MR, mc - i);
-                            FN(gemm_micro)(mr, nr, kc, a + i * a_row, a_rs, a_cs, panel,
+                            FN(gemm_micro)(mr, nr, kc, a + i * rsa, rsa, csa, panel,
                                            NULL, C + (m0 + i) * ldc + n0 + j, ldc,
                                            p0 > 0);
                         }

@@ -2,8 +2,9 @@
  * a register-blocked micro-kernel whose shape comes from blocksizes.h.
  *
  * Matrices are described by a pointer and two strides (row stride rs, column
- * stride cs, in elements), so transposed operands cost nothing extra: the
- * transpose happens while packing.
+ * stride cs, in elements), so transposed operands cost nothing extra: B's
+ * transpose happens while packing, and the micro-kernel reads A's elements
+ * through its strides.
  */
 #ifndef LSTMF_GEMM_H
 #define LSTMF_GEMM_H

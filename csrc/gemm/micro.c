@@ -2,9 +2,9 @@
  * registers over the whole K loop. Written once with vector extensions; the
  * compiler flags of the variant (blocksizes.h) decide its width.
  *
- * A element (r, k) is read at A[r*rsa + k*csa]: the driver packs A into
- * MR-row panels (rsa = 1, csa = MR) and the recurrent steps pass their
- * row-major operand in place (rsa = lda, csa = 1).
+ * A element (r, k) is read at A[r*rsa + k*csa], in place: the recurrent
+ * steps pass their row-major operands (rsa = lda, csa = 1), the weight
+ * gradients [x, h]^T, column-major (rsa = 1, csa = D + H).
  * Bp is one packed panel, element (k, n) at Bp[k*NR + n].
  */
 #include "gemm.h"
