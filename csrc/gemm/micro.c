@@ -30,8 +30,8 @@ LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][ROW_NV], const int mr, con
         for (int v = 0; v < nv; v++)
             b[v] = vload(Bp + v / GEMM_NV * bstride + k * GEMM_NR + v % GEMM_NV * VLEN);
         for (int r = 0; r < mr; r++) {
-            real a = A[r * rsa + k * csa];
-            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
+            const real a = A[r * rsa + k * csa];
+            for (int v = 0; v < nv; v++) acc[r][v] = vfma_s(a, b[v], acc[r][v]);
         }
     }
 }

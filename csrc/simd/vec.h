@@ -87,6 +87,28 @@ LSTMF_INLINE void vstore_upto(real *p, vreal v, int n) {
     if (n >= VLEN) vstore(p, v); else vstore_n(p, v, n);
 }
 
+/* a*b + c (a scalar times a vector, plus a vector) rounded once, a fused
+ * multiply-add, on the SIMD variants, always.
+ * Contraction (-ffp-contract=fast) fuses only where the compiler sees the
+ * multiply and the add together: clang within one basic block, which the
+ * sanitizers' checks split, so a sanitized build rounded some products of
+ * one copy of the micro-kernel apart and fused them in another, and the
+ * copies that must give one sum the same bits (gemm_micro_row against
+ * gemm_micro, whatever the pass width) did not. */
+LSTMF_INLINE vreal vfma_s(real a, vreal b, vreal c) {
+#if defined(__AVX512F__) && VBYTES == 64 && defined(LSTMF_DTYPE_F64)
+    return (vreal)_mm512_fmadd_pd(_mm512_set1_pd(a), (__m512d)b, (__m512d)c);
+#elif defined(__AVX512F__) && VBYTES == 64
+    return (vreal)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c);
+#elif defined(__FMA__) && VBYTES == 32 && defined(LSTMF_DTYPE_F64)
+    return (vreal)_mm256_fmadd_pd(_mm256_set1_pd(a), (__m256d)b, (__m256d)c);
+#elif defined(__FMA__) && VBYTES == 32
+    return (vreal)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+
 /* A store that bypasses the caches (x86 non-temporal) when v is a whole,
  * aligned vector, else vstore_upto: for large arrays written once and read
  * back only much later, such as the gate activations of a training forward,
