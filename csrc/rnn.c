@@ -159,6 +159,11 @@ static int row_panels(int64_t K) {
     return r;
 }
 
+/* Passes of r panels a single row takes over n_cols columns. */
+static inline int64_t row_groups(int64_t n_cols, int r) {
+    return (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
+}
+
 /* The first panel of the g-th of `groups` passes of r panels each: from the
  * first group, or, `descending`, from the last (see row_panels). Each
  * element is the same sum in either order. */
@@ -175,7 +180,7 @@ static void row_times_packed(const real *a, int64_t K, const real *packed, int64
                              int64_t n_cols, const real *bias, real *c, int accumulate,
                              int descending) {
     const int r = row_panels(K);
-    const int64_t groups = (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
+    const int64_t groups = row_groups(n_cols, r);
     for (int64_t g = 0; g < groups; g++) {
         const int64_t p = row_group_panel(g, groups, r, descending);
         const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
@@ -237,7 +242,7 @@ static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int
     const int64_t kc = MIN(GEMM_KC, H);
     if (i_end - r0 == 1) {
         const int r = row_panels(D + H);
-        const int64_t groups = (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
+        const int64_t groups = row_groups(n_cols, r);
         for (int64_t g = 0; g < groups; g++) {
             const int64_t p = row_group_panel(g, groups, r, descending);
             const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
