@@ -62,6 +62,11 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
 void check_grads(const tcase *c, const grad_out *got, const grad_out *want, double tol,
                  const char *label);
 
+/* n doubles of a and b bit for bit; and every gradient of a and b bit for
+ * bit (dx only when both have it; the cell-state ones only for the LSTM). */
+int same_bits(const double *a, const double *b, int64_t n);
+int same_grads(const tcase *c, const grad_out *a, const grad_out *b);
+
 /* Makes `isa` the active variant; 0 (and a note on stderr, once) when this
  * build or CPU lacks it, e.g. AVX-512 under valgrind, which hides it. */
 int use_isa(int isa);

@@ -117,23 +117,6 @@ void test_backward(void) {
             }
 }
 
-static int same_bits(const double *a, const double *b, int64_t n) {
-    return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
-}
-
-/* Every gradient of a and b bit for bit (dx only when both have it; the
- * cell-state ones only for the LSTM). */
-static int same_grads(const tcase *c, const grad_out *a, const grad_out *b) {
-    const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
-    const int64_t D = c->s.D, H = c->s.H;
-    return same_bits(a->w_ih, b->w_ih, GH * D) && same_bits(a->w_hh, b->w_hh, GH * H) &&
-           same_bits(a->b_ih, b->b_ih, GH) && same_bits(a->b_hh, b->b_hh, GH) &&
-           (!a->x || !b->x || same_bits(a->x, b->x, B * T * D)) &&
-           same_bits(a->h0, b->h0, B * H) && same_bits(a->h_seq, b->h_seq, B * T * H) &&
-           (c->s.cell != LSTMF_CELL_LSTM ||
-            (same_bits(a->c0, b->c0, B * H) && same_bits(a->c_seq, b->c_seq, B * T * H)));
-}
-
 /* Without y (a last layer whose final state is all that is read), on
  * every test shape: the final states, and the gradients of a backward from
  * that forward, are those with y, bit for bit. */
