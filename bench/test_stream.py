@@ -1,6 +1,9 @@
 """Streaming benchmark: microseconds per step from Python, one stream, H=64,
-D=4, for lstm_fast's est.stream() (LSTM and GRU) beside torch.nn.LSTMCell /
-GRUCell called step by step, when torch is installed.
+D=4, for lstm_fast's est.stream() (LSTM and GRU, float32 models fed float32
+or float64 observations) beside torch.nn.LSTMCell / GRUCell called step by
+step (float32), when torch is installed. The table's times are medians over
+rounds that alternate between the libraries, so that a slow spell of a
+shared machine hits them alike.
 
     python bench/test_stream.py      # the table
     pytest bench/test_stream.py      # pytest-benchmark
@@ -59,9 +62,8 @@ def microseconds_per_step(step, xs):
     return 1e6 * (time.perf_counter() - start) / len(xs)
 
 
-def observations():
-    return list(np.random.default_rng(1).standard_normal((STEPS, D)).astype(np.float32))
-
+def observations(dtype=np.float32):
+    return list(np.random.default_rng(1).standard_normal((STEPS, D)).astype(dtype))
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_lstm_fast_stream_step(benchmark, cell):
@@ -76,17 +78,28 @@ def test_torch_cell_step(benchmark, cell):
     benchmark(step, x)
 
 
-def main():
-    xs = observations()
-    print(f"streaming one observation at a time: D={D}, H={H}, 1 stream, {STEPS} steps")
-    print(f"{'cell':<6}{'lstm_fast us/step':>20}{'torch us/step':>16}{'ratio':>8}")
+def main(rounds=7):
+    xs32, xs64 = observations(), observations(np.float64)
+    print(f"streaming one observation at a time: D={D}, H={H}, 1 stream, {STEPS} steps, "
+          f"median of {rounds} rounds")
+    print(f"{'cell':<6}{'lstm_fast us/step':>20}{'(float64 x)':>13}{'torch us/step':>16}"
+          f"{'ratio':>8}")
     for cell in ("lstm", "gru"):
-        ours = microseconds_per_step(lstm_fast_stepper(cell), xs)
+        steppers = {"f32": (lstm_fast_stepper(cell), xs32), "f64": (lstm_fast_stepper(cell), xs64)}
         try:
-            theirs = microseconds_per_step(torch_stepper(cell), xs)
-            print(f"{cell:<6}{ours:>20.2f}{theirs:>16.2f}{theirs / ours:>7.1f}x")
+            steppers["torch"] = (torch_stepper(cell), xs32)
         except ImportError:
-            print(f"{cell:<6}{ours:>20.2f}{'(no torch)':>16}")
+            pass
+        times = {name: [] for name in steppers}
+        for _ in range(rounds):
+            for name, (step, xs) in steppers.items():
+                times[name].append(microseconds_per_step(step, xs))
+        us = {name: float(np.median(t)) for name, t in times.items()}
+        line = f"{cell:<6}{us['f32']:>20.2f}{us['f64']:>13.2f}"
+        if "torch" in us:
+            print(line + f"{us['torch']:>16.2f}{us['torch'] / us['f32']:>7.1f}x")
+        else:
+            print(line + f"{'(no torch)':>16}")
 
 
 if __name__ == "__main__":

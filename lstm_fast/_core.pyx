@@ -410,6 +410,7 @@ cdef class Stream:
     cdef list _arrays           # keeps every array the C structs point into
     cdef object _states         # per layer: [h (2, k, H), c (k, H) or None]
     cdef object _workspace, _coef, _intercept
+    cdef object _x              # (k, n_features): x converted to the stream's dtype
     cdef readonly object out    # (k, n_out), overwritten by every step
     cdef readonly int64_t streams, n_features
     cdef int _typenum
@@ -465,6 +466,7 @@ cdef class Stream:
                              "the previous one's hidden size")
         self._workspace = np.empty(n_bytes, np.uint8)
         self.n_features = self._layers[0].shape.input_size
+        self._x = np.empty((streams, self.n_features), dtype)
         self._cur = 0
         self._typenum = cnp.PyArray_TYPE(<cnp.ndarray>self.out)
         self._n_out = coef.shape[1]
@@ -477,15 +479,35 @@ cdef class Stream:
         free(self._layers)
 
     def step(self, cnp.ndarray x):
-        """One step: x (k, n_features) of the stream's dtype, C-contiguous.
-        Returns the head output (k, n_out): the stream's own buffer."""
-        if (cnp.PyArray_TYPE(x) != self._typenum or cnp.PyArray_NDIM(x) != 2
-                or cnp.PyArray_DIM(x, 0) != self.streams
-                or cnp.PyArray_DIM(x, 1) != self.n_features
-                or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
-            raise ValueError(f"x must be a C-contiguous {self.out.dtype} array of shape "
-                             f"({self.streams}, {self.n_features})")
+        """One step: x (k, n_features), or (n_features,) when k = 1, C-contiguous,
+        float32 or float64; the other dtype than the stream's is converted (as
+        numpy's astype rounds) into the stream's own buffer. Returns the head
+        output (k, n_out): the stream's own buffer."""
+        cdef int ndim = cnp.PyArray_NDIM(x)
+        cdef int typenum = cnp.PyArray_TYPE(x)
+        if (not cnp.PyArray_IS_C_CONTIGUOUS(x)
+                or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+                or not (ndim == 2 and cnp.PyArray_DIM(x, 0) == self.streams
+                        or ndim == 1 and self.streams == 1)
+                or cnp.PyArray_DIM(x, ndim - 1) != self.n_features):
+            raise ValueError(f"x must be a C-contiguous float32 or float64 array of shape "
+                             f"({self.streams}, {self.n_features})"
+                             + (f" or ({self.n_features},)" if self.streams == 1 else ""))
         cdef const void *xp = cnp.PyArray_DATA(x)
+        cdef int64_t i, n = self.streams * self.n_features
+        cdef float *to32
+        cdef double *to64
+        if typenum != self._typenum:
+            if self._typenum == cnp.NPY_FLOAT32:
+                to32 = <float *>cnp.PyArray_DATA(<cnp.ndarray>self._x)
+                for i in range(n):
+                    to32[i] = <float>(<const double *>xp)[i]
+                xp = to32
+            else:
+                to64 = <double *>cnp.PyArray_DATA(<cnp.ndarray>self._x)
+                for i in range(n):
+                    to64[i] = (<const float *>xp)[i]
+                xp = to64
         cdef int status
         with nogil:
             status = lstmf_stream_step(self._n_layers, self._layers, self._cur, xp,

@@ -60,16 +60,17 @@ class Stream:
             not hasattr(estimator, "classes_")
 
     def _raw(self, x):
-        # The common case (an array of the stream's dtype) goes straight to C,
-        # which checks shape, dtype and contiguity; the rest is the error path.
-        if type(x) is not np.ndarray or x.dtype != self._dtype:
-            x = np.asarray(x, dtype=self._dtype)
+        # The common cases (a float32 or float64 array, C-contiguous) go
+        # straight to C, which checks shape and contiguity, converts the
+        # dtype and checks for NaN; the rest is the slow path.
+        if type(x) is np.ndarray:
+            try:
+                return self._core.step(x), x.ndim == 1
+            except ValueError as error:
+                if "NaN" in str(error):
+                    raise
+        x = np.asarray(x, dtype=self._dtype)
         single = x.ndim == 1
-        try:
-            return self._core.step(x.reshape(1, -1) if single else x), single
-        except ValueError as error:
-            if "NaN" in str(error):
-                raise
         x2 = x.reshape(1, -1) if single else x
         if x2.shape != (self.n_streams, self.n_features):
             shape = f"({self.n_features},) or " if self.n_streams == 1 else ""

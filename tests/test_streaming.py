@@ -131,3 +131,32 @@ def test_observations_of_any_layout_and_numeric_type_are_accepted():
     x = np.arange(6.0).reshape(3, 2)[:, 0] / 5  # non-contiguous float64
     np.testing.assert_array_equal(a.step(x), b.step(np.ascontiguousarray(x, np.float32)))
     np.testing.assert_array_equal(a.step([1, 0, 2]), b.step(np.array([1.0, 0.0, 2.0])))
+
+
+@pytest.mark.parametrize("dtype, other", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_the_other_float_dtype_is_rounded_as_astype_would(dtype, other):
+    # float32 <-> float64 arrays skip the slow path: converted in the step
+    # itself, they must give what converting them first gives, 1-D or 2-D.
+    est = fitted(dtype=dtype)
+    x = np.random.default_rng(1).standard_normal((6, 2, 3)).astype(other) * 1e3
+    for shape in [(3,), (1, 3)]:
+        a, b = est.stream(), est.stream()
+        for step in x[:, 0]:
+            np.testing.assert_array_equal(a.step(step.reshape(shape)),
+                                          b.step(step.astype(dtype).reshape(shape)))
+    a, b = est.stream(2), est.stream(2)
+    for step in x:
+        np.testing.assert_array_equal(a.step(step), b.step(step.astype(dtype)))
+        np.testing.assert_array_equal(a.step(np.asfortranarray(step.T).T), b.step(step))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array(1.0), "shape"),
+    (np.ones((1, 1, 3)), "shape"),
+    (np.array([1e39, 0.0, 0.0]), "NaN or infinity"),  # inf as float32
+    (np.ones(3, np.float16) * np.float16(np.inf), "NaN or infinity"),
+])
+def test_more_bad_observations_raise(bad, match):
+    s = fitted().stream()
+    with pytest.raises(ValueError, match=match):
+        s.step(bad)
