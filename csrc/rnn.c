@@ -21,6 +21,7 @@
 #include "cells/cell.h"
 #include "gemm/gemm.h"
 #include "recurrent.h"
+#include "step.h"
 #include "stream.h"
 #include "memory.h"
 #include "omp_compat.h"
@@ -136,139 +137,6 @@ static int end_split_step(split_clock *c, double wait_so_far, int votes[2], int6
     return 1;
 }
 
-/* Panels a single row's pass takes at once (gemm_micro_row), for packed
- * panels K deep: GEMM_ROW_PANELS, whose independent FMAs cover the FMA
- * latency, unless that many overflow L1 while fewer fit. Why: a row of one
- * reads every weight once per step, bound by streaming them from L2 once
- * they outgrow L1, and rnn_forward alternates the direction of the passes
- * so that each step starts on the panels the step before ended with. A
- * pass's k loop ascends (the sums' order), so LRU evicts the first lines
- * of a pass larger than L1 just before they are read again: at the stream
- * shape on Zen 4 (32 KB of L1) a pair of panels (34 KB) is mostly missed,
- * one panel (17 KB) read back whole: its LSTM forward 5% faster, the GRU's
- * 2-5%, the same bits. On Ice Lake (48 KB) the pair fits and stays. With
- * panels too deep for L1 even alone nothing is read back, and the widest
- * pass stays (one panel at a time: 1.5% slower at H = 128 and 512 on Zen 4). */
-static int row_panels(int64_t K) {
-    /* A quarter of L1 left for the row, its tile and the stack, and for
-     * sets that fill before others (8 ways, not a true LRU). */
-    const int64_t room = lstmf_l1d_bytes() / 4 * 3, bytes = K * GEMM_NR * (int64_t)sizeof(real);
-    int r = GEMM_ROW_PANELS;
-    if (bytes > room) return r;
-    while (r > 1 && r * bytes > room) r /= 2;
-    return r;
-}
-
-/* Passes of r panels a single row takes over n_cols columns. */
-static inline int64_t row_groups(int64_t n_cols, int r) {
-    return (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
-}
-
-/* The first panel of the g-th of `groups` passes of r panels each: from the
- * first group, or, `descending`, from the last (see row_panels). Each
- * element is the same sum in either order. */
-static inline int64_t row_group_panel(int64_t g, int64_t groups, int r, int descending) {
-    return (descending ? groups - 1 - g : g) * r;
-}
-
-/* One row (a batch of one: streaming): c gets a (K >= 1 elements) times
- * n_cols columns of packed panels, panel q at packed + q*pstride, plus bias
- * (if not NULL) when `accumulate`, else written; the same sums in the same
- * order as rows_times_packed, row_panels(K) panels per pass
- * (gemm_micro_row), in the order row_group_panel gives. */
-static void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
-                             int64_t n_cols, const real *bias, real *c, int accumulate,
-                             int descending) {
-    const int r = row_panels(K);
-    const int64_t groups = row_groups(n_cols, r);
-    for (int64_t g = 0; g < groups; g++) {
-        const int64_t p = row_group_panel(g, groups, r, descending);
-        const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
-        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
-            FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
-                               packed + p * pstride + k0 * GEMM_NR, pstride,
-                               bias && k0 == 0 ? bias + p * GEMM_NR : NULL, c + p * GEMM_NR,
-                               accumulate || k0 > 0);
-    }
-}
-
-/* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
- * A (at a + i*lda, K >= 1 columns) times B, K x n_cols packed in K x NR
- * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
- * not NULL, n_cols elements): added when `accumulate`, else written. Column
- * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
- * L1 while every row panel of the thread uses it. A single row takes its
- * panels in passes sized for L1, `descending` or not (row_panels); more
- * rows always ascend: they share each panel of B, so their passes are
- * bound by the FMAs rather than by reading B. */
-static void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
-                              int64_t K, const real *packed, int64_t n_cols,
-                              const real *bias, real *c, int64_t ldc, int accumulate,
-                              int descending) {
-    if (i_end - r0 == 1) {
-        row_times_packed(a + r0 * lda, K, packed, K * GEMM_NR, n_cols, bias, c, accumulate,
-                         descending);
-        return;
-    }
-    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
-        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
-        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
-            const int64_t kc = MIN(GEMM_KC, K - k0);
-            const real *bias_p = bias && k0 == 0 ? bias + p * GEMM_NR : NULL;
-            for (int64_t i = r0; i < i_end; i += GEMM_MR)
-                FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, kc, a + i * lda + k0, lda, 1,
-                               packed + p * K * GEMM_NR + k0 * GEMM_NR, bias_p,
-                               c + (i - r0) * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
-        }
-    }
-}
-
-/* The fused step's tile: rows [r0, i_end) of x_t W_ih^T + h_{t-1} W_hh^T,
- * both packed per unit block (K = D and K = H panels), into c. The input
- * product and the first KC-deep slice of the recurrent one share each
- * micro-kernel pass (gemm_micro_pair): as two passes, the first stored its
- * tile and the second read it back, a pass of K = D = 8 at the fit
- * benchmark's shape costing most of a recurrent one's overhead for an
- * eighth of its work. With D past KC, two rows_times_packed. */
-static void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int64_t ldx,
-                                   int64_t D, const real *packed_x, const real *h,
-                                   int64_t H, const real *packed_h, int64_t n_cols, real *c,
-                                   int64_t ldc, int descending) {
-    if (D > GEMM_KC) {
-        rows_times_packed(r0, i_end, x, ldx, D, packed_x, n_cols, NULL, c, ldc, 0, descending);
-        rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1, descending);
-        return;
-    }
-    const int64_t kc = MIN(GEMM_KC, H);
-    if (i_end - r0 == 1) {
-        const int r = row_panels(D + H);
-        const int64_t groups = row_groups(n_cols, r);
-        for (int64_t g = 0; g < groups; g++) {
-            const int64_t p = row_group_panel(g, groups, r, descending);
-            const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
-            FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
-                               h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
-                               c + p * GEMM_NR, 0);
-            if (kc < H)
-                row_times_packed(h + r0 * H + kc, H - kc, packed_h + (p * H + kc) * GEMM_NR,
-                                 H * GEMM_NR, nr, NULL, c + p * GEMM_NR, 1, 0);
-        }
-        return;
-    }
-    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
-        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
-        for (int64_t i = r0; i < i_end; i += GEMM_MR)
-            FN(gemm_micro_pair)((int)MIN(GEMM_MR, i_end - i), nr, D, x + i * ldx, ldx,
-                                packed_x + p * D * GEMM_NR, kc, h + i * H, H,
-                                packed_h + p * H * GEMM_NR, c + (i - r0) * ldc + p * GEMM_NR,
-                                ldc);
-        /* The rest of H: this panel's later slices, added. */
-        if (kc < H)
-            rows_times_packed(r0, i_end, h + kc, H, H - kc, packed_h + (p * H + kc) * GEMM_NR,
-                              nr, NULL, c + p * GEMM_NR, ldc, 1, 0);
-    }
-}
-
 static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                        const real *x, const real *h0, const real *c0,
                        const int64_t *lengths, real *y, real *h_n, real *c_n,
@@ -303,7 +171,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
      * steps first wrote all of z (N x G*H) to memory and the steps read it
      * back; in inference that workspace was also fresh memory at every call
      * (the kernel zeroing its pages). Same arithmetic, so the same bits. */
-    const int fuse_input = !info.separate_recurrent_dz && G > 1;
+    const int fuse_input = step_fuses_input(info);
 
     /* Inference reads x where it is when every sample runs all T steps
      * (N = B*T): live row i of step t is then sample i, rows T*D apart.
@@ -335,9 +203,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 #define XROW(t) (x_in_place ? x + seq_time(s, row_len, 0, t) * D : xp + off[t] * ldx)
 #define HROW(t) (((t) & 1) * B * H)
 
-    const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H), W = G * U;
-    const int64_t tile_blocks = recurrent_blocks_per_tile(G), TW = tile_blocks * W;
-    const int64_t panel = H * GEMM_NR; /* one packed K x NR panel, K = H */
+    const int64_t U = recurrent_unit_block(G), nblocks = recurrent_blocks(G, H);
     real *wp = lstmf_alloc_n(FN(recurrent_packed_elems)(G, H, H), sizeof(real));
     /* Fused: W_ih^T packed like W_hh^T, and both biases in one vector;
      * otherwise W_ih^T packed as a plain GEMM operand. */
@@ -345,7 +211,6 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
                                         : FN(gemm_packed_b_elems)(D, GH);
     real *wi = lstmf_alloc_n(lstmf_add(in_elems, fuse_input ? GH : 0), sizeof(real));
     if (!wp || !wi) goto nomem_packed;
-    const int64_t panel_in = D * GEMM_NR;
     real *bias = fuse_input ? wi + in_elems : NULL;
 
     if (fuse_input) {
@@ -358,6 +223,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
 
     /* W_hh^T packed once for all steps (recurrent.h). */
     if (FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, wp)) goto nomem_packed;
+    const step_weights sw = step_weights_of(G, D, H, fuse_input, wi, wp);
 
     /* Threads split the rows or, with few rows, the unit blocks; then also
      * the column panels of a separate input projection, all of which every
@@ -368,8 +234,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int64_t z_panels = (GH + GEMM_NR - 1) / GEMM_NR;
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
     const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
-    const int64_t tile_rows = (rows_per_thread + GEMM_MR) / GEMM_MR * GEMM_MR;
-    real *tiles = lstmf_alloc_n(lstmf_mul(lstmf_mul(tile_rows, TW), nt), sizeof(real));
+    const int64_t tile_elems = step_tile_elems(G, rows_per_thread);
+    real *tiles = lstmf_alloc_n(lstmf_mul(tile_elems, nt), sizeof(real));
     if (!tiles) goto nomem_packed;
     int votes[2] = {0, 0}; /* end_split_step */
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -382,7 +248,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
         split_clock clock = {0, 0};
         const int64_t r0 = split_units ? 0 : B * tid / nth;
         const int64_t r1 = split_units ? B : B * (tid + 1) / nth;
-        real *tile = tiles + tile_rows * TW * tid;
+        real *tile = tiles + tile_elems * tid;
         /* Rows [B*tid/nth, ...) only, before the loop (which, splitting
          * rows, reads no other rows): inputs gathered into packed rows,
          * initial states into sorted rows, padded outputs zeroed (as
@@ -447,25 +313,8 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
              * first at every other step (row_panels): on AMD Zen 4 (32 KB
              * of L1) the stream shape's LSTM forward 6% faster, its GRU's
              * 8%, H = 512 2% (passes of two panels); the same bits. */
-            const int descending = (t & 1) && i_end - r0 == 1;
-            const int64_t ntiles = (blk1 - blk0 + tile_blocks - 1) / tile_blocks;
-            for (int64_t n = 0; n < ntiles; n++) {
-                const int64_t blk = blk0 + (descending ? ntiles - 1 - n : n) * tile_blocks;
-                const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
-                if (fuse_input)
-                    rows_times_packed_pair(r0, i_end, XROW(t), ldx, D,
-                                           wi + blk * (W / GEMM_NR) * panel_in, h_prev, H,
-                                           wp + blk * (W / GEMM_NR) * panel, cols, tile, TW,
-                                           descending);
-                else
-                    rows_times_packed(r0, i_end, h_prev, H, H, wp + blk * (W / GEMM_NR) * panel,
-                                      cols, NULL, tile, TW, 0, descending);
-                for (int64_t i = r0; i < i_end; i += GEMM_MR) {
-                    const int mr = (int)MIN(GEMM_MR, i_end - i);
-                    cell->forward_tile(&st, i, mr, tile + (i - r0) * TW, TW, blk * U,
-                                       MIN(cols / G, H - blk * U));
-                }
-            }
+            forward_tiles(&sw, cell, &st, r0, i_end, XROW(t), ldx, blk0, blk1,
+                              (t & 1) && i_end - r0 == 1, tile);
             /* Splitting units: h_t complete before any thread reads it
              * (and h_{t-1}'s buffer free for h_{t+1}). */
             if (split && end_split_step(&clock, wait, votes, t)) {

@@ -1,30 +1,46 @@
 /* One time step for k parallel streams through a stack of layers and a
- * linear head: the same micro-kernel and cell epilogues as the sequence
- * loop, with both weight matrices packed once, on the calling thread
- * (a step is microseconds: waking other threads would cost more). The
- * caller's workspace holds everything, so a step allocates nothing.
+ * linear head: each layer's step is the sequence loop's (step.h), with the
+ * weights packed as it packs them, so the states a stream carries are the
+ * bits the sequence's forward computes. On the calling thread (a step is
+ * microseconds: waking other threads would cost more); the caller's
+ * workspace holds everything, so a step allocates nothing.
  */
 #include <string.h>
 
 #include "stream.h"
-#include "cells/cell.h"
-#include "recurrent.h"
-#include "memory.h"
+#include "step.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* W_ih^T as the step reads it: packed per unit block with b_ih + b_hh
+ * after it when the step fuses the input, else as a plain GEMM operand. */
+static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H) {
+    const int64_t GH = info.gates * H;
+    return step_fuses_input(info) ? FN(recurrent_packed_elems)(info.gates, H, D)
+                                  : FN(gemm_packed_b_elems)(D, GH);
+}
 
 int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which) {
-    const int G = lstmf_cell(s->cell).gates;
-    return which == 0 ? FN(gemm_packed_b_elems)(s->input_size, G * s->hidden_size)
-                      : FN(recurrent_packed_elems)(G, s->hidden_size, s->hidden_size);
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int64_t H = s->hidden_size;
+    if (which != 0) return FN(recurrent_packed_elems)(info.gates, H, H);
+    const int64_t in_elems = packed_ih_elems(info, s->input_size, H);
+    return lstmf_add(in_elems, step_fuses_input(info) ? info.gates * H : 0);
 }
 
 int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
                     void *packed_hh) {
-    const int G = lstmf_cell(s->cell).gates;
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int G = info.gates;
     const int64_t D = s->input_size, H = s->hidden_size;
-    /* W_ih^T (D x G*H): element (k, n) = w_ih[n*D + k]. */
-    FN(gemm_pack_b)(D, G * H, (const real *)w->w_ih, 1, D, NULL, packed_ih);
+    real *wi = packed_ih;
+    if (step_fuses_input(info)) {
+        if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi)) return LSTMF_ENOMEM;
+        real *bias = wi + packed_ih_elems(info, D, H);
+        for (int64_t j = 0; j < G * H; j++)
+            bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
+    } else {
+        /* W_ih^T (D x G*H): element (k, n) = w_ih[n*D + k]. */
+        FN(gemm_pack_b)(D, G * H, (const real *)w->w_ih, 1, D, NULL, wi);
+    }
     return FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, packed_hh) ? LSTMF_ENOMEM : LSTMF_OK;
 }
 
@@ -35,13 +51,14 @@ typedef struct {
 } workspace_sizes;
 
 static workspace_sizes sizes_for(int n_layers, const lstmf_stream_layer *layers) {
-    workspace_sizes w = {layers[0].shape.batch, 0, 0};
+    const int64_t k = layers[0].shape.batch;
+    workspace_sizes w = {k, 0, 0};
     for (int l = 0; l < n_layers; l++) {
         const lstmf_cell_info info = lstmf_cell(layers[l].shape.cell);
-        const int64_t H = layers[l].shape.hidden_size;
-        w.tile = w.tile > GEMM_MR * info.gates * recurrent_unit_block(info.gates)
-                     ? w.tile : GEMM_MR * info.gates * recurrent_unit_block(info.gates);
-        w.z = w.z > info.z_width * H ? w.z : info.z_width * H;
+        const int64_t tile = step_tile_elems(info.gates, k);
+        const int64_t z = lstmf_mul(info.z_width, layers[l].shape.hidden_size);
+        w.tile = w.tile > tile ? w.tile : tile;
+        w.z = w.z > z ? w.z : z;
     }
     w.z = lstmf_mul(w.z, w.rows);
     return w;
@@ -59,42 +76,28 @@ static void layer_step(const lstmf_stream_layer *layer, int cur, const real *x,
                        const int64_t *rows, real *tile, real *z) {
     const FN(cell_ops) *cell = FN(cell_ops_for)(layer->shape.cell);
     const lstmf_cell_info info = lstmf_cell(layer->shape.cell);
-    const int G = info.gates;
+    const int G = info.gates, fuse = step_fuses_input(info);
     const int64_t k = layer->shape.batch, D = layer->shape.input_size;
     const int64_t H = layer->shape.hidden_size, ZW = info.z_width * H;
-    const int64_t U = recurrent_unit_block(G), W = G * U, nblocks = recurrent_blocks(G, H);
-    const real *packed_ih = layer->packed_ih, *packed_hh = layer->packed_hh;
-    const real *b_ih = layer->w.b_ih;
-    const real *h_prev = layer->h[cur];
+    const real *wi = layer->packed_ih;
     real *h_next = layer->h[1 - cur];
 
-    /* z = x W_ih^T + b_ih, one NR-wide panel at a time. */
-    for (int64_t p = 0; p * GEMM_NR < G * H; p++) {
-        const int nr = (int)MIN(GEMM_NR, G * H - p * GEMM_NR);
-        for (int64_t i = 0; i < k; i += GEMM_MR)
-            FN(gemm_micro)((int)MIN(GEMM_MR, k - i), nr, D, x + i * D, D, 1,
-                           packed_ih + p * D * GEMM_NR, b_ih + p * GEMM_NR,
-                           z + i * ZW + p * GEMM_NR, ZW, 0);
-    }
+    /* Unless fused: z = x W_ih^T + b_ih first, as the sequence loop does. */
+    if (!fuse)
+        rows_times_packed(0, k, x, D, D, wi, G * H, layer->w.b_ih, z, ZW, 0, 0);
     /* Every row ends its sequence here: the epilogue writes h_n (and c_n),
      * which are the next state. */
-    FN(fwd_step) st = {
-        .H = H, .U = U, .training = 0, .b_hh = layer->w.b_hh, .z_in = z, .z = z,
-        .h_prev = h_prev, .h_stride = H, .c_prev = layer->c, .c_out = layer->c,
+    const FN(fwd_step) st = {
+        .H = H, .U = recurrent_unit_block(G), .training = 0,
+        .b_hh = fuse ? wi + packed_ih_elems(info, D, H) : layer->w.b_hh,
+        .z_in = fuse ? NULL : z, .z = fuse ? NULL : z,
+        .h_prev = layer->h[cur], .h_stride = H, .c_prev = layer->c, .c_out = layer->c,
         .h_out = NULL, .n_next = 0, .y = h_next, .perm = rows,
         .h_n = h_next, .c_n = layer->c,
         .seq = {.perm = rows, .row_len = NULL, .T = 1, .ld = H, .t = 0, .reverse = 0},
     };
-    for (int64_t blk = 0; blk < nblocks; blk++) {
-        for (int64_t i = 0; i < k; i += GEMM_MR) {
-            const int mr = (int)MIN(GEMM_MR, k - i);
-            for (int64_t q = 0; q < W / GEMM_NR; q++)
-                FN(gemm_micro)(mr, GEMM_NR, H, h_prev + i * H, H, 1,
-                               packed_hh + (blk * W / GEMM_NR + q) * H * GEMM_NR, NULL,
-                               tile + q * GEMM_NR, W, 0);
-            cell->forward_tile(&st, i, mr, tile, W, blk * U, MIN(U, H - blk * U));
-        }
-    }
+    const step_weights sw = step_weights_of(G, D, H, fuse, wi, layer->packed_hh);
+    forward_tiles(&sw, cell, &st, 0, k, x, D, 0, recurrent_blocks(G, H), 0, tile);
 }
 
 int FN(stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,

@@ -1,6 +1,7 @@
 /* The streaming API: stacks of mixed cells stepped one observation at a
  * time for k parallel streams, against the reference run layer by layer
- * over the whole sequence; guards around every buffer the library writes
+ * over the whole sequence, and bit for bit against the library's own
+ * sequence forward; guards around every buffer the library writes
  * (states, output, workspace); a NaN input changes nothing. */
 #include <math.h>
 #include <stdio.h>
@@ -69,6 +70,22 @@ static void run_stack(const stack_spec *sp, int dtype, uint64_t seed) {
         free(o.h_n);
         free(o.c_n);
     }
+    /* The library's own sequence forward, layer by layer on its own
+     * outputs: a stream's step is its step, so the states must be these
+     * bits. */
+    double *lib_seq[4];
+    lib_seq[0] = seq[0];
+    for (int l = 0; l < L; l++) {
+        double *x_ref = cases[l]->x;
+        if (l > 0) cases[l]->x = lib_seq[l];
+        fwd_out o;
+        fwd_out_alloc(cases[l], &o);
+        lib_run(cases[l], dtype, &o, NULL, "the sequence forward a stream steps through");
+        cases[l]->x = x_ref;
+        lib_seq[l + 1] = o.y;
+        free(o.h_n);
+        free(o.c_n);
+    }
     double *coef = calloc((size_t)(H_top * n_out + 1), sizeof(double));
     double *intercept = calloc((size_t)(n_out + 1), sizeof(double));
     for (int64_t i = 0; i < H_top * n_out; i++) coef[i] = rng_uniform(&r, -1, 1);
@@ -127,6 +144,13 @@ static void run_stack(const stack_spec *sp, int dtype, uint64_t seed) {
                                            seq[l + 1][(i * T + t) * H + j]));
             CHECK(diff <= tol * 4, "layer %d state at step %lld off by %g (dtype %d)", l,
                   (long long)t, diff, dtype);
+            int64_t other_bits = 0;
+            for (int64_t i = 0; i < k; i++)
+                for (int64_t j = 0; j < H; j++)
+                    other_bits += at(layers[l].h[cur], i * H + j, dtype) !=
+                                  lib_seq[l + 1][(i * T + t) * H + j];
+            CHECK(other_bits == 0, "layer %d state at step %lld: %lld values not the sequence "
+                  "forward's bits (dtype %d)", l, (long long)t, (long long)other_bits, dtype);
             CHECK(gbuf_intact(to_free[l][6]), "a step wrote past layer %d's h", l);
             CHECK(!layers[l].c || gbuf_intact(layers[l].c), "a step wrote past layer %d's c", l);
         }
@@ -173,6 +197,7 @@ static void run_stack(const stack_spec *sp, int dtype, uint64_t seed) {
     for (int l = 0; l < L; l++) {
         for (int i = 0; i < 8; i++) gbuf_free(to_free[l][i]);
         if (l > 0) free(seq[l]);
+        free(lib_seq[l + 1]);
         case_free(cases[l]);
     }
     free(seq[L]);

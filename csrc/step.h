@@ -1,0 +1,221 @@
+/* One time step's products, shared by the sequence loop (rnn.c) and the
+ * streaming step (stream.c): a stream's step is the sequence loop's step,
+ * the same arithmetic, so it gives the same bits.
+ *
+ * Static functions in a header, inlined into each of the two loops (forced
+ * for the row products: as calls, the streaming step of an RNN with
+ * H = 64 took 244 ns instead of 236).
+ */
+#ifndef LSTMF_STEP_H
+#define LSTMF_STEP_H
+
+#include "kernels.h"
+#include "cells/cell.h"
+#include "gemm/gemm.h"
+#include "recurrent.h"
+#include "memory.h"
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
+/* Whether W_ih x_t joins W_hh h_{t-1} in the step's tile (rnn.c says why):
+ * not for a cell whose recurrent product needs its own dZ (the GRU) nor for
+ * the one-gate RNN, which project x_t into z first. */
+static inline int step_fuses_input(lstmf_cell_info info) {
+    return !info.separate_recurrent_dz && info.gates > 1;
+}
+
+/* A layer's weights as its forward steps read them: W_hh^T packed by
+ * pack_recurrent; W_ih^T packed the same way when the step fuses the input
+ * (step_fuses_input; the step's b_hh is then b_ih + b_hh), else the caller
+ * projects x_t into z itself before the step (rows_times_packed). */
+typedef struct {
+    int gates;
+    int64_t D, H;
+    int fuse_input;
+    const real *wi, *wp;
+    /* recurrent_unit_block and recurrent_blocks_per_tile, worked out once
+     * rather than at every step. */
+    int64_t U, tile_blocks;
+} step_weights;
+
+static inline step_weights step_weights_of(int gates, int64_t D, int64_t H, int fuse_input,
+                                           const real *wi, const real *wp) {
+    return (step_weights){.gates = gates, .D = D, .H = H, .fuse_input = fuse_input,
+                          .wi = wi, .wp = wp, .U = recurrent_unit_block(gates),
+                          .tile_blocks = recurrent_blocks_per_tile(gates)};
+}
+
+/* Panels a single row's pass takes at once (gemm_micro_row), for packed
+ * panels K deep: GEMM_ROW_PANELS, whose independent FMAs cover the FMA
+ * latency, unless that many overflow L1 while fewer fit. Why: a row of one
+ * reads every weight once per step, bound by streaming them from L2 once
+ * they outgrow L1, and rnn_forward alternates the direction of the passes
+ * so that each step starts on the panels the step before ended with. A
+ * pass's k loop ascends (the sums' order), so LRU evicts the first lines
+ * of a pass larger than L1 just before they are read again: at the stream
+ * shape on Zen 4 (32 KB of L1) a pair of panels (34 KB) is mostly missed,
+ * one panel (17 KB) read back whole: its LSTM forward 5% faster, the GRU's
+ * 2-5%, the same bits. On Ice Lake (48 KB) the pair fits and stays. With
+ * panels too deep for L1 even alone nothing is read back, and the widest
+ * pass stays (one panel at a time: 1.5% slower at H = 128 and 512 on Zen 4). */
+LSTMF_INLINE int row_panels(int64_t K) {
+    /* A quarter of L1 left for the row, its tile and the stack, and for
+     * sets that fill before others (8 ways, not a true LRU). */
+    const int64_t room = lstmf_l1d_bytes() / 4 * 3, bytes = K * GEMM_NR * (int64_t)sizeof(real);
+    int r = GEMM_ROW_PANELS;
+    if (bytes > room) return r;
+    while (r > 1 && r * bytes > room) r /= 2;
+    return r;
+}
+
+/* Passes of r panels a single row takes over n_cols columns. */
+static inline int64_t row_groups(int64_t n_cols, int r) {
+    return (n_cols + r * GEMM_NR - 1) / (r * GEMM_NR);
+}
+
+/* The first panel of the g-th of `groups` passes of r panels each: from the
+ * first group, or, `descending`, from the last (see row_panels). Each
+ * element is the same sum in either order. */
+static inline int64_t row_group_panel(int64_t g, int64_t groups, int r, int descending) {
+    return (descending ? groups - 1 - g : g) * r;
+}
+
+/* One row (a batch of one: streaming): c gets a (K >= 1 elements) times
+ * n_cols columns of packed panels, panel q at packed + q*pstride, plus bias
+ * (if not NULL) when `accumulate`, else written; the same sums in the same
+ * order as rows_times_packed, row_panels(K) panels per pass
+ * (gemm_micro_row), in the order row_group_panel gives. */
+LSTMF_INLINE void row_times_packed(const real *a, int64_t K, const real *packed, int64_t pstride,
+                             int64_t n_cols, const real *bias, real *c, int accumulate,
+                             int descending) {
+    const int r = row_panels(K);
+    const int64_t groups = row_groups(n_cols, r);
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t p = row_group_panel(g, groups, r, descending);
+        const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC)
+            FN(gemm_micro_row)(nr, 0, NULL, NULL, 0, MIN(GEMM_KC, K - k0), a + k0,
+                               packed + p * pstride + k0 * GEMM_NR, pstride,
+                               bias && k0 == 0 ? bias + p * GEMM_NR : NULL, c + p * GEMM_NR,
+                               accumulate || k0 > 0);
+    }
+}
+
+/* Rows [r0, i_end) of a step: c (row i at c + (i - r0)*ldc) gets rows i of
+ * A (at a + i*lda, K >= 1 columns) times B, K x n_cols packed in K x NR
+ * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
+ * not NULL, n_cols elements): added when `accumulate`, else written. Column
+ * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
+ * L1 while every row panel of the thread uses it. A single row takes its
+ * panels in passes sized for L1, `descending` or not (row_panels); more
+ * rows always ascend: they share each panel of B, so their passes are
+ * bound by the FMAs rather than by reading B. */
+LSTMF_INLINE void rows_times_packed(int64_t r0, int64_t i_end, const real *a, int64_t lda,
+                              int64_t K, const real *packed, int64_t n_cols,
+                              const real *bias, real *c, int64_t ldc, int accumulate,
+                              int descending) {
+    if (i_end - r0 == 1) {
+        row_times_packed(a + r0 * lda, K, packed, K * GEMM_NR, n_cols, bias, c, accumulate,
+                         descending);
+        return;
+    }
+    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
+        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
+        for (int64_t k0 = 0; k0 < K; k0 += GEMM_KC) {
+            const int64_t kc = MIN(GEMM_KC, K - k0);
+            const real *bias_p = bias && k0 == 0 ? bias + p * GEMM_NR : NULL;
+            for (int64_t i = r0; i < i_end; i += GEMM_MR)
+                FN(gemm_micro)((int)MIN(GEMM_MR, i_end - i), nr, kc, a + i * lda + k0, lda, 1,
+                               packed + p * K * GEMM_NR + k0 * GEMM_NR, bias_p,
+                               c + (i - r0) * ldc + p * GEMM_NR, ldc, accumulate || k0 > 0);
+        }
+    }
+}
+
+/* The fused step's tile: rows [r0, i_end) of x_t W_ih^T + h_{t-1} W_hh^T,
+ * both packed per unit block (K = D and K = H panels), into c. The input
+ * product and the first KC-deep slice of the recurrent one share each
+ * micro-kernel pass (gemm_micro_pair): as two passes, the first stored its
+ * tile and the second read it back, a pass of K = D = 8 at the fit
+ * benchmark's shape costing most of a recurrent one's overhead for an
+ * eighth of its work. With D past KC, two rows_times_packed. */
+LSTMF_INLINE void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int64_t ldx,
+                                   int64_t D, const real *packed_x, const real *h,
+                                   int64_t H, const real *packed_h, int64_t n_cols, real *c,
+                                   int64_t ldc, int descending) {
+    if (D > GEMM_KC) {
+        rows_times_packed(r0, i_end, x, ldx, D, packed_x, n_cols, NULL, c, ldc, 0, descending);
+        rows_times_packed(r0, i_end, h, H, H, packed_h, n_cols, NULL, c, ldc, 1, descending);
+        return;
+    }
+    const int64_t kc = MIN(GEMM_KC, H);
+    if (i_end - r0 == 1) {
+        const int r = row_panels(D + H);
+        const int64_t groups = row_groups(n_cols, r);
+        for (int64_t g = 0; g < groups; g++) {
+            const int64_t p = row_group_panel(g, groups, r, descending);
+            const int nr = (int)MIN(r * GEMM_NR, n_cols - p * GEMM_NR);
+            FN(gemm_micro_row)(nr, D, x + r0 * ldx, packed_x + p * D * GEMM_NR, D * GEMM_NR, kc,
+                               h + r0 * H, packed_h + p * H * GEMM_NR, H * GEMM_NR, NULL,
+                               c + p * GEMM_NR, 0);
+            if (kc < H)
+                row_times_packed(h + r0 * H + kc, H - kc, packed_h + (p * H + kc) * GEMM_NR,
+                                 H * GEMM_NR, nr, NULL, c + p * GEMM_NR, 1, 0);
+        }
+        return;
+    }
+    for (int64_t p = 0; p * GEMM_NR < n_cols; p++) {
+        const int nr = (int)MIN(GEMM_NR, n_cols - p * GEMM_NR);
+        for (int64_t i = r0; i < i_end; i += GEMM_MR)
+            FN(gemm_micro_pair)((int)MIN(GEMM_MR, i_end - i), nr, D, x + i * ldx, ldx,
+                                packed_x + p * D * GEMM_NR, kc, h + i * H, H,
+                                packed_h + p * H * GEMM_NR, c + (i - r0) * ldc + p * GEMM_NR,
+                                ldc);
+        /* The rest of H: this panel's later slices, added. */
+        if (kc < H)
+            rows_times_packed(r0, i_end, h + kc, H, H - kc, packed_h + (p * H + kc) * GEMM_NR,
+                              nr, NULL, c + p * GEMM_NR, ldc, 1, 0);
+    }
+}
+
+/* Elements of the tile scratch forward_tiles needs for `rows` rows. */
+static int64_t step_tile_elems(int gates, int64_t rows) {
+    const int64_t TW = recurrent_blocks_per_tile(gates) * gates * recurrent_unit_block(gates);
+    return lstmf_mul((rows + GEMM_MR) / GEMM_MR * GEMM_MR, TW);
+}
+
+/* Rows [r0, i_end) and unit blocks [blk0, blk1) of one forward step: per
+ * tile of recurrent_blocks_per_tile blocks, the products (with x_t, rows
+ * ldx apart, when fused; h_{t-1} at st->h_prev, rows H apart) into `tile`,
+ * then the cell's epilogue (st) on it. `descending`: tiles and passes last
+ * to first, for a single row (rnn.c alternates it, see row_panels). */
+LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell,
+                          const FN(fwd_step) *st, int64_t r0, int64_t i_end, const real *x,
+                          int64_t ldx, int64_t blk0, int64_t blk1, int descending,
+                          real *tile) {
+    const int G = sw->gates;
+    const int64_t D = sw->D, H = sw->H, U = sw->U, W = G * U;
+    const int64_t tile_blocks = sw->tile_blocks, TW = tile_blocks * W;
+    const int64_t panel = H * GEMM_NR, panel_in = D * GEMM_NR; /* K x NR panels */
+    const int64_t ntiles = (blk1 - blk0 + tile_blocks - 1) / tile_blocks;
+    for (int64_t n = 0; n < ntiles; n++) {
+        const int64_t blk = blk0 + (descending ? ntiles - 1 - n : n) * tile_blocks;
+        const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
+        if (sw->fuse_input)
+            rows_times_packed_pair(r0, i_end, x, ldx, D, sw->wi + blk * (W / GEMM_NR) * panel_in,
+                                   st->h_prev, H, sw->wp + blk * (W / GEMM_NR) * panel, cols,
+                                   tile, TW, descending);
+        else
+            rows_times_packed(r0, i_end, st->h_prev, H, H, sw->wp + blk * (W / GEMM_NR) * panel,
+                              cols, NULL, tile, TW, 0, descending);
+        for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+            const int mr = (int)MIN(GEMM_MR, i_end - i);
+            cell->forward_tile(st, i, mr, tile + (i - r0) * TW, TW, blk * U,
+                               MIN(cols / G, H - blk * U));
+        }
+    }
+}
+
+#endif
