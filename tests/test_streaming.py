@@ -43,6 +43,28 @@ def test_stepping_a_sequence_gives_predict_of_the_whole_sequence(cell, dtype, to
         np.testing.assert_allclose(got, expected[i], rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stream_states_are_the_bits_of_the_layers_on_the_whole_sequence(cell, dtype):
+    # A stream's step is the time loop's step: each layer's state after
+    # step t is, bit for bit, that layer's output at t over the whole
+    # sequence, whether the sequence runs alone or in a batch.
+    est = fitted(cell=cell, dtype=dtype)
+    X, _ = data(5, seed=2)
+    inputs = X.astype(dtype)
+    outputs = []
+    for layer in est.network_.layers:
+        inputs = layer.forward(inputs)[0]
+        outputs.append(inputs)
+    alone = est.network_.layers[0].forward(X[3:4].astype(dtype))[0]
+    np.testing.assert_array_equal(alone[0], outputs[0][3])
+    s = est.stream()
+    for t in range(X.shape[1]):
+        s.step(X[3, t])
+        for state, output in zip(s.state, outputs):
+            np.testing.assert_array_equal(state[0][0], output[3, t])
+
+
 def test_parallel_streams_step_together():
     est = fitted(cell="gru")
     X, _ = data(4, seed=2)
