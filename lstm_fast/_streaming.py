@@ -1,8 +1,9 @@
 """Streaming inference: a fitted estimator fed one observation at a time.
 
 The stream carries every layer's state between calls; each ``step`` is one
-call into C (all layers and the head, the GIL released) on buffers made
-once, so stepping through a sequence costs microseconds per observation.
+call into C (all layers and the head; the GIL released when the step is long
+enough for other threads to use it) on buffers made once, so stepping
+through a sequence costs microseconds per observation.
 """
 
 import numpy as np

@@ -136,3 +136,24 @@ def test_nothing_a_fitted_estimator_offers_besides_fit_mutates_it_from_several_t
     for i, (a, b) in enumerate(zip(serial, parallel)):
         np.testing.assert_array_equal(a, b, err_msg=f"job {i}")
     assert (pickle.dumps(reg), pickle.dumps(clf)) == before
+
+
+@pytest.mark.parametrize("hidden", [(8,), (128,)])
+def test_streams_in_four_threads_equal_serial_streams(hidden):
+    # A step holds the GIL when it is short (H = 8) and hands it over when
+    # it is long (H = 128: 134,000 multiply-adds for two streams): either
+    # way, each thread's stream is its serial one.
+    reg = LSTMRegressor(hidden, output="sequence", max_iter=1, random_state=0)
+    X, _ = problem(0)
+    reg.fit(X, X[:, :, 1])
+
+    def stream_job(seed):
+        s = reg.stream(n_streams=2)
+        Xs = problem(seed)[0]
+        return np.array([s.step(Xs[:2, t]) for t in range(Xs.shape[1])])
+
+    serial = [stream_job(i) for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(stream_job, range(8)))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
