@@ -116,15 +116,25 @@ int FN(stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur, con
         layer_step(&layers[l], cur, input, rows, tile, z);
         input = layers[l].h[1 - cur];
     }
-    /* out = h_top coef + intercept */
+    /* out = h_top coef + intercept. Each sum over H in HEAD_SUMS partial
+     * sums (term j in sum j % HEAD_SUMS), added pairwise: one running sum
+     * was a chain of H dependent multiply-adds (an RNN's step at H = 64,
+     * one stream: 236 -> 221 ns; the LSTM's and GRU's within 1%). */
+    enum { HEAD_SUMS = 8 };
     const int64_t H = layers[n_layers - 1].shape.hidden_size;
     const real *W = coef, *b = intercept;
     real *o = out;
     for (int64_t i = 0; i < w.rows; i++)
         for (int64_t n = 0; n < n_out; n++) {
-            real acc = b[n];
-            for (int64_t j = 0; j < H; j++) acc += input[i * H + j] * W[j * n_out + n];
-            o[i * n_out + n] = acc;
+            const real *h = input + i * H;
+            real part[HEAD_SUMS] = {0};
+            int64_t j = 0;
+            for (; j + HEAD_SUMS <= H; j += HEAD_SUMS)
+                for (int p = 0; p < HEAD_SUMS; p++) part[p] += h[j + p] * W[(j + p) * n_out + n];
+            for (int p = 0; j < H; j++, p++) part[p] += h[j] * W[j * n_out + n];
+            for (int half = HEAD_SUMS / 2; half >= 1; half /= 2)
+                for (int p = 0; p < half; p++) part[p] += part[p + half];
+            o[i * n_out + n] = b[n] + part[0];
         }
     return LSTMF_OK;
 }
