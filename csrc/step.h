@@ -108,7 +108,7 @@ LSTMF_INLINE void row_times_packed(const real *a, int64_t K, const real *packed,
  * panels (gemm_pack_b, or one unit block of pack_recurrent), plus bias (if
  * not NULL, n_cols elements): added when `accumulate`, else written. Column
  * panels outside, then KC-deep slices of K: each KC x NR slice of B stays in
- * L1 while every row panel of the thread uses it. A single row takes its
+ * cache while every row panel of the thread uses it. A single row takes its
  * panels in passes sized for L1, `descending` or not (row_panels); more
  * rows always ascend: they share each panel of B, so their passes are
  * bound by the FMAs rather than by reading B. */

@@ -6,8 +6,9 @@ other rows; alone (B = 1: streaming) it goes through the single-row kernel,
 which takes several column panels per pass (gemm_micro_row). Both must sum
 every element in the same order, so a sequence predicts the same alone or
 in a batch, and so do its state and input gradients. The hidden sizes span
-several micro-panels per tile on every ISA and, past KC = 128, several
-slices of K.
+several micro-panels per tile on every ISA and, past KC = 512
+(csrc/gemm/blocksizes.h), several slices of K: the backward's G*H for the
+LSTM of H = 150 and the GRU, the forward's H too for the RNN.
 """
 
 import numpy as np
@@ -24,7 +25,7 @@ from lstm_fast.layers import GRU, LSTM, RNN
 out = {}
 rng = np.random.default_rng(7)
 B, T = 5, 9
-for cls, D, H in ((LSTM, 4, 150), (LSTM, 70, 40), (GRU, 3, 200), (RNN, 6, 300)):
+for cls, D, H in ((LSTM, 4, 150), (LSTM, 70, 40), (GRU, 3, 200), (RNN, 6, 520)):
     for dtype in (np.float32, np.float64):
         layer = cls(D, H, dtype=dtype, random_state=3)
         X = rng.standard_normal((B, T, D)).astype(dtype)

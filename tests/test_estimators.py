@@ -65,7 +65,10 @@ def test_classifier_learns_a_task_where_order_matters():
     X_test, y_test = order_task(1000, seed=1)
     clf = LSTMClassifier(hidden_layer_sizes=(32,), learning_rate_init=1e-2, batch_size=50,
                          max_iter=60, random_state=0).fit(X, y)
-    assert clf.score(X_test, y_test) > 0.95
+    # A model blind to order scores 0.5. Six seeds and two kernel builds
+    # (different rounding in the weight gradients' sums) gave 0.93-0.97:
+    # 0.95 sat inside that spread, 0.9 is still far from chance.
+    assert clf.score(X_test, y_test) > 0.9
 
 
 def test_multiclass_probabilities_sum_to_one_and_match_predict():

@@ -110,9 +110,10 @@ def test_inference_forward_matches_reference_and_training_forward(dtype, shape):
         assert normwise_error(inference[k], training[k]) <= TOL[dtype], k
 
 
-# Past the GEMM blocking of csrc/gemm/blocksizes.h: K > KC = 256 (D or H or
-# 4H), M > MC = 96 (B), N = 4H > NC = 512 (float32 AVX-512).
-BIG_SHAPES = [(7, 5, 300, 260), (100, 3, 257, 33), (2, 4, 513, 1), (1, 3, 1, 300),
+# Past the GEMM blocking of csrc/gemm/blocksizes.h: K > KC = 512 (D, H, 4H
+# or the B*T rows of the weight gradients), M > MC = 96 (B), N = 4H > NC =
+# 512 (float32 AVX-512); batches of many rows and of one.
+BIG_SHAPES = [(7, 5, 300, 520), (100, 3, 257, 33), (2, 4, 513, 1), (1, 3, 1, 520),
               (97, 6, 40, 129)]
 
 

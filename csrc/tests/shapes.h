@@ -16,12 +16,12 @@ typedef struct {
 static const test_shape forward_shapes[] = {
     {1, 1, 1, 1, 0, 0, "the smallest: batch 1, one step, one unit"},
     {1, 6, 2, 3, 0, 1 | 2, "batch 1, H under every vector width, initial states"},
-    {1, 4, 3, 150, 0, 1 | 2, "batch 1, H past KC: several panels per single-row pass"},
+    {1, 4, 3, 520, 0, 1 | 2, "batch 1, H past KC: several panels per single-row pass"},
     {3, 5, 4, 7, 0, 1 | 2 | 4, "variable lengths, odd H"},
     {7, 4, 3, 17, 3, 4, "H past a vector, y rows wider than H (bidirectional layout)"},
     {13, 3, 5, 33, 0, 1 | 4, "more rows than a micro-panel, ties in lengths"},
-    {2, 2, 3, 130, 0, 1 | 2, "H past the GEMM's KC slice and past a unit block; threads"},
-    {9, 14, 130, 20, 1, 4, "D past KC, packed rows past MC: the input GEMM's blocking"},
+    {2, 2, 3, 520, 0, 1 | 2, "H past the GEMM's KC slice and past a unit block; threads"},
+    {9, 14, 520, 20, 1, 4, "D past KC, packed rows past MC: the input GEMM's blocking"},
     {2, 3, 5, 300, 0, 1 | 2 | 4, "few rows, large H: threads split each step's columns"},
 };
 #define N_FORWARD_SHAPES (int)(sizeof forward_shapes / sizeof forward_shapes[0])

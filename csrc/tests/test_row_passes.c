@@ -12,7 +12,7 @@ void test_row_passes(void) {
     const int cells[] = {LSTMF_CELL_LSTM, LSTMF_CELL_GRU, LSTMF_CELL_RNN_TANH};
     /* (D, H): the stream shape (68-deep panels: one fits 32 KB of L1, a
      * pair does not), H odd, and D past KC (the input projection apart). */
-    const int64_t dims[][2] = {{4, 64}, {3, 45}, {130, 20}};
+    const int64_t dims[][2] = {{4, 64}, {3, 45}, {520, 20}};
     /* Against 0 (unknown: the widest passes), sizes that take each
      * variant's passes from one panel up to GEMM_ROW_PANELS. */
     const int64_t l1d[] = {4096, 8192, 16384, 24576, 32768, 49152, 65536, 1 << 20};
