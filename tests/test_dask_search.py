@@ -1,7 +1,7 @@
 """Hyper-parameter search on a dask.distributed cluster, through joblib.
 
-The README's "Scaling out to a cluster" recipe is run as written: its code
-block is extracted from README.md and executed as a script (a
+The "Scaling out to a cluster" recipe is run as written: its code block is
+extracted from docs/cluster.md and executed as a script (a
 ``LocalCluster`` of 2 worker processes on the loopback interface), and its
 search must find the same best parameters and the same scores as the same
 search run locally. The estimators travel to the workers by pickle, so the
@@ -23,24 +23,24 @@ from sklearn.base import clone
 
 from lstm_fast import LSTMClassifier, LSTMRegressor
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
-SECTION = "## Scaling out to a cluster"
+DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "cluster.md"
+SECTION = "# Scaling out to a cluster"
 
 
-def readme_cluster_code():
-    """The first ``python`` code block of the README's cluster section and
-    the output block shown after it."""
-    if not README.exists():
-        pytest.skip(f"{README} is not beside the tests (installed without the source tree)")
-    text = README.read_text(encoding="utf-8")
-    assert SECTION in text, f"README.md has no {SECTION!r} section"
+def cluster_recipe_code():
+    """The first ``python`` code block of the cluster page's recipe and the
+    output block shown after it."""
+    if not DOC.exists():
+        pytest.skip(f"{DOC} is not beside the tests (installed without the source tree)")
+    text = DOC.read_text(encoding="utf-8")
+    assert SECTION in text, f"docs/cluster.md has no {SECTION!r} section"
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```\n```\n(.*?)```", section, flags=re.S)
-    assert blocks, f"no python code block followed by its output in README's {SECTION!r}"
+    assert blocks, f"no python code block followed by its output in docs/cluster.md's {SECTION!r}"
     return blocks[0]
 
 
-# Appended to the README's code when the test runs it: hands the fitted
+# Appended to the recipe's code when the test runs it: hands the fitted
 # search's results back (only in the main process; the workers import the
 # script too).
 _REPORT = textwrap.dedent("""
@@ -55,10 +55,10 @@ _REPORT = textwrap.dedent("""
 """)
 
 
-def test_readme_grid_search_on_a_dask_cluster_equals_the_local_search(tmp_path):
+def test_documented_grid_search_on_a_dask_cluster_equals_the_local_search(tmp_path):
     pytest.importorskip("distributed")
-    code, shown = readme_cluster_code()
-    script = tmp_path / "readme_cluster.py"
+    code, shown = cluster_recipe_code()
+    script = tmp_path / "cluster_recipe.py"
     script.write_text(code + _REPORT, encoding="utf-8")
     out = tmp_path / "result.pkl"
     # Run from tmp_path: the installed package, never the source tree's.
@@ -66,7 +66,7 @@ def test_readme_grid_search_on_a_dask_cluster_equals_the_local_search(tmp_path):
                             capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stdout + result.stderr
     remote = pickle.loads(out.read_bytes())
-    # The output is the one the README shows (the score to float rounding:
+    # The output is the one the page shows (the score to float rounding:
     # another CPU runs other kernels).
     printed, shown = result.stdout.splitlines(), shown.splitlines()
     assert printed[0] == shown[0]
@@ -79,12 +79,12 @@ def test_readme_grid_search_on_a_dask_cluster_equals_the_local_search(tmp_path):
     # OMP_NUM_THREADS=1 in its worker processes: no oversubscription).
     assert remote["worker_threads"] == [1], remote["worker_threads"]
 
-    # The same search, locally and sequentially, from the README's own objects.
-    namespace = {"__name__": "readme_cluster"}
+    # The same search, locally and sequentially, from the recipe's own objects.
+    namespace = {"__name__": "cluster_recipe"}
     exec(compile(code, str(script), "exec"), namespace)  # defines X, y, search; no cluster
     local = clone(namespace["search"])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # max_iter reached, as in the README
+        warnings.simplefilter("ignore")  # max_iter reached, as in the recipe
         local.fit(namespace["X"], namespace["y"])
     assert remote["params"] == local.cv_results_["params"]
     # Every fit is deterministic and independent of the thread count.
