@@ -31,7 +31,7 @@ from ._checkpoint import EpochCheckpoint
 from ._layer_base import check_memory
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
-from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask
+from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask, unpad
 
 __all__ = ["LSTMRegressor", "LSTMClassifier"]
 
@@ -53,10 +53,11 @@ class _BaseRecurrent(BaseEstimator):
 
     - ``_loss``: the key of its loss in ``LOSSES``;
     - ``_is_classifier``: stratify the validation split, save the labels;
+    - ``_metric(y_true, y_pred, sample_weight=None)``: what score() is;
     - ``_validate_y`` and ``_n_outputs_from``: y as the network's target,
       the fitted attributes it sets, and the width of the head;
     - ``_output_activation``, ``_score_output`` (the validation score),
-      ``_score_steps`` (the score at the real steps of output="sequence")
+      ``_score_steps`` (score() at the real steps of output="sequence")
       and ``_stream_prediction``: from the head's output to predictions.
     """
 
@@ -489,6 +490,21 @@ class _BaseRecurrent(BaseEstimator):
         """
         return self._fit(X, y, incremental=False)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, incremental=True)
+
     # -------------------------------------------------------------- predict
 
     def _predict_output(self, X):
@@ -499,8 +515,25 @@ class _BaseRecurrent(BaseEstimator):
             out = self._forward_pass(self.network_, X, lengths)
         return out, lengths, is_list
 
-    def _sequence_score(self, X, y):
-        """score() for output="sequence": over real steps only."""
+    def score(self, X, y, sample_weight=None):
+        """R^2 (LSTMRegressor) or accuracy (LSTMClassifier) of the predictions.
+
+        For ``output="sequence"``, over the real steps only.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), optional
+            Only for ``output="last"``.
+
+        Returns
+        -------
+        score : float
+        """
+        if self.output == "last":
+            # What RegressorMixin.score and ClassifierMixin.score compute.
+            return self._metric(y, self.predict(X), sample_weight=sample_weight)
         out, lengths, _ = self._predict_output(X)
         n, T = out.shape[:2]
         mask = step_mask(lengths, n, T)
@@ -773,6 +806,7 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
 
     _loss = "squared_error"
     _is_classifier = False
+    _metric = staticmethod(r2_score)
 
     def _validate_y(self, y, mask, T, reset, classes=None):
         y = check_array(y, ensure_2d=False, allow_nd=True, dtype=self._dtype(),
@@ -802,21 +836,6 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
 
     def _n_outputs_from(self, target, attrs):
         return target.shape[-1]
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current parameters.
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, incremental=True)
 
     def _output_activation(self, out):
         return out
@@ -850,28 +869,13 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
             if self._y_squeeze:
                 out = out[..., 0]
             if is_list:
-                return [out[i, :lengths[i]] for i in range(len(out))] if lengths is not None \
-                    else list(out)
+                return unpad(out, lengths) if lengths is not None else list(out)
             return out
         return out[:, 0] if self._y_squeeze else out
 
-    def score(self, X, y, sample_weight=None):
-        """R^2 of the predictions (over real steps only for output="sequence").
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-        sample_weight : array-like of shape (n_samples,), optional
-            Only for ``output="last"``.
-
-        Returns
-        -------
-        score : float
-        """
-        if self.output == "last":
-            return super().score(X, y, sample_weight=sample_weight)
-        return self._sequence_score(X, y)
+    # RegressorMixin.score would come first in the MRO (scikit-learn wants
+    # the mixin left of the base class): the shared one serves both classes.
+    score = _BaseRecurrent.score
 
     def _score_steps(self, out, y):
         return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1), out)
@@ -922,6 +926,7 @@ n_iter_, t_, n_features_in_, network_
 
     _loss = "log_loss"
     _is_classifier = True
+    _metric = staticmethod(accuracy_score)
 
     def _validate_y(self, y, mask, T, reset, classes=None):
         y = np.asarray(y)
@@ -1046,26 +1051,10 @@ n_iter_, t_, n_features_in_, network_
         out, lengths, is_list = self._predict_output(X)
         labels = self.classes_[out.argmax(axis=-1)]
         if self.output == "sequence" and is_list and lengths is not None:
-            return [labels[i, :lengths[i]] for i in range(len(labels))]
+            return unpad(labels, lengths)
         return labels
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy (over real steps only for output="sequence").
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-        sample_weight : array-like of shape (n_samples,), optional
-            Only for ``output="last"``.
-
-        Returns
-        -------
-        score : float
-        """
-        if self.output == "last":
-            return super().score(X, y, sample_weight=sample_weight)
-        return self._sequence_score(X, y)
+    score = _BaseRecurrent.score  # as in LSTMRegressor
 
     def _score_steps(self, out, y):
         return accuracy_score(y, self.classes_[out.argmax(axis=-1)])

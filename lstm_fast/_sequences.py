@@ -202,3 +202,20 @@ def pad_targets(y, T):
         return out
     return y
 
+
+def unpad(values, lengths):
+    """The sequences of a padded batch, each without its padding.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n, T, ...)
+        Per-step values of a padded batch (predictions, labels).
+    lengths : ndarray of int64, shape (n,)
+
+    Returns
+    -------
+    list of ndarray
+        ``values[i, :lengths[i]]`` for each sequence i: what predict returns
+        for a list of sequences of different lengths.
+    """
+    return [values[i, :lengths[i]] for i in range(len(values))]
