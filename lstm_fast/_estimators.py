@@ -1,17 +1,17 @@
 """scikit-learn estimators trained by the C kernels: LSTMRegressor, LSTMClassifier.
 
 The split follows ``sklearn/neural_network/_multilayer_perceptron.py``: the
-private :class:`_BaseRecurrent` holds the algorithm (validation, epochs,
-minibatches, early stopping, persistence); the public classes only add the
-loss, the output activation and the label handling.
+private :class:`_BaseRecurrent` holds the algorithm (network construction,
+epochs, minibatches, early stopping, prediction and scoring); the public
+classes only add the loss, the output activation and the handling of their
+targets. What is not the algorithm lives beside it: parsing X and y into
+padded arrays in :mod:`._sequences`, the file format of save/load in
+:mod:`._persistence`, the state a Ctrl-C leaves in :mod:`._checkpoint`.
 """
 
 import copy
-import io
-import json
 import sys
 import warnings
-import zipfile
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,319 +26,18 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
 
+from . import _persistence
+from ._checkpoint import EpochCheckpoint
 from ._layer_base import check_memory
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
-from ._version import __version__
+from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask, unpad
 
 __all__ = ["LSTMRegressor", "LSTMClassifier"]
 
-#: Major version of the save() format; load() refuses another major version.
-FORMAT_VERSION = "1.0"
 #: Sequences per forward pass in predict: bounds memory, not results (the
 #: kernels give every sequence the same result whatever the batch).
 _PREDICT_CHUNK = 1024
-
-
-# ------------------------------------------------------------ input checks
-
-
-def _as_sequences(X, dtype, name="X"):
-    """Validate X and turn it into a zero-padded (n, T, D) array + lengths.
-
-    Accepts a 3-D array (n_samples, n_timesteps, n_features), a 2-D array
-    (a batch of univariate series), trailing-NaN padding in either, or a list
-    of 2-D (T_i, D) / 1-D (T_i,) arrays of different lengths.
-
-    Returns
-    -------
-    X : ndarray, shape (n, T, D), C-contiguous, `dtype`; 0 at padded steps
-    lengths : ndarray of int64, shape (n,), or None when no sequence is padded
-    """
-    if isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X):
-        X = _pad_list(X, dtype, name)
-    if isinstance(X, np.ndarray):
-        # The copy below and the masks of the checks, before any of them is
-        # made (a zero-stride view of an absurd shape costs nothing till then).
-        check_memory(X.size * (np.dtype(dtype).itemsize + 2),
-                     f"a {np.dtype(dtype).name} copy of {name} with shape {X.shape}",
-                     "predict in smaller chunks, or fit on fewer or shorter sequences")
-    given = X
-    with np.errstate(over="ignore"):  # values beyond dtype's range: an error below
-        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False,
-                        ensure_min_features=1, input_name=name, copy=True)
-    if X.ndim == 2:
-        X = X[:, :, None]
-    if X.ndim != 3:
-        raise ValueError(
-            f"{name} must be 3-D (n_samples, n_timesteps, n_features), 2-D "
-            f"(n_samples, n_timesteps) or a list of 2-D arrays; got {X.ndim}-D "
-            f"with shape {X.shape}"
-        )
-    n, T, D = X.shape
-    if n == 0 or T == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}; every dimension must be >= 1")
-    if np.isinf(X).any():
-        if not np.isinf(np.asarray(given, dtype=np.float64)).any():
-            raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name} "
-                             f"(|x| > {np.finfo(dtype).max:.3g}): scale {name}, or use "
-                             f"dtype=np.float64")
-        raise ValueError(f"{name} contains infinity; only finite values (and trailing "
-                         f"NaN padding) are allowed")
-    nan = np.isnan(X)
-    if not nan.any():
-        return np.ascontiguousarray(X), None
-    step_nan = nan.any(axis=2)
-    step_pad = nan.all(axis=2)
-    partial = np.argwhere(step_nan & ~step_pad)
-    if len(partial):
-        i, t = partial[0]
-        raise ValueError(
-            f"{name} has NaN in some but not all features of sample {i} at step {t}; "
-            f"NaN marks padding only when a whole step is NaN"
-        )
-    # Length = index after the last step that is not all-NaN.
-    real = ~step_pad
-    lengths = T - np.argmax(real[:, ::-1], axis=1)
-    lengths[~real.any(axis=1)] = 0
-    empty = np.flatnonzero(lengths == 0)
-    if len(empty):
-        raise ValueError(f"sample {empty[0]} of {name} is all NaN: an empty sequence")
-    inside = step_pad & (np.arange(T) < lengths[:, None])
-    if inside.any():
-        i, t = np.argwhere(inside)[0]
-        raise ValueError(
-            f"{name} contains NaN inside sequence {i} at step {t} (its length is "
-            f"{lengths[i]}); NaN is allowed only as trailing padding"
-        )
-    X[nan] = 0
-    lengths = lengths.astype(np.int64)
-    return np.ascontiguousarray(X), (None if np.all(lengths == T) else lengths)
-
-
-def _is_ragged(seqs):
-    """True if the list cannot be one regular array (sequences differ in length)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            np.asarray(seqs)
-    except ValueError:
-        return True
-    return False
-
-
-def _pad_list(seqs, dtype, name):
-    """NaN-padded (n, T_max, D) array from a list of (T_i, D) or (T_i,) arrays."""
-    arrays = []
-    for i, seq in enumerate(seqs):
-        seq = check_array(seq, dtype=dtype, ensure_2d=False, ensure_all_finite=False,
-                          input_name=f"{name}[{i}]")
-        if seq.ndim == 1:
-            seq = seq[:, None]
-        if seq.ndim != 2:
-            raise ValueError(f"{name}[{i}] must be a 2-D (n_timesteps, n_features) or "
-                             f"1-D array, got {seq.ndim}-D")
-        if seq.shape[0] == 0:
-            raise ValueError(f"{name}[{i}] is an empty sequence")
-        if arrays and seq.shape[1] != arrays[0].shape[1]:
-            raise ValueError(f"{name}[{i}] has {seq.shape[1]} features, but {name}[0] "
-                             f"has {arrays[0].shape[1]}; all sequences need the same "
-                             f"number of features")
-        arrays.append(seq)
-    T = max(a.shape[0] for a in arrays)
-    out = np.full((len(arrays), T, arrays[0].shape[1]), np.nan, dtype=dtype)
-    for i, a in enumerate(arrays):
-        out[i, :a.shape[0]] = a
-    return out
-
-
-def _step_mask(lengths, n, T):
-    """(n, T) bool: True at real steps, False at padding."""
-    if lengths is None:
-        return np.ones((n, T), dtype=bool)
-    return np.arange(T) < lengths[:, None]
-
-
-def _pad_targets(y, T, name="y"):
-    """A list of per-step targets -> one array padded with NaN (or None for labels)."""
-    if isinstance(y, (list, tuple)) and len(y) > 0 and _is_ragged(y):
-        arrays = [np.asarray(a) for a in y]
-        kind_numeric = all(a.dtype.kind in "biuf" for a in arrays)
-        tail = arrays[0].shape[1:]
-        out = np.full((len(arrays), T) + tail, np.nan if kind_numeric else None,
-                      dtype=float if kind_numeric else object)
-        for i, a in enumerate(arrays):
-            out[i, :len(a)] = a
-        return out
-    return y
-
-
-# ------------------------------------------------------------- persistence
-
-#: Start of every error message of load().
-_LOAD_ERROR = "cannot load"
-_DTYPE_NAMES = ("float32", "float64")
-_FITTED_KEYS = frozenset({"n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_",
-                          "best_validation_score_", "n_features_in_", "n_outputs_"})
-#: Bounds on what load() reads of the metadata and of the class labels.
-_MAX_METADATA_BYTES = 64 << 20
-_MAX_CLASSES_BYTES = 64 << 20
-#: Bound on a .npy header (numpy's own default).
-_MAX_HEADER_BYTES = 10000
-
-
-def _damaged(path, message):
-    return ValueError(f"{_LOAD_ERROR} {path!r}, the file is damaged: {message}")
-
-
-def _is_int(value, minimum):
-    """An integer (not a bool) >= minimum."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _read_member(archive, name, max_bytes, path):
-    """The raw bytes of member `name` of the zip (a .npy file), at most
-    `max_bytes` of them; only uncompressed members, as np.savez writes, so
-    that nothing read can be larger than the file itself."""
-    try:
-        info = archive.getinfo(name + ".npy")
-    except KeyError:
-        raise _damaged(path, f"the file has no {name!r} entry") from None
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise _damaged(path, f"entry {name!r} is compressed; save() "
-                             f"writes uncompressed entries")
-    if info.file_size > max_bytes:
-        raise _damaged(path, f"entry {name!r} declares {info.file_size} "
-                             f"bytes, more than the {max_bytes} it can hold")
-    with archive.open(info) as member:
-        raw = member.read(max_bytes + 1)  # to its end: zipfile checks the CRC-32
-    if len(raw) > max_bytes:
-        raise _damaged(path, f"entry {name!r} is larger than declared")
-    return raw
-
-
-def _parse_npy(raw, name, path):
-    """(header dtype, shape, offset of the data) of a .npy file in `raw`,
-    refusing object arrays, structured dtypes and Fortran order."""
-    buffer = io.BytesIO(raw)
-    major, minor = np.lib.format.read_magic(buffer)
-    if (major, minor) == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-            buffer, max_header_size=_MAX_HEADER_BYTES)
-    elif (major, minor) == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(
-            buffer, max_header_size=_MAX_HEADER_BYTES)
-    else:
-        raise _damaged(path, f"entry {name!r} has .npy version "
-                             f"{major}.{minor}")
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or fortran:
-        raise _damaged(path, f"entry {name!r} has dtype {dtype}"
-                             f"{' in Fortran order' if fortran else ''}; save() writes plain "
-                             f"numeric or string arrays only (and never pickles)")
-    return dtype, shape, buffer.tell()
-
-
-def _array_from(raw, dtype, shape, offset, name, path):
-    count = int(np.prod(shape, dtype=object))
-    if len(raw) - offset != count * dtype.itemsize:
-        raise _damaged(path, f"entry {name!r} holds "
-                             f"{len(raw) - offset} bytes of data, its header declares "
-                             f"{count * dtype.itemsize}")
-    return np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
-
-
-def _read_metadata(archive, path):
-    """The JSON metadata of a saved estimator, as Python objects."""
-    raw = _read_member(archive, "metadata", _MAX_METADATA_BYTES, path)
-    dtype, shape, offset = _parse_npy(raw, "metadata", path)
-    if dtype.kind != "U" or shape != ():
-        raise _damaged(path, f"the metadata is not a string")
-    text = str(_array_from(raw, dtype, shape, offset, "metadata", path)[()])
-    return json.loads(text)
-
-
-def _read_array(archive, name, kind, itemsize, shape, path):
-    """Entry `name`, which the metadata says has this shape and a float
-    dtype of this kind and size (either byte order), in native byte order."""
-    n_bytes = int(np.prod(shape, dtype=object)) * itemsize
-    raw = _read_member(archive, name, n_bytes + _MAX_HEADER_BYTES + 16, path)
-    dtype, got_shape, offset = _parse_npy(raw, name, path)
-    if dtype.kind != kind or dtype.itemsize != itemsize or tuple(got_shape) != shape:
-        raise _damaged(path, f"entry {name!r} has shape {got_shape} and "
-                             f"dtype {dtype}; the metadata implies {shape} and "
-                             f"{np.dtype(kind + str(itemsize))}")
-    return _array_from(raw, dtype, shape, offset, name, path).astype(dtype.newbyteorder("="))
-
-
-def _read_classes(archive, n_classes, path):
-    """The sorted, distinct class labels of a saved classifier."""
-    raw = _read_member(archive, "classes_", _MAX_CLASSES_BYTES, path)
-    dtype, shape, offset = _parse_npy(raw, "classes_", path)
-    if dtype.kind not in "biufU" or tuple(shape) != (n_classes,) or n_classes < 2:
-        raise _damaged(path, f"classes_ has shape {shape} and dtype "
-                             f"{dtype}; expected {n_classes} (>= 2) numeric or string labels")
-    classes = _array_from(raw, dtype, shape, offset, "classes_", path)
-    classes = classes.astype(dtype.newbyteorder("="))
-    if dtype.kind == "f" and not np.all(np.isfinite(classes)):
-        raise _damaged(path, f"classes_ holds NaN or infinity")
-    if not np.array_equal(np.unique(classes), classes):
-        raise _damaged(path, f"classes_ must be sorted and distinct, "
-                             f"as fit makes them")
-    return classes
-
-
-# ------------------------------------------------------------- checkpoints
-
-
-class _EpochCheckpoint:
-    """The state after the last completed epoch of a fit: what the estimator
-    keeps when the fit is interrupted (KeyboardInterrupt) in a later epoch.
-
-    Saving copies the parameters and the optimizer (a few copies of the
-    parameter buffer per epoch, against an epoch's many kernel calls); the
-    lists of `fitted` only grow, so their lengths are enough to restore them.
-    """
-
-    def __init__(self):
-        self.epochs = 0
-        self._state = None
-
-    def save(self, params, optimizer, fitted, early_stopping):
-        """Remember the state at the end of an epoch.
-
-        Parameters
-        ----------
-        params : ndarray
-            The parameters the estimator would keep if the fit ended now
-            (the best validation epoch's with early stopping).
-        optimizer : AdamOptimizer or SGDOptimizer
-        fitted : dict
-            The fitted attributes being built.
-        early_stopping : bool
-            best_loss_ is None after a fit with early stopping, as in MLP.
-        """
-        scalars = {k: v for k, v in fitted.items() if not isinstance(v, list)}
-        if early_stopping:
-            scalars["best_loss_"] = None
-        lengths = {k: len(v) for k, v in fitted.items() if isinstance(v, list)}
-        # Built whole before it replaces the previous one: an interrupt while
-        # saving leaves the previous checkpoint intact.
-        self._state = (params.copy(), copy.deepcopy(optimizer), scalars, lengths)
-        self.epochs += 1
-
-    def restore(self, network, fitted):
-        """Put the saved state back into `network` and `fitted`; returns the
-        optimizer as it was then."""
-        params, optimizer, scalars, lengths = self._state
-        network.params[...] = params
-        fitted.update(scalars)
-        for key, n in lengths.items():
-            del fitted[key][n:]
-        return optimizer
 
 
 # --------------------------------------------------------------- estimators
@@ -348,7 +47,18 @@ class _BaseRecurrent(BaseEstimator):
     """Base class of the recurrent estimators. Use the derived classes.
 
     Holds the algorithm: input validation, network construction, the
-    minibatch loop, early stopping, and persistence.
+    minibatch loop, early stopping, prediction and scoring (save and load
+    call :mod:`._persistence`). A derived class supplies what depends on
+    its targets:
+
+    - ``_loss``: the key of its loss in ``LOSSES``;
+    - ``_is_classifier``: stratify the validation split, save the labels;
+    - ``_metric(y_true, y_pred, sample_weight=None)``: what score() is;
+    - ``_validate_y`` and ``_n_outputs_from``: y as the network's target,
+      the fitted attributes it sets, and the width of the head;
+    - ``_output_activation``, ``_score_output`` (the validation score),
+      ``_score_steps`` (score() at the real steps of output="sequence")
+      and ``_stream_prediction``: from the head's output to predictions.
     """
 
     _parameter_constraints: dict = {
@@ -428,7 +138,7 @@ class _BaseRecurrent(BaseEstimator):
         return threadpool_limits(limits=limits)
 
     def _validate_X(self, X, reset):
-        X, lengths = _as_sequences(X, self._dtype())
+        X, lengths = as_sequences(X, self._dtype())
         if not reset:
             check_is_fitted(self)
             if X.shape[2] != self.n_features_in_:
@@ -447,14 +157,14 @@ class _BaseRecurrent(BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
                              f"target y is None")
         if self.output == "sequence":
-            y = _pad_targets(y, T)
+            y = pad_targets(y, T)
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != n:
             raise ValueError(
                 f"Found input variables with inconsistent numbers of samples: X has {n} "
                 f"sequences, y has {len(y) if y.ndim else 'a scalar'}"
             )
-        mask = _step_mask(lengths, n, T) if self.output == "sequence" else None
+        mask = step_mask(lengths, n, T) if self.output == "sequence" else None
         target, target_attrs = self._validate_y(y, mask, T, reset, classes)
         return X, lengths, target, mask, target_attrs
 
@@ -550,7 +260,7 @@ class _BaseRecurrent(BaseEstimator):
         if fitted["best_loss_"] is None:
             fitted["best_loss_"] = np.inf
 
-        checkpoint = _EpochCheckpoint()
+        checkpoint = EpochCheckpoint()
         try:
             with self._threads(), np.errstate(over="ignore", invalid="ignore"):
                 optimizer = self._fit_stochastic(network, optimizer, fitted, X, lengths,
@@ -780,22 +490,54 @@ class _BaseRecurrent(BaseEstimator):
         """
         return self._fit(X, y, incremental=False)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, incremental=True)
+
     # -------------------------------------------------------------- predict
 
     def _predict_output(self, X):
         check_is_fitted(self)
-        is_list = isinstance(X, (list, tuple)) and len(X) > 0 and _is_ragged(X)
+        is_list = is_ragged_list(X)
         X, lengths = self._validate_X(X, reset=False)
         with self._threads():
             out = self._forward_pass(self.network_, X, lengths)
         return out, lengths, is_list
 
-    def _sequence_score(self, X, y):
-        """score() for output="sequence": over real steps only."""
+    def score(self, X, y, sample_weight=None):
+        """R^2 (LSTMRegressor) or accuracy (LSTMClassifier) of the predictions.
+
+        For ``output="sequence"``, over the real steps only.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), optional
+            Only for ``output="last"``.
+
+        Returns
+        -------
+        score : float
+        """
+        if self.output == "last":
+            # What RegressorMixin.score and ClassifierMixin.score compute.
+            return self._metric(y, self.predict(X), sample_weight=sample_weight)
         out, lengths, _ = self._predict_output(X)
         n, T = out.shape[:2]
-        mask = _step_mask(lengths, n, T)
-        return self._score_steps(out[mask], np.asarray(_pad_targets(y, T))[mask])
+        mask = step_mask(lengths, n, T)
+        return self._score_steps(out[mask], np.asarray(pad_targets(y, T))[mask])
 
     def _score_arrays(self, network, X, lengths, target, mask):
         out = self._forward_pass(network, X, lengths)
@@ -934,31 +676,7 @@ class _BaseRecurrent(BaseEstimator):
         path : str or file-like
             Destination, written with :func:`numpy.savez`.
         """
-        check_is_fitted(self)
-        params = {k: v for k, v in self.get_params(deep=False).items()}
-        # dtype as a name, and whether it was given as a type (np.float32) or a string.
-        params["dtype"] = [np.dtype(params["dtype"]).name, isinstance(params["dtype"], type)]
-        params["hidden_layer_sizes"] = list(self._hidden_sizes())
-        if not isinstance(params["random_state"], (type(None), Integral)):
-            params["random_state"] = None
-        fitted = {
-            "n_iter_": int(self.n_iter_), "t_": int(self.t_),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "best_loss_": None if self.best_loss_ is None else float(self.best_loss_),
-            "validation_scores_": (None if self.validation_scores_ is None
-                                   else [float(v) for v in self.validation_scores_]),
-            "best_validation_score_": (None if self.best_validation_score_ is None
-                                       else float(self.best_validation_score_)),
-            "n_features_in_": int(self.n_features_in_), "n_outputs_": int(self.n_outputs_),
-        }
-        meta = {
-            "format": "lstm-fast-estimator", "format_version": FORMAT_VERSION,
-            "package_version": __version__, "class": type(self).__name__,
-            "params": params, "fitted": fitted, "extra": self._save_extra(),
-        }
-        arrays = {"params": self.network_.params}
-        arrays.update(self._save_arrays())
-        np.savez(path, metadata=np.array(json.dumps(meta)), **arrays)
+        _persistence.save(self, path)
 
     @classmethod
     def load(cls, path):
@@ -987,113 +705,7 @@ class _BaseRecurrent(BaseEstimator):
         OSError
             If the file cannot be opened.
         """
-        try:
-            with zipfile.ZipFile(path) as archive:
-                meta = _read_metadata(archive, path)
-                est, arrays = cls._from_metadata(meta, archive, path)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
-                zipfile.BadZipFile, NotImplementedError) as exc:
-            if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
-                raise
-            if isinstance(exc, ValueError) and str(exc).startswith(_LOAD_ERROR):
-                raise
-            if isinstance(exc, KeyError):
-                exc = f"missing entry {exc}"
-            raise ValueError(f"{_LOAD_ERROR} {path!r} as a saved lstm-fast estimator: the "
-                             f"file is damaged or of another kind ({exc})") from exc
-        return est
-
-    @classmethod
-    def _from_metadata(cls, meta, archive, path):
-        """The estimator the checked metadata and arrays describe."""
-        def fail(message, damaged=True):
-            return ValueError(f"{_LOAD_ERROR} {path!r}{', the file is damaged' * damaged}: "
-                              f"{message}")
-
-        if not isinstance(meta, dict) or meta.get("format") != "lstm-fast-estimator":
-            raise fail("it is not a saved lstm-fast estimator", damaged=False)
-        version = str(meta.get("format_version", ""))
-        if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
-            raise fail(
-                f"it has format version {version}, written by lstm-fast "
-                f"{meta.get('package_version')}; this lstm-fast ({__version__}) reads "
-                f"format {FORMAT_VERSION.split('.')[0]}.x only", damaged=False)
-        if meta.get("class") != cls.__name__:
-            raise fail(f"it holds a {meta.get('class')}, not a {cls.__name__}; load it with "
-                       f"{meta.get('class')}.load", damaged=False)
-        for key in ("params", "fitted", "extra"):
-            if not isinstance(meta.get(key), dict):
-                raise fail(f"metadata entry {key!r} is missing or not a mapping")
-
-        params = dict(meta["params"])
-        unknown = set(params) - set(cls._get_param_names())
-        if unknown:
-            raise fail(f"unknown parameters {sorted(unknown)}")
-        dtype = params.get("dtype", ["float32", True])
-        if not (isinstance(dtype, list) and len(dtype) == 2 and dtype[0] in _DTYPE_NAMES
-                and isinstance(dtype[1], bool)):
-            raise fail(f"dtype must be [\"float32\" or \"float64\", bool], got {dtype!r}")
-        params["dtype"] = getattr(np, dtype[0]) if dtype[1] else dtype[0]
-        sizes = params.get("hidden_layer_sizes")
-        if not (isinstance(sizes, list) and sizes and all(_is_int(h, 1) for h in sizes)):
-            raise fail(f"hidden_layer_sizes must be a list of positive integers, got {sizes!r}")
-        params["hidden_layer_sizes"] = tuple(sizes)
-        if params.get("random_state") is not None and not _is_int(params["random_state"], 0):
-            raise fail(f"random_state must be null or an integer, got "
-                       f"{params['random_state']!r}")
-        est = cls(**params)
-        est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
-
-        fitted = meta["fitted"]
-        if set(fitted) != _FITTED_KEYS:
-            raise fail(f"fitted attributes must be {sorted(_FITTED_KEYS)}, got "
-                       f"{sorted(fitted)}")
-        for key in ("n_iter_", "t_"):
-            if not _is_int(fitted[key], 0):
-                raise fail(f"{key} must be a non-negative integer, got {fitted[key]!r}")
-        for key in ("n_features_in_", "n_outputs_"):
-            if not _is_int(fitted[key], 1):
-                raise fail(f"{key} must be a positive integer, got {fitted[key]!r}")
-        for key in ("loss_curve_", "validation_scores_"):
-            value = fitted[key]
-            if not (isinstance(value, list) and all(_is_number(v) for v in value)
-                    or value is None and key == "validation_scores_"):
-                raise fail(f"{key} must be a list of numbers, got {type(value).__name__}")
-        for key in ("best_loss_", "best_validation_score_"):
-            if fitted[key] is not None and not _is_number(fitted[key]):
-                raise fail(f"{key} must be a number or null, got {fitted[key]!r}")
-
-        # The parameter buffer: its size follows from the metadata, and is
-        # compared with the file's before the network is built.
-        n_params = RecurrentNetwork.count_parameters(
-            est.cell, fitted["n_features_in_"], est._hidden_sizes(), fitted["n_outputs_"],
-            est.bidirectional)
-        flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
-                           (n_params,), path)
-        if not np.all(np.isfinite(flat)):
-            raise fail("the parameters hold NaN or infinity (no fit leaves them so)")
-        arrays = {}
-        if cls._is_classifier:
-            arrays["classes_"] = _read_classes(archive, fitted["n_outputs_"], path)
-        network = RecurrentNetwork(est.cell, fitted["n_features_in_"], est._hidden_sizes(),
-                                   fitted["n_outputs_"], est.output, est._dtype(),
-                                   est.bidirectional)
-        network.params[...] = flat
-        for key, value in fitted.items():
-            setattr(est, key, list(value) if isinstance(value, list) else value)
-        est._load_extra(meta["extra"], arrays)  # raises ValueError for bad entries
-        est.network_ = network
-        est._no_improvement_count = 0
-        return est, arrays
-
-    def _save_extra(self):
-        return {}
-
-    def _save_arrays(self):
-        return {}
-
-    def _load_extra(self, extra, arrays):
-        pass
+        return _persistence.load(cls, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1194,6 +806,7 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
 
     _loss = "squared_error"
     _is_classifier = False
+    _metric = staticmethod(r2_score)
 
     def _validate_y(self, y, mask, T, reset, classes=None):
         y = check_array(y, ensure_2d=False, allow_nd=True, dtype=self._dtype(),
@@ -1224,21 +837,6 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     def _n_outputs_from(self, target, attrs):
         return target.shape[-1]
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current parameters.
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, incremental=True)
-
     def _output_activation(self, out):
         return out
 
@@ -1267,46 +865,20 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         out, lengths, is_list = self._predict_output(X)
         if self.output == "sequence":
             if lengths is not None:
-                out[~_step_mask(lengths, *out.shape[:2])] = np.nan
+                out[~step_mask(lengths, *out.shape[:2])] = np.nan
             if self._y_squeeze:
                 out = out[..., 0]
             if is_list:
-                return [out[i, :lengths[i]] for i in range(len(out))] if lengths is not None \
-                    else list(out)
+                return unpad(out, lengths) if lengths is not None else list(out)
             return out
         return out[:, 0] if self._y_squeeze else out
 
-    def score(self, X, y, sample_weight=None):
-        """R^2 of the predictions (over real steps only for output="sequence").
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-        sample_weight : array-like of shape (n_samples,), optional
-            Only for ``output="last"``.
-
-        Returns
-        -------
-        score : float
-        """
-        if self.output == "last":
-            return super().score(X, y, sample_weight=sample_weight)
-        return self._sequence_score(X, y)
+    # RegressorMixin.score would come first in the MRO (scikit-learn wants
+    # the mixin left of the base class): the shared one serves both classes.
+    score = _BaseRecurrent.score
 
     def _score_steps(self, out, y):
         return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1), out)
-
-    def _save_extra(self):
-        return {"y_squeeze": bool(self._y_squeeze)}
-
-    def _load_extra(self, extra, arrays):
-        squeeze = extra.get("y_squeeze")
-        if set(extra) != {"y_squeeze"} or not isinstance(squeeze, bool) \
-                or (squeeze and self.n_outputs_ != 1):
-            raise ValueError(f"extra metadata must be {{\"y_squeeze\": bool}} "
-                             f"(true only for one output), got {extra!r}")
-        self._y_squeeze = squeeze
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1354,6 +926,7 @@ n_iter_, t_, n_features_in_, network_
 
     _loss = "log_loss"
     _is_classifier = True
+    _metric = staticmethod(accuracy_score)
 
     def _validate_y(self, y, mask, T, reset, classes=None):
         y = np.asarray(y)
@@ -1478,45 +1051,13 @@ n_iter_, t_, n_features_in_, network_
         out, lengths, is_list = self._predict_output(X)
         labels = self.classes_[out.argmax(axis=-1)]
         if self.output == "sequence" and is_list and lengths is not None:
-            return [labels[i, :lengths[i]] for i in range(len(labels))]
+            return unpad(labels, lengths)
         return labels
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy (over real steps only for output="sequence").
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-        y : array-like
-        sample_weight : array-like of shape (n_samples,), optional
-            Only for ``output="last"``.
-
-        Returns
-        -------
-        score : float
-        """
-        if self.output == "last":
-            return super().score(X, y, sample_weight=sample_weight)
-        return self._sequence_score(X, y)
+    score = _BaseRecurrent.score  # as in LSTMRegressor
 
     def _score_steps(self, out, y):
         return accuracy_score(y, self.classes_[out.argmax(axis=-1)])
-
-    def _save_extra(self):
-        kind = self.classes_.dtype.kind
-        if kind not in "biufU":
-            raise ValueError(f"save() supports numeric or string class labels; these are "
-                             f"of dtype {self.classes_.dtype}: use pickle or joblib instead")
-        return {}
-
-    def _save_arrays(self):
-        return {"classes_": self.classes_}
-
-    def _load_extra(self, extra, arrays):
-        if extra:
-            raise ValueError(f"a classifier's extra metadata is empty, got "
-                             f"{extra!r}")
-        self.classes_ = arrays["classes_"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,348 @@
+"""Saving a fitted estimator without pickle, and loading it back safely.
+
+The file is a :func:`numpy.savez` archive: a ``metadata`` entry (JSON text:
+the format version, the class, the constructor parameters, the fitted
+attributes and an ``extra`` mapping of the class's own), the flat ``params``
+buffer of the network, and a classifier's ``classes_``. This module is the
+whole schema: what :func:`save` writes and what :func:`load` accepts.
+
+:func:`load` reads a file it must not trust: its own reader of the archive
+takes no pickle, no compressed entry, no .npy header or member larger than the
+metadata implies, and checks every key, type and value of the metadata
+before anything of the size it declares is allocated.
+"""
+
+import io
+import json
+import zipfile
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._network import RecurrentNetwork
+from ._version import __version__
+
+#: Major version of the save() format; load() refuses another major version.
+FORMAT_VERSION = "1.0"
+#: Start of every error message of load().
+_LOAD_ERROR = "cannot load"
+_DTYPE_NAMES = ("float32", "float64")
+_FITTED_KEYS = frozenset({"n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_",
+                          "best_validation_score_", "n_features_in_", "n_outputs_"})
+#: Bounds on what load() reads of the metadata and of the class labels.
+_MAX_METADATA_BYTES = 64 << 20
+_MAX_CLASSES_BYTES = 64 << 20
+#: Bound on a .npy header (numpy's own default).
+_MAX_HEADER_BYTES = 10000
+
+
+# ------------------------------------------------------------------ writing
+
+
+def save(estimator, path):
+    """Write a fitted estimator: arrays + JSON metadata, no pickle.
+
+    Parameters
+    ----------
+    estimator : LSTMRegressor or LSTMClassifier
+        Fitted.
+    path : str or file-like
+        Destination, written with :func:`numpy.savez`.
+
+    Raises
+    ------
+    NotFittedError
+        If `estimator` is not fitted.
+    ValueError
+        For class labels that are neither numbers nor strings.
+    """
+    check_is_fitted(estimator)
+    params = {k: v for k, v in estimator.get_params(deep=False).items()}
+    # dtype as a name, and whether it was given as a type (np.float32) or a string.
+    params["dtype"] = [np.dtype(params["dtype"]).name, isinstance(params["dtype"], type)]
+    params["hidden_layer_sizes"] = list(estimator._hidden_sizes())
+    if not isinstance(params["random_state"], (type(None), Integral)):
+        params["random_state"] = None
+    fitted = {
+        "n_iter_": int(estimator.n_iter_), "t_": int(estimator.t_),
+        "loss_curve_": [float(v) for v in estimator.loss_curve_],
+        "best_loss_": None if estimator.best_loss_ is None else float(estimator.best_loss_),
+        "validation_scores_": (None if estimator.validation_scores_ is None
+                               else [float(v) for v in estimator.validation_scores_]),
+        "best_validation_score_": (None if estimator.best_validation_score_ is None
+                                   else float(estimator.best_validation_score_)),
+        "n_features_in_": int(estimator.n_features_in_),
+        "n_outputs_": int(estimator.n_outputs_),
+    }
+    extra, class_arrays = _class_part(estimator)
+    meta = {
+        "format": "lstm-fast-estimator", "format_version": FORMAT_VERSION,
+        "package_version": __version__, "class": type(estimator).__name__,
+        "params": params, "fitted": fitted, "extra": extra,
+    }
+    arrays = {"params": estimator.network_.params}
+    arrays.update(class_arrays)
+    np.savez(path, metadata=np.array(json.dumps(meta)), **arrays)
+
+
+def _class_part(estimator):
+    """What only one class writes: (the metadata's "extra", arrays besides
+    the parameters). A regressor: whether predict squeezes its one output;
+    a classifier: its labels, as an array of their own dtype."""
+    if not estimator._is_classifier:
+        return {"y_squeeze": bool(estimator._y_squeeze)}, {}
+    if estimator.classes_.dtype.kind not in "biufU":
+        raise ValueError(f"save() supports numeric or string class labels; these are "
+                         f"of dtype {estimator.classes_.dtype}: use pickle or joblib instead")
+    return {}, {"classes_": estimator.classes_}
+
+
+# ------------------------------------------------------------------ reading
+
+
+def load(cls, path):
+    """Read an estimator written by :func:`save`, checking every entry.
+
+    Parameters
+    ----------
+    cls : type
+        LSTMRegressor or LSTMClassifier: the class the file must hold.
+    path : str, path-like or file-like
+
+    Returns
+    -------
+    estimator : instance of `cls`
+
+    Raises
+    ------
+    ValueError
+        If the file is damaged, not an lstm-fast estimator, of another
+        class, or of an incompatible (major) format version; every message
+        starts with "cannot load".
+    OSError
+        If the file cannot be opened.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = _read_metadata(archive, path)
+            est = _from_metadata(cls, meta, archive, path)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
+            zipfile.BadZipFile, NotImplementedError) as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        if isinstance(exc, ValueError) and str(exc).startswith(_LOAD_ERROR):
+            raise
+        if isinstance(exc, KeyError):
+            exc = f"missing entry {exc}"
+        raise ValueError(f"{_LOAD_ERROR} {path!r} as a saved lstm-fast estimator: the "
+                         f"file is damaged or of another kind ({exc})") from exc
+    return est
+
+
+def _from_metadata(cls, meta, archive, path):
+    """The estimator the checked metadata and arrays describe."""
+    def fail(message, damaged=True):
+        return ValueError(f"{_LOAD_ERROR} {path!r}{', the file is damaged' * damaged}: "
+                          f"{message}")
+
+    if not isinstance(meta, dict) or meta.get("format") != "lstm-fast-estimator":
+        raise fail("it is not a saved lstm-fast estimator", damaged=False)
+    version = str(meta.get("format_version", ""))
+    if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+        raise fail(
+            f"it has format version {version}, written by lstm-fast "
+            f"{meta.get('package_version')}; this lstm-fast ({__version__}) reads "
+            f"format {FORMAT_VERSION.split('.')[0]}.x only", damaged=False)
+    if meta.get("class") != cls.__name__:
+        raise fail(f"it holds a {meta.get('class')}, not a {cls.__name__}; load it with "
+                   f"{meta.get('class')}.load", damaged=False)
+    for key in ("params", "fitted", "extra"):
+        if not isinstance(meta.get(key), dict):
+            raise fail(f"metadata entry {key!r} is missing or not a mapping")
+
+    params = dict(meta["params"])
+    unknown = set(params) - set(cls._get_param_names())
+    if unknown:
+        raise fail(f"unknown parameters {sorted(unknown)}")
+    dtype = params.get("dtype", ["float32", True])
+    if not (isinstance(dtype, list) and len(dtype) == 2 and dtype[0] in _DTYPE_NAMES
+            and isinstance(dtype[1], bool)):
+        raise fail(f"dtype must be [\"float32\" or \"float64\", bool], got {dtype!r}")
+    params["dtype"] = getattr(np, dtype[0]) if dtype[1] else dtype[0]
+    sizes = params.get("hidden_layer_sizes")
+    if not (isinstance(sizes, list) and sizes and all(_is_int(h, 1) for h in sizes)):
+        raise fail(f"hidden_layer_sizes must be a list of positive integers, got {sizes!r}")
+    params["hidden_layer_sizes"] = tuple(sizes)
+    if params.get("random_state") is not None and not _is_int(params["random_state"], 0):
+        raise fail(f"random_state must be null or an integer, got "
+                   f"{params['random_state']!r}")
+    est = cls(**params)
+    est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
+
+    fitted = meta["fitted"]
+    if set(fitted) != _FITTED_KEYS:
+        raise fail(f"fitted attributes must be {sorted(_FITTED_KEYS)}, got "
+                   f"{sorted(fitted)}")
+    for key in ("n_iter_", "t_"):
+        if not _is_int(fitted[key], 0):
+            raise fail(f"{key} must be a non-negative integer, got {fitted[key]!r}")
+    for key in ("n_features_in_", "n_outputs_"):
+        if not _is_int(fitted[key], 1):
+            raise fail(f"{key} must be a positive integer, got {fitted[key]!r}")
+    for key in ("loss_curve_", "validation_scores_"):
+        value = fitted[key]
+        if not (isinstance(value, list) and all(_is_number(v) for v in value)
+                or value is None and key == "validation_scores_"):
+            raise fail(f"{key} must be a list of numbers, got {type(value).__name__}")
+    for key in ("best_loss_", "best_validation_score_"):
+        if fitted[key] is not None and not _is_number(fitted[key]):
+            raise fail(f"{key} must be a number or null, got {fitted[key]!r}")
+
+    # The parameter buffer: its size follows from the metadata, and is
+    # compared with the file's before the network is built.
+    n_params = RecurrentNetwork.count_parameters(
+        est.cell, fitted["n_features_in_"], est._hidden_sizes(), fitted["n_outputs_"],
+        est.bidirectional)
+    flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
+                       (n_params,), path)
+    if not np.all(np.isfinite(flat)):
+        raise fail("the parameters hold NaN or infinity (no fit leaves them so)")
+    classes = _read_classes(archive, fitted["n_outputs_"], path) if cls._is_classifier \
+        else None
+    network = RecurrentNetwork(est.cell, fitted["n_features_in_"], est._hidden_sizes(),
+                               fitted["n_outputs_"], est.output, est._dtype(),
+                               est.bidirectional)
+    network.params[...] = flat
+    for key, value in fitted.items():
+        setattr(est, key, list(value) if isinstance(value, list) else value)
+    _restore_class_part(est, meta["extra"], classes)
+    est.network_ = network
+    est._no_improvement_count = 0
+    return est
+
+
+def _restore_class_part(est, extra, classes):
+    """Check the metadata's "extra" (ValueError, naming it) and set the
+    attributes that :func:`_class_part` saved."""
+    if est._is_classifier:
+        if extra:
+            raise ValueError(f"a classifier's extra metadata is empty, got "
+                             f"{extra!r}")
+        est.classes_ = classes
+        return
+    squeeze = extra.get("y_squeeze")
+    if set(extra) != {"y_squeeze"} or not isinstance(squeeze, bool) \
+            or (squeeze and est.n_outputs_ != 1):
+        raise ValueError(f"extra metadata must be {{\"y_squeeze\": bool}} "
+                         f"(true only for one output), got {extra!r}")
+    est._y_squeeze = squeeze
+
+
+# ---------------------------------------------------- the archive's entries
+
+
+def _damaged(path, message):
+    return ValueError(f"{_LOAD_ERROR} {path!r}, the file is damaged: {message}")
+
+
+def _is_int(value, minimum):
+    """An integer (not a bool) >= minimum."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_member(archive, name, max_bytes, path):
+    """The raw bytes of member `name` of the zip (a .npy file), at most
+    `max_bytes` of them; only uncompressed members, as np.savez writes, so
+    that nothing read can be larger than the file itself."""
+    try:
+        info = archive.getinfo(name + ".npy")
+    except KeyError:
+        raise _damaged(path, f"the file has no {name!r} entry") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise _damaged(path, f"entry {name!r} is compressed; save() "
+                             f"writes uncompressed entries")
+    if info.file_size > max_bytes:
+        raise _damaged(path, f"entry {name!r} declares {info.file_size} "
+                             f"bytes, more than the {max_bytes} it can hold")
+    with archive.open(info) as member:
+        raw = member.read(max_bytes + 1)  # to its end: zipfile checks the CRC-32
+    if len(raw) > max_bytes:
+        raise _damaged(path, f"entry {name!r} is larger than declared")
+    return raw
+
+
+def _parse_npy(raw, name, path):
+    """(header dtype, shape, offset of the data) of a .npy file in `raw`,
+    refusing object arrays, structured dtypes and Fortran order."""
+    buffer = io.BytesIO(raw)
+    major, minor = np.lib.format.read_magic(buffer)
+    if (major, minor) == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+            buffer, max_header_size=_MAX_HEADER_BYTES)
+    elif (major, minor) == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+            buffer, max_header_size=_MAX_HEADER_BYTES)
+    else:
+        raise _damaged(path, f"entry {name!r} has .npy version "
+                             f"{major}.{minor}")
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or fortran:
+        raise _damaged(path, f"entry {name!r} has dtype {dtype}"
+                             f"{' in Fortran order' if fortran else ''}; save() writes plain "
+                             f"numeric or string arrays only (and never pickles)")
+    return dtype, shape, buffer.tell()
+
+
+def _array_from(raw, dtype, shape, offset, name, path):
+    """The array a .npy header of `raw` declares, refused unless the data
+    after `offset` has exactly its size."""
+    count = int(np.prod(shape, dtype=object))
+    if len(raw) - offset != count * dtype.itemsize:
+        raise _damaged(path, f"entry {name!r} holds "
+                             f"{len(raw) - offset} bytes of data, its header declares "
+                             f"{count * dtype.itemsize}")
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _read_metadata(archive, path):
+    """The JSON metadata of a saved estimator, as Python objects."""
+    raw = _read_member(archive, "metadata", _MAX_METADATA_BYTES, path)
+    dtype, shape, offset = _parse_npy(raw, "metadata", path)
+    if dtype.kind != "U" or shape != ():
+        raise _damaged(path, "the metadata is not a string")
+    text = str(_array_from(raw, dtype, shape, offset, "metadata", path)[()])
+    return json.loads(text)
+
+
+def _read_array(archive, name, kind, itemsize, shape, path):
+    """Entry `name`, which the metadata says has this shape and a float
+    dtype of this kind and size (either byte order), in native byte order."""
+    n_bytes = int(np.prod(shape, dtype=object)) * itemsize
+    raw = _read_member(archive, name, n_bytes + _MAX_HEADER_BYTES + 16, path)
+    dtype, got_shape, offset = _parse_npy(raw, name, path)
+    if dtype.kind != kind or dtype.itemsize != itemsize or tuple(got_shape) != shape:
+        raise _damaged(path, f"entry {name!r} has shape {got_shape} and "
+                             f"dtype {dtype}; the metadata implies {shape} and "
+                             f"{np.dtype(kind + str(itemsize))}")
+    return _array_from(raw, dtype, shape, offset, name, path).astype(dtype.newbyteorder("="))
+
+
+def _read_classes(archive, n_classes, path):
+    """The sorted, distinct class labels of a saved classifier."""
+    raw = _read_member(archive, "classes_", _MAX_CLASSES_BYTES, path)
+    dtype, shape, offset = _parse_npy(raw, "classes_", path)
+    if dtype.kind not in "biufU" or tuple(shape) != (n_classes,) or n_classes < 2:
+        raise _damaged(path, f"classes_ has shape {shape} and dtype "
+                             f"{dtype}; expected {n_classes} (>= 2) numeric or string labels")
+    classes = _array_from(raw, dtype, shape, offset, "classes_", path)
+    classes = classes.astype(dtype.newbyteorder("="))
+    if dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise _damaged(path, "classes_ holds NaN or infinity")
+    if not np.array_equal(np.unique(classes), classes):
+        raise _damaged(path, "classes_ must be sorted and distinct, "
+                             "as fit makes them")
+    return classes
