@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-# The DESIGN.md shapes: (batch B, steps T, inputs D, hidden H).
+# The bench shapes (docs/benchmark.md): (batch B, steps T, inputs D, hidden H).
 SHAPES = {
     "small": (32, 50, 8, 64),
     "medium": (64, 100, 32, 128),

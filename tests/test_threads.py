@@ -2,7 +2,7 @@
 
 The kernels are designed so that the result does not depend on the number of
 OpenMP threads at all, so 1 and N threads are compared bit for bit (stricter
-than DESIGN.md's "agree to float rounding").
+than merely agreeing to float rounding).
 Every test restores the thread count it found.
 """
 
