@@ -265,10 +265,12 @@ int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                   const void *h0, const void *c0, const int64_t *lengths,
                   void *y, void *h_n, void *c_n, void *cache,
                   int64_t *cache_index) {
-    if (!shape_ok(s) || lstmf_packed_rows(s, lengths) < 0 || (cache && !cache_index) ||
-        !weights_ok(w) || !x || !h_n || (lstmf_cell(s->cell).has_cell_state && !c_n))
+    if (!shape_ok(s) || (cache && !cache_index) || !weights_ok(w) || !x || !h_n ||
+        (lstmf_cell(s->cell).has_cell_state && !c_n))
         return LSTMF_EINVAL;
-    return variant_for(s)->forward(s, w, x, h0, c0, lengths, y, h_n, c_n, cache,
+    const int64_t packed_rows = lstmf_packed_rows(s, lengths);
+    if (packed_rows < 0) return LSTMF_EINVAL;
+    return variant_for(s)->forward(s, w, x, h0, c0, lengths, packed_rows, y, h_n, c_n, cache,
                                    cache_index, lstmf_get_num_threads());
 }
 

@@ -6,8 +6,9 @@
 #include "cells/registry.h"
 
 typedef struct {
+    /* packed_rows: the sum of lengths, as lstmf_packed_rows gives it. */
     int (*forward)(const lstmf_shape *s, const lstmf_weights *w, const void *x,
-                   const void *h0, const void *c0, const int64_t *lengths,
+                   const void *h0, const void *c0, const int64_t *lengths, int64_t packed_rows,
                    void *y, void *h_n, void *c_n, void *cache,
                    int64_t *cache_index, int nthreads);
     int (*backward)(const lstmf_shape *s, const lstmf_weights *w,

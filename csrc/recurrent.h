@@ -43,8 +43,11 @@ static inline int64_t recurrent_blocks(int gates, int64_t H) {
 
 int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K);
 
-/* Packs w (G*H, K), W_hh (K = H) or W_ih (K = D), as described above; -1 if
- * out of memory. */
-int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed);
+/* Packs w (G*H, K), W_hh (K = H) or W_ih (K = D), as described above,
+ * with col_map (recurrent_col_map_elems) as scratch, or, NULL, its own; -1
+ * if that could not be allocated. */
+int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed,
+                       int64_t *col_map);
+int64_t FN(recurrent_col_map_elems)(int gates, int64_t H);
 
 #endif

@@ -181,7 +181,7 @@ LSTMF_INLINE void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *
 }
 
 /* Elements of the tile scratch forward_tiles needs for `rows` rows. */
-static int64_t step_tile_elems(int gates, int64_t rows) {
+static inline int64_t step_tile_elems(int gates, int64_t rows) {
     const int64_t TW = recurrent_blocks_per_tile(gates) * gates * recurrent_unit_block(gates);
     return lstmf_mul((rows + GEMM_MR) / GEMM_MR * GEMM_MR, TW);
 }
