@@ -1,11 +1,13 @@
-/* What each compiled (ISA, dtype) variant exports to dispatch.c. */
+/* What each compiled (ISA, dtype) variant exports to the front door
+ * (api.c, through isa.c's lstmf_variant_of). */
 #ifndef LSTMF_KERNELS_H
 #define LSTMF_KERNELS_H
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "cells/registry.h"
+#include "internal.h"
 
-typedef struct {
+typedef struct lstmf_variant_s {
     /* packed_rows: the sum of lengths, as lstmf_packed_rows gives it. */
     int (*forward)(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                    const void *h0, const void *c0, const int64_t *lengths, int64_t packed_rows,

@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "optim.h"
-#include "rnn.h"
+#include "lstmf.h"
 
 #define ADAM_STEP(real, sqrt_fn)                                                   \
     do {                                                                           \

@@ -2,7 +2,7 @@
  * oneDNN's RNN primitive descriptor: from the shape, the mode, the variant
  * (its panel and tile sizes) and the thread count, every choice the
  * forward or backward makes, and one layout of its workspace. The
- * executors (rnn.c) follow it; lstmf_call_bytes reports its size.
+ * executors (time_loop.c) follow it; lstmf_call_bytes reports its size.
  */
 #ifndef LSTMF_PLAN_H
 #define LSTMF_PLAN_H

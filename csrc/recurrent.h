@@ -1,5 +1,5 @@
 /* The recurrent weights as the per-step GEMM reads them, shared by the
- * sequence loop (rnn.c) and the one-step streaming path (stream.c).
+ * sequence loop (time_loop.c) and the one-step streaming path (stream.c).
  *
  * W_hh^T is packed into K x NR panels (K = H), gate-interleaved: unit block
  * k holds units [k*U, k*U + U) of every gate, gate g of unit u in column

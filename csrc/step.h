@@ -1,4 +1,4 @@
-/* One time step's products, shared by the sequence loop (rnn.c) and the
+/* One time step's products, shared by the sequence loop (time_loop.c) and the
  * streaming step (stream.c): a stream's step is the sequence loop's step,
  * the same arithmetic, so it gives the same bits.
  *
@@ -19,7 +19,7 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
-/* Whether W_ih x_t joins W_hh h_{t-1} in the step's tile (rnn.c says why):
+/* Whether W_ih x_t joins W_hh h_{t-1} in the step's tile (plan.c says why):
  * not for a cell whose recurrent product needs its own dZ (the GRU) nor for
  * the one-gate RNN, which project x_t into z first. */
 static inline int step_fuses_input(lstmf_cell_info info) {
@@ -51,7 +51,7 @@ static inline step_weights step_weights_of(int gates, int64_t D, int64_t H, int 
  * panels K deep: GEMM_ROW_PANELS, whose independent FMAs cover the FMA
  * latency, unless that many overflow L1 while fewer fit. Why: a row of one
  * reads every weight once per step, bound by streaming them from L2 once
- * they outgrow L1, and rnn_forward alternates the direction of the passes
+ * they outgrow L1, and the time loop alternates the direction of the passes
  * so that each step starts on the panels the step before ended with. A
  * pass's k loop ascends (the sums' order), so LRU evicts the first lines
  * of a pass larger than L1 just before they are read again: at the stream
@@ -190,7 +190,7 @@ static inline int64_t step_tile_elems(int gates, int64_t rows) {
  * tile of recurrent_blocks_per_tile blocks, the products (with x_t, rows
  * ldx apart, when fused; h_{t-1} at st->h_prev, rows H apart) into `tile`,
  * then the cell's epilogue (st) on it. `descending`: tiles and passes last
- * to first, for a single row (rnn.c alternates it, see row_panels). */
+ * to first, for a single row (time_loop.c alternates it, see row_panels). */
 LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell,
                           const FN(fwd_step) *st, int64_t r0, int64_t i_end, const real *x,
                           int64_t ldx, int64_t blk0, int64_t blk1, int descending,

@@ -1,4 +1,4 @@
-/* The interface between the time loop (rnn.c) and a recurrent cell.
+/* The interface between the time loop (time_loop.c) and a recurrent cell.
  *
  * A cell is a gate count plus two fused epilogues, as oneDNN's post-GEMMs:
  * - forward_tile: takes the recurrent GEMM's accumulators for a few rows and
@@ -9,13 +9,13 @@
  * - backward_rows: turns dh_t (and the cell's own carried gradients) into
  *   dZ_t, the gradient of the gate pre-activations, in place of the cached
  *   activations.
- * Adding a cell adds a file in cells/ and a line in kernels.h's
- * lstmf_cell(), and nothing in the loop or the GEMM.
+ * Adding a cell adds a file in cells/, its row in registry.c and its case
+ * in cell_ops_for below, and nothing in the loop or the GEMM.
  */
 #ifndef LSTMF_CELL_H
 #define LSTMF_CELL_H
 
-#include "../rnn.h"
+#include "../lstmf.h"
 #include "../simd/vec.h"
 
 /* Where row i of step t lives in a batch-first (B, T, ld) array: its sample
@@ -38,7 +38,7 @@ typedef struct {
     int training;         /* keep what backward needs in z */
     const real *b_hh;     /* (G*H): b_hh, or b_ih + b_hh when z_in is NULL */
     const real *z_in;     /* row i at z_in + i*z_width*H: W_ih x_t + b_ih; NULL
-                           * when the tile holds W_ih x_t already (rnn.c
+                           * when the tile holds W_ih x_t already (the plan
                            * decides; only cells that read z_in may be fused) */
     real *z;              /* row i at z + i*z_width*H: the cell's cache (and
                            * the same as z_in when that is not NULL) */
@@ -101,8 +101,8 @@ LSTMF_INLINE int64_t tile_col(int64_t u, int g, int64_t U, int G) {
     return (u & ~(U - 1)) * G + g * U + (u & (U - 1));
 }
 
-/* The two epilogues; the cell's shape (gates, cache width, ...) is
- * lstmf_cell() in kernels.h. */
+/* The two epilogues; the cell's shape (gates, cache width, ...) is its
+ * registry row (registry.c). */
 typedef struct {
     /* tile: mr rows, row r at tile + r*tile_ld, holding nu units j0 + u
      * (0 <= u < nu) of one or more consecutive unit blocks: gate g of unit

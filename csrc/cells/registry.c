@@ -23,3 +23,13 @@ const lstmf_cell_desc *lstmf_cell_describe(int cell) {
     const lstmf_cell_row *row = lstmf_cell_row_of(cell);
     return row ? &row->desc : 0;
 }
+
+int lstmf_cell_gates(int cell) {
+    const lstmf_cell_row *row = lstmf_cell_row_of(cell);
+    return row ? row->desc.gates : 0;
+}
+
+int lstmf_cell_states(int cell) {
+    const lstmf_cell_row *row = lstmf_cell_row_of(cell);
+    return row && row->desc.has_cell_state ? 2 : 1;
+}

@@ -6,7 +6,7 @@
 #ifndef LSTMF_CELL_REGISTRY_H
 #define LSTMF_CELL_REGISTRY_H
 
-#include "../rnn.h"
+#include "../lstmf.h"
 
 typedef struct {
     lstmf_cell_desc desc;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "internal.h"
 #include "runner.h"
 #include "tests.h"

@@ -206,7 +206,7 @@ static const real *pack_forward_weights(const call_plan *p, const lstmf_weights 
     return p->fuse_input ? bias : (const real *)w->b_hh;
 }
 
-static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
+static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,
                        const void *h0, const void *c0, const int64_t *lengths, int64_t N,
                        void *y, void *h_n, void *c_n, void *cache, int64_t *cache_index,
                        int nthreads) {
@@ -246,7 +246,7 @@ typedef struct {
     real *cache;
     lstmf_cache_offsets lay;
     real *z;              /* the cached activations, turned into dZ in place:
-                           * the cache is single-use, as documented in rnn.h */
+                           * the cache is single-use, as documented in lstmf.h */
     const real *xh;
     const real *dy, *dh_n, *dc_n;
     const lstmf_grads *g;
@@ -389,7 +389,7 @@ static void weight_gradients(const bwd_call *b, real *dwt, real *scratch) {
     transpose(dwt + D * GH, H, GH, (real *)g->w_hh, H);
 }
 
-static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w, void *cache,
+static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cache,
                         const int64_t *index, const void *dy, const void *dh_n,
                         const void *dc_n, const lstmf_grads *g, int nthreads) {
     const FN(cell_ops) *cell = FN(cell_ops_for)(s->cell);
@@ -430,6 +430,6 @@ static int64_t call_workspace_bytes(const lstmf_shape *s, int64_t N, int mode, i
 }
 
 const lstmf_variant FN(lstmf_variant) = {
-    rnn_forward, rnn_backward, FN(stream_pack), FN(stream_packed_elems),
+    run_forward, run_backward, FN(stream_pack), FN(stream_packed_elems),
     FN(stream_step), FN(stream_workspace_bytes), call_workspace_bytes,
 };

@@ -5,7 +5,7 @@
 #include "cell.h"
 #include "../simd/activations.h"
 
-LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
+LSTMF_INLINE void elman_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
                                    real *tile, int64_t tile_ld, int64_t j0,
                                    int64_t nu, const int relu) {
     const int64_t H = st->H;
@@ -31,7 +31,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
     }
 }
 
-LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1,
+LSTMF_INLINE void elman_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1,
                                     const int relu) {
     const int64_t H = st->H;
     for (int64_t i = i0; i < i1; i++) {
@@ -51,20 +51,20 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
 
 static void tanh_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
-    rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 0);
+    elman_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 0);
 }
 
 static void relu_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
-    rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 1);
+    elman_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 1);
 }
 
 static void tanh_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
-    rnn_backward_rows(st, i0, i1, 0);
+    elman_backward_rows(st, i0, i1, 0);
 }
 
 static void relu_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
-    rnn_backward_rows(st, i0, i1, 1);
+    elman_backward_rows(st, i0, i1, 1);
 }
 
 const FN(cell_ops) FN(rnn_tanh_cell) = {

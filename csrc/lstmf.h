@@ -29,8 +29,8 @@
  * whose arrays or workspaces would not fit 2^60 bytes is refused with
  * LSTMF_EINVAL before anything is allocated: no size computation wraps.
  */
-#ifndef LSTMF_RNN_H
-#define LSTMF_RNN_H
+#ifndef LSTMF_H
+#define LSTMF_H
 
 #include <stdint.h>
 
@@ -179,14 +179,6 @@ int lstmf_isa_active(void);
 int lstmf_isa_compiled(int isa);
 int lstmf_isa_supported(int isa);
 const char *lstmf_isa_name(int isa);
-
-/* The L1 data cache a batch of one sizes its passes over the weights for
- * (rnn.c: row_panels): the CPU's, as sysconf reports it, 0 when unknown
- * (the passes keep their widest). lstmf_set_l1d_bytes overrides it (tests
- * force each width; a negative size reads the CPU's again). Results are
- * the same bits whatever it is. */
-int64_t lstmf_l1d_bytes(void);
-void lstmf_set_l1d_bytes(int64_t bytes);
 
 /* Threads: the OpenMP thread count used by the kernels (the calling
  * thread's omp_get_max_threads(), which threadpoolctl also controls). */
