@@ -68,6 +68,17 @@ LSTMF_INLINE void keep_h_for_backward(const FN(fwd_step) *st, int64_t i, int64_t
     if (i < st->n_next) vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
 }
 
+/* Row i's output at this step, or NULL when y is not wanted. */
+LSTMF_INLINE real *step_y(const FN(fwd_step) *st, int64_t i) {
+    return st->y ? st->y + seq_row(&st->seq, i) : NULL;
+}
+
+/* Where row i's h_t goes: the next step's h buffer while the row goes on,
+ * else its sample's final state. */
+LSTMF_INLINE real *step_h_out(const FN(fwd_step) *st, int64_t i) {
+    return i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + st->perm[i] * st->H;
+}
+
 /* One backward step, over whole rows. */
 typedef struct {
     int64_t H;
@@ -92,6 +103,15 @@ typedef struct {
     lstmf_seq state_seq;
 } FN(bwd_step);
 
+/* dLoss/dh_t of row i, units j .. j + n - 1: the gradient carried from step
+ * t+1 plus dy's (dy: row i's, NULL for none), kept in h_seq if wanted. */
+LSTMF_INLINE vreal total_dh(const FN(bwd_step) *st, int64_t i, const real *dy, int64_t j,
+                            int n) {
+    vreal dh = vload_upto(st->dh + i * st->H + j, n);
+    if (dy) dh += vload_upto(dy + j, n);
+    if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
+    return dh;
+}
 
 /* Column of gate g of unit j0 + u in a forward tile of blocks of U units
  * by G gates, each block's gates side by side: u / U * G * U + g * U +
