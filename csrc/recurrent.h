@@ -17,11 +17,10 @@ _Static_assert((GEMM_NV & (GEMM_NV - 1)) == 0, "recurrent_unit_block: NV a power
 /* Units per block, so that a block of G gates fills whole micro-panels:
  * VLEN*NV / gcd(G, NV), a power of two, as VLEN and NV are. With NV a
  * power of two, gcd(G, NV) is G's lowest set bit, at most NV: VLEN*NV
- * halved once per trailing zero bit of G below NV, with no division. The
- * streaming step works this out for every layer at every call, where
- * Euclid's divisions took 25 ns of an RNN's 260 ns step (H = 64, Zen 4).
- * (No ctz builtin either: gcc emits it as tzcnt, beyond the x86-64
- * baseline.) */
+ * halved once per trailing zero bit of G below NV, with no division: the
+ * streaming step works this out for every layer at every call, and a
+ * division is a sizeable part of a step that short. (No ctz builtin
+ * either: gcc emits it as tzcnt, beyond the x86-64 baseline.) */
 static inline int64_t recurrent_unit_block(int gates) {
     int64_t units = (int64_t)VLEN * GEMM_NV;
     for (int bit = 1; bit < GEMM_NV && gates && !(gates & bit); bit <<= 1) units >>= 1;

@@ -35,9 +35,9 @@ static void pack_b_panel(int64_t p, int64_t K, int64_t n_cols, const real *B,
     const int64_t c0 = p * GEMM_NR;
     if (!col_map && csb == 1) {
         /* Row-major source: one contiguous copy per k, zeros past n_cols.
-         * A whole panel row is NV vector moves: a memcpy call per row cost
-         * 5% of the training step at the fit benchmark's shape (the weight
-         * gradients' dZ, 256 bytes a row). */
+         * A whole panel row is NV vector moves, not a memcpy call per row:
+         * rows are short (the weight gradients' dZ), so the call would
+         * cost more than the copy. */
         const int64_t w = MIN(GEMM_NR, n_cols - c0);
         if (w == GEMM_NR) {
             for (int64_t k = 0; k < K; k++)
