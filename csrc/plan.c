@@ -6,12 +6,13 @@
 #include "step.h"
 #include "thread_split.h"
 
-/* Appends `elems` elements of `elem` bytes to the layout. */
+/* Appends `elems` elements of `elem` bytes to the layout (and a red zone
+ * after them in sanitizer builds, memory.h). */
 static void take(call_plan *p, int which, int64_t elems, int64_t elem) {
     const int64_t bytes = lstmf_mul(elems, elem);
     p->size[which] = bytes;
     p->at[which] = p->bytes;
-    const int64_t padded = lstmf_add(bytes, LSTMF_ALIGN - 1);
+    const int64_t padded = lstmf_add(bytes, bytes ? LSTMF_REDZONE + LSTMF_ALIGN - 1 : 0);
     p->bytes = lstmf_add(p->bytes, padded < 0 ? -1 : padded / LSTMF_ALIGN * LSTMF_ALIGN);
 }
 
@@ -109,4 +110,19 @@ call_plan FN(plan_call)(const lstmf_shape *s, int64_t N, int mode, int want, int
     if (mode == LSTMF_MODE_BACKWARD) plan_backward(&p, splits_allowed);
     else plan_forward(&p, splits_allowed);
     return p;
+}
+
+/* With AddressSanitizer, the gaps between the arrays poisoned (memory.h);
+ * otherwise a plain allocation. */
+void *FN(plan_alloc)(const call_plan *p) {
+    char *ws = lstmf_alloc(p->bytes);
+    if (!ws || !LSTMF_REDZONE) return ws;
+    LSTMF_POISON(ws, p->bytes);
+    for (int i = 0; i < WS_COUNT; i++) LSTMF_UNPOISON(ws + p->at[i], p->size[i]);
+    return ws;
+}
+
+void FN(plan_free)(const call_plan *p, void *ws) {
+    if (ws && LSTMF_REDZONE) LSTMF_UNPOISON(ws, p->bytes);
+    lstmf_free(ws);
 }

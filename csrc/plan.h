@@ -59,6 +59,10 @@ typedef struct {
 call_plan FN(plan_call)(const lstmf_shape *s, int64_t N, int mode, int want, int nthreads,
                         int splits_allowed);
 
+/* The workspace of plan p, or NULL (out of memory); and its release. */
+void *FN(plan_alloc)(const call_plan *p);
+void FN(plan_free)(const call_plan *p, void *ws);
+
 /* Where array `which` of the plan lives in workspace ws; NULL if the call
  * does not use it. */
 static inline void *plan_array(const call_plan *p, void *ws, int which) {

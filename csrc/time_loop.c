@@ -27,11 +27,21 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* Counting sort by decreasing length (stable): perm, live rows per step,
- * the first packed row of every step, and each sorted row's length. */
-static void build_index(int64_t B, int64_t T, const int64_t *lengths,
-                        int64_t *perm, int64_t *batch_sizes, int64_t *off,
-                        int64_t *row_len) {
+/* The index's four arrays (cache_layout.h), in the order they are stored. */
+typedef struct {
+    const int64_t *perm, *batch_sizes, *off, *row_len;
+} row_index;
+
+static row_index index_of(const int64_t *index, int64_t B, int64_t T) {
+    return (row_index){index, index + B, index + B + T, index + B + 2 * T + 1};
+}
+
+/* Fills the index (index_of's arrays): a counting sort by decreasing
+ * length (stable) gives perm, the live rows per step, the first packed row
+ * of every step and each sorted row's length. */
+static void build_index(int64_t B, int64_t T, const int64_t *lengths, int64_t *index) {
+    int64_t *perm = index, *batch_sizes = index + B, *off = index + B + T;
+    int64_t *row_len = off + T + 1;
     for (int64_t t = 0; t < T; t++) batch_sizes[t] = 0;
     for (int64_t b = 0; b < B; b++) batch_sizes[(lengths ? lengths[b] : T) - 1]++;
     /* batch_sizes[t] now counts samples of length t+1; turn it into the
@@ -47,15 +57,6 @@ static void build_index(int64_t B, int64_t T, const int64_t *lengths,
     off[0] = 0;
     for (int64_t t = 0; t < T; t++) off[t + 1] = off[t] + batch_sizes[t];
     for (int64_t i = 0; i < B; i++) row_len[i] = lengths ? lengths[perm[i]] : T;
-}
-
-/* The index's four arrays (cache_layout.h), in the order they are stored. */
-typedef struct {
-    const int64_t *perm, *batch_sizes, *off, *row_len;
-} row_index;
-
-static row_index index_of(const int64_t *index, int64_t B, int64_t T) {
-    return (row_index){index, index + B, index + B + T, index + B + 2 * T + 1};
 }
 
 /* Time index of live row i at step t (from its last step back when
@@ -214,7 +215,7 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
     if (!cell) return LSTMF_EINVAL;
     const call_plan p = FN(plan_call)(s, N, cache ? LSTMF_MODE_TRAINING : LSTMF_MODE_INFERENCE,
                                       y != NULL, nthreads, !splits_on_hold());
-    void *ws = lstmf_alloc(p.bytes);
+    void *ws = FN(plan_alloc)(&p);
     if (!ws) return LSTMF_ENOMEM;
     int64_t *index = cache_index ? cache_index : plan_array(&p, ws, WS_INDEX);
     fwd_call f = {.p = &p, .s = s, .cell = cell, .ix = index_of(index, p.B, p.T),
@@ -222,8 +223,7 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
                   .cache = cache, .hbuf = plan_array(&p, ws, WS_H),
                   .cbuf = plan_array(&p, ws, WS_C), .tiles = plan_array(&p, ws, WS_TILES),
                   .y_ld = s->y_ld ? s->y_ld : p.H};
-    build_index(p.B, p.T, lengths, index, index + p.B, index + p.B + p.T,
-                index + p.B + 2 * p.T + 1);
+    build_index(p.B, p.T, lengths, index);
     f.lay = lstmf_cache_layout(p.cell.z_width, p.cell.has_cell_state, N, p.B, p.D, p.H);
     f.xp = cache ? f.cache + f.lay.xh : plan_array(&p, ws, WS_X);
     f.z = cache ? f.cache + f.lay.z : plan_array(&p, ws, WS_Z);
@@ -232,7 +232,7 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
     f.sw = step_weights_of(p.cell.gates, p.D, p.H, p.fuse_input, plan_array(&p, ws, WS_W_IH),
                            plan_array(&p, ws, WS_W_HH));
     run_threads(p.threads, p.split_cols, p.B, forward_thread, &f);
-    lstmf_free(ws);
+    FN(plan_free)(&p, ws);
     return LSTMF_OK;
 }
 
@@ -398,7 +398,7 @@ static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cach
     const int64_t N = ix.off[s->steps];
     const call_plan p = FN(plan_call)(s, N, LSTMF_MODE_BACKWARD, g->x != NULL, nthreads,
                                       !splits_on_hold());
-    void *ws = lstmf_alloc(p.bytes);
+    void *ws = FN(plan_alloc)(&p);
     if (!ws) return LSTMF_ENOMEM;
     const int64_t GH = p.cell.gates * p.H;
     bwd_call b = {.p = &p, .s = s, .cell = cell, .ix = ix, .cache = cache, .dy = dy,
@@ -418,7 +418,7 @@ static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cach
     if (b.dx) FN(gemm_pack_b)(GH, p.D, (const real *)w->w_ih, p.D, 1, NULL, b.wxp);
     run_threads(p.threads, p.split_cols, p.B, backward_thread, &b);
     weight_gradients(&b, plan_array(&p, ws, WS_DWT), plan_array(&p, ws, WS_GEMM));
-    lstmf_free(ws);
+    FN(plan_free)(&p, ws);
     return LSTMF_OK;
 }
 
