@@ -1,13 +1,15 @@
 /* The cell registry: one row per cell, indexed by its id (LSTMF_CELL_*).
- * Adding a cell adds its epilogues (cells/<cell>.c), a row here and its
- * case in cell.h's cell_ops_for; the time loop and the GEMM stay as they
- * are. */
+ * Adding a cell adds its epilogues (cells/<cell>.c), its id (lstmf.h), a
+ * row here (and LSTMF_N_CELLS one higher) and its case in cell.h's
+ * cell_ops_for; the time loop and the GEMM stay as they are. */
 #include "registry.h"
 
 _Static_assert(LSTMF_CELL_LSTM == 0 && LSTMF_CELL_RNN_TANH == 1 && LSTMF_CELL_RNN_RELU == 2 &&
                    LSTMF_CELL_GRU == 3,
                "rows below are in id order");
 
+/* LSTMF_N_CELLS rows: one left out would be zeros (gates 0, no name),
+ * which the C tests' registry group catches. */
 const lstmf_cell_row lstmf_cell_rows[LSTMF_N_CELLS] = {
     {{"lstm", 4, 1, 4, 4, {"i", "f", "g", "o"}}, 0, 0},
     {{"rnn_tanh", 1, 0, 1, 0, {0}}, 0, 0},

@@ -18,8 +18,8 @@ void test_registry(void) {
     CHECK(lstmf_cell_count() == 4, "%d cells", lstmf_cell_count());
     for (int cell = 0; cell < lstmf_cell_count(); cell++) {
         const lstmf_cell_desc *d = lstmf_cell_describe(cell);
-        CHECK(d != NULL, "cell %d has no row", cell);
-        if (!d) continue;
+        CHECK(d != NULL && d->name != NULL && d->gates > 0, "cell %d has no row", cell);
+        if (!d || !d->name) continue;
         CHECK(strcmp(d->name, names[cell]) == 0, "cell %d is named %s", cell, d->name);
         CHECK(d->gates == gates[cell] && d->gates == lstmf_cell_gates(cell),
               "cell %d: %d gates", cell, d->gates);
