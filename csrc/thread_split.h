@@ -9,7 +9,9 @@
  * step. Either way every value is computed by the same arithmetic whatever
  * the thread count, so the thread mode is only ever a question of speed.
  *
- * Included by the time loop alone: the hold below is one per variant.
+ * The hold on splits below is a static of each file that includes this
+ * one: time_loop.c alone reads and sets it (its plan gets splits_allowed),
+ * so each variant has one hold for its forward and backward.
  */
 #ifndef LSTMF_THREAD_SPLIT_H
 #define LSTMF_THREAD_SPLIT_H
