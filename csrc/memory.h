@@ -7,6 +7,28 @@
 
 #define LSTMF_ALIGN 64
 
+/* Under AddressSanitizer, the arrays a call carves out of one workspace
+ * (plan.h) are kept LSTMF_REDZONE bytes apart, the gaps unaddressable, so
+ * that a write past one of them is caught as it would be past a separate
+ * allocation. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LSTMF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LSTMF_ASAN 1
+#endif
+#endif
+#ifdef LSTMF_ASAN
+#include <sanitizer/asan_interface.h>
+#define LSTMF_REDZONE LSTMF_ALIGN
+#define LSTMF_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define LSTMF_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define LSTMF_REDZONE 0
+#define LSTMF_POISON(p, n) ((void)(p), (void)(n))
+#define LSTMF_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Checked size arithmetic: the product or sum, or -1 when an operand is
  * negative (an earlier failure) or the result would not fit an int64, so a
  * chain of them never wraps around into a small, valid-looking size. */
@@ -19,11 +41,16 @@ static inline int64_t lstmf_add(int64_t a, int64_t b) {
     return a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) ? -1 : r;
 }
 
+/* Bytes lstmf_alloc has been asked for since the process started (a
+ * relaxed counter: the C tests check lstmf_call_bytes against it). */
+extern int64_t lstmf_alloc_bytes_total;
+
 /* NULL for a negative size: an overflowed count must fail, never become a
  * small buffer. */
 static inline void *lstmf_alloc(int64_t bytes) {
     if (bytes < 0) return NULL;
     if (bytes == 0) bytes = LSTMF_ALIGN;
+    __atomic_fetch_add(&lstmf_alloc_bytes_total, bytes, __ATOMIC_RELAXED);
 #ifdef _WIN32
     return _aligned_malloc((size_t)bytes, LSTMF_ALIGN);
 #else

@@ -1,11 +1,11 @@
 /* Optimizer steps (optim.h). Compiled with -ffp-contract=off: a fused
  * a*b + c would round once where NumPy rounds twice. The arrays do not
  * overlap (restrict), which lets -O3 vectorize the loop without runtime
- * alias checks: scalar, a step took as long as NumPy's twelve passes. */
+ * alias checks: a scalar loop would lose the point of a fused step. */
 #include <math.h>
 
 #include "optim.h"
-#include "rnn.h"
+#include "lstmf.h"
 
 #define ADAM_STEP(real, sqrt_fn)                                                   \
     do {                                                                           \

@@ -1,5 +1,5 @@
 /* The recurrent weights as the per-step GEMM reads them, shared by the
- * sequence loop (rnn.c) and the one-step streaming path (stream.c).
+ * sequence loop (time_loop.c) and the one-step streaming path (stream.c).
  *
  * W_hh^T is packed into K x NR panels (K = H), gate-interleaved: unit block
  * k holds units [k*U, k*U + U) of every gate, gate g of unit u in column
@@ -17,11 +17,10 @@ _Static_assert((GEMM_NV & (GEMM_NV - 1)) == 0, "recurrent_unit_block: NV a power
 /* Units per block, so that a block of G gates fills whole micro-panels:
  * VLEN*NV / gcd(G, NV), a power of two, as VLEN and NV are. With NV a
  * power of two, gcd(G, NV) is G's lowest set bit, at most NV: VLEN*NV
- * halved once per trailing zero bit of G below NV, with no division. The
- * streaming step works this out for every layer at every call, where
- * Euclid's divisions took 25 ns of an RNN's 260 ns step (H = 64, Zen 4).
- * (No ctz builtin either: gcc emits it as tzcnt, beyond the x86-64
- * baseline.) */
+ * halved once per trailing zero bit of G below NV, with no division: the
+ * streaming step works this out for every layer at every call, and a
+ * division is a sizeable part of a step that short. (No ctz builtin
+ * either: gcc emits it as tzcnt, beyond the x86-64 baseline.) */
 static inline int64_t recurrent_unit_block(int gates) {
     int64_t units = (int64_t)VLEN * GEMM_NV;
     for (int bit = 1; bit < GEMM_NV && gates && !(gates & bit); bit <<= 1) units >>= 1;
@@ -43,8 +42,11 @@ static inline int64_t recurrent_blocks(int gates, int64_t H) {
 
 int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K);
 
-/* Packs w (G*H, K), W_hh (K = H) or W_ih (K = D), as described above; -1 if
- * out of memory. */
-int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed);
+/* Packs w (G*H, K), W_hh (K = H) or W_ih (K = D), as described above,
+ * with col_map (recurrent_col_map_elems) as scratch, or, NULL, its own; -1
+ * if that could not be allocated. */
+int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed,
+                       int64_t *col_map);
+int64_t FN(recurrent_col_map_elems)(int gates, int64_t H);
 
 #endif

@@ -1,10 +1,10 @@
-/* One time step's products, shared by the sequence loop (rnn.c) and the
+/* One time step's products, shared by the sequence loop (time_loop.c) and the
  * streaming step (stream.c): a stream's step is the sequence loop's step,
  * the same arithmetic, so it gives the same bits.
  *
  * Static functions in a header, inlined into each of the two loops (forced
- * for the row products: as calls, the streaming step of an RNN with
- * H = 64 took 244 ns instead of 236).
+ * for the row products, whose call overhead is visible in a streaming
+ * step of a small layer).
  */
 #ifndef LSTMF_STEP_H
 #define LSTMF_STEP_H
@@ -19,7 +19,7 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
-/* Whether W_ih x_t joins W_hh h_{t-1} in the step's tile (rnn.c says why):
+/* Whether W_ih x_t joins W_hh h_{t-1} in the step's tile (plan.c says why):
  * not for a cell whose recurrent product needs its own dZ (the GRU) nor for
  * the one-gate RNN, which project x_t into z first. */
 static inline int step_fuses_input(lstmf_cell_info info) {
@@ -51,15 +51,13 @@ static inline step_weights step_weights_of(int gates, int64_t D, int64_t H, int 
  * panels K deep: GEMM_ROW_PANELS, whose independent FMAs cover the FMA
  * latency, unless that many overflow L1 while fewer fit. Why: a row of one
  * reads every weight once per step, bound by streaming them from L2 once
- * they outgrow L1, and rnn_forward alternates the direction of the passes
+ * they outgrow L1, and the time loop alternates the direction of the passes
  * so that each step starts on the panels the step before ended with. A
  * pass's k loop ascends (the sums' order), so LRU evicts the first lines
- * of a pass larger than L1 just before they are read again: at the stream
- * shape on Zen 4 (32 KB of L1) a pair of panels (34 KB) is mostly missed,
- * one panel (17 KB) read back whole: its LSTM forward 5% faster, the GRU's
- * 2-5%, the same bits. On Ice Lake (48 KB) the pair fits and stays. With
- * panels too deep for L1 even alone nothing is read back, and the widest
- * pass stays (one panel at a time: 1.5% slower at H = 128 and 512 on Zen 4). */
+ * of a pass larger than L1 just before they are read again, while a pass
+ * that fits is read back whole; the same bits either way. With panels too
+ * deep for L1 even alone nothing is read back, and the widest pass stays:
+ * narrower passes would only lose the independent FMAs. */
 LSTMF_INLINE int row_panels(int64_t K) {
     /* A quarter of L1 left for the row, its tile and the stack, and for
      * sets that fill before others (8 ways, not a true LRU). */
@@ -137,10 +135,10 @@ LSTMF_INLINE void rows_times_packed(int64_t r0, int64_t i_end, const real *a, in
 /* The fused step's tile: rows [r0, i_end) of x_t W_ih^T + h_{t-1} W_hh^T,
  * both packed per unit block (K = D and K = H panels), into c. The input
  * product and the first KC-deep slice of the recurrent one share each
- * micro-kernel pass (gemm_micro_pair): as two passes, the first stored its
- * tile and the second read it back, a pass of K = D = 8 at the fit
- * benchmark's shape costing most of a recurrent one's overhead for an
- * eighth of its work. With D past KC, two rows_times_packed. */
+ * micro-kernel pass (gemm_micro_pair), so the tile is not stored by one
+ * pass and read back by the next: a short input pass (small D) would pay
+ * a whole pass's overhead for little work. With D past KC, two
+ * rows_times_packed. */
 LSTMF_INLINE void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *x, int64_t ldx,
                                    int64_t D, const real *packed_x, const real *h,
                                    int64_t H, const real *packed_h, int64_t n_cols, real *c,
@@ -181,7 +179,7 @@ LSTMF_INLINE void rows_times_packed_pair(int64_t r0, int64_t i_end, const real *
 }
 
 /* Elements of the tile scratch forward_tiles needs for `rows` rows. */
-static int64_t step_tile_elems(int gates, int64_t rows) {
+static inline int64_t step_tile_elems(int gates, int64_t rows) {
     const int64_t TW = recurrent_blocks_per_tile(gates) * gates * recurrent_unit_block(gates);
     return lstmf_mul((rows + GEMM_MR) / GEMM_MR * GEMM_MR, TW);
 }
@@ -190,7 +188,7 @@ static int64_t step_tile_elems(int gates, int64_t rows) {
  * tile of recurrent_blocks_per_tile blocks, the products (with x_t, rows
  * ldx apart, when fused; h_{t-1} at st->h_prev, rows H apart) into `tile`,
  * then the cell's epilogue (st) on it. `descending`: tiles and passes last
- * to first, for a single row (rnn.c alternates it, see row_panels). */
+ * to first, for a single row (time_loop.c alternates it, see row_panels). */
 LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell,
                           const FN(fwd_step) *st, int64_t r0, int64_t i_end, const real *x,
                           int64_t ldx, int64_t blk0, int64_t blk1, int descending,

@@ -33,7 +33,7 @@ int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_i
     const int64_t D = s->input_size, H = s->hidden_size;
     real *wi = packed_ih;
     if (step_fuses_input(info)) {
-        if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi)) return LSTMF_ENOMEM;
+        if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi, NULL)) return LSTMF_ENOMEM;
         real *bias = wi + packed_ih_elems(info, D, H);
         for (int64_t j = 0; j < G * H; j++)
             bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
@@ -41,7 +41,7 @@ int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_i
         /* W_ih^T (D x G*H): element (k, n) = w_ih[n*D + k]. */
         FN(gemm_pack_b)(D, G * H, (const real *)w->w_ih, 1, D, NULL, wi);
     }
-    return FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, packed_hh) ? LSTMF_ENOMEM : LSTMF_OK;
+    return FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, packed_hh, NULL) ? LSTMF_ENOMEM : LSTMF_OK;
 }
 
 /* Scratch: the rows' index (int64, k), one output tile, and z (k rows of
@@ -118,8 +118,8 @@ int FN(stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur, con
     }
     /* out = h_top coef + intercept. Each sum over H in HEAD_SUMS partial
      * sums (term j in sum j % HEAD_SUMS), added pairwise: one running sum
-     * was a chain of H dependent multiply-adds (an RNN's step at H = 64,
-     * one stream: 236 -> 221 ns; the LSTM's and GRU's within 1%). */
+     * would be a chain of H dependent multiply-adds, each waiting on the
+     * one before. */
     enum { HEAD_SUMS = 8 };
     const int64_t H = layers[n_layers - 1].shape.hidden_size;
     const real *W = coef, *b = intercept;

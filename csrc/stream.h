@@ -1,4 +1,4 @@
-/* One-step streaming inference (rnn.h's lstmf_stream_*), one variant. */
+/* One-step streaming inference (lstmf.h's lstmf_stream_*), one variant. */
 #ifndef LSTMF_STREAM_H
 #define LSTMF_STREAM_H
 

@@ -18,7 +18,7 @@ cdef extern from "optim.h" nogil:
                         void *v, double b1, double b2, double eps, double lr)
 
 
-cdef extern from "rnn.h" nogil:
+cdef extern from "lstmf.h" nogil:
     enum:
         LSTMF_OK
         LSTMF_ENOMEM

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
     || { tail -50 "$work/build.log"; exit 1; }
 sdist=$(ls "$work"/dist/*.tar.gz)
 listing=$(tar tzf "$sdist")
-for needed in CMakeLists.txt csrc/rnn.h csrc/rnn.c lstm_fast/_core.pyx LICENSE README.md; do
+for needed in CMakeLists.txt csrc/lstmf.h csrc/time_loop.c lstm_fast/_core.pyx LICENSE README.md; do
     grep -q "/$needed\$" <<<"$listing" || { echo "sdist lacks $needed"; exit 1; }
 done
 # Nothing built, cached or generated: build trees, virtual environments,

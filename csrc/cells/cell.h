@@ -1,4 +1,4 @@
-/* The interface between the time loop (rnn.c) and a recurrent cell.
+/* The interface between the time loop (time_loop.c) and a recurrent cell.
  *
  * A cell is a gate count plus two fused epilogues, as oneDNN's post-GEMMs:
  * - forward_tile: takes the recurrent GEMM's accumulators for a few rows and
@@ -9,13 +9,13 @@
  * - backward_rows: turns dh_t (and the cell's own carried gradients) into
  *   dZ_t, the gradient of the gate pre-activations, in place of the cached
  *   activations.
- * Adding a cell adds a file in cells/ and a line in kernels.h's
- * lstmf_cell(), and nothing in the loop or the GEMM.
+ * Adding a cell adds a file in cells/, its row in registry.c and its case
+ * in cell_ops_for below, and nothing in the loop or the GEMM.
  */
 #ifndef LSTMF_CELL_H
 #define LSTMF_CELL_H
 
-#include "../rnn.h"
+#include "../lstmf.h"
 #include "../simd/vec.h"
 
 /* Where row i of step t lives in a batch-first (B, T, ld) array: its sample
@@ -38,7 +38,7 @@ typedef struct {
     int training;         /* keep what backward needs in z */
     const real *b_hh;     /* (G*H): b_hh, or b_ih + b_hh when z_in is NULL */
     const real *z_in;     /* row i at z_in + i*z_width*H: W_ih x_t + b_ih; NULL
-                           * when the tile holds W_ih x_t already (rnn.c
+                           * when the tile holds W_ih x_t already (the plan
                            * decides; only cells that read z_in may be fused) */
     real *z;              /* row i at z + i*z_width*H: the cell's cache (and
                            * the same as z_in when that is not NULL) */
@@ -68,6 +68,17 @@ LSTMF_INLINE void keep_h_for_backward(const FN(fwd_step) *st, int64_t i, int64_t
     if (i < st->n_next) vstream_upto(st->h_cache + i * st->h_cache_ld + j, h, n);
 }
 
+/* Row i's output at this step, or NULL when y is not wanted. */
+LSTMF_INLINE real *step_y(const FN(fwd_step) *st, int64_t i) {
+    return st->y ? st->y + seq_row(&st->seq, i) : NULL;
+}
+
+/* Where row i's h_t goes: the next step's h buffer while the row goes on,
+ * else its sample's final state. */
+LSTMF_INLINE real *step_h_out(const FN(fwd_step) *st, int64_t i) {
+    return i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + st->perm[i] * st->H;
+}
+
 /* One backward step, over whole rows. */
 typedef struct {
     int64_t H;
@@ -92,6 +103,15 @@ typedef struct {
     lstmf_seq state_seq;
 } FN(bwd_step);
 
+/* dLoss/dh_t of row i, units j .. j + n - 1: the gradient carried from step
+ * t+1 plus dy's (dy: row i's, NULL for none), kept in h_seq if wanted. */
+LSTMF_INLINE vreal total_dh(const FN(bwd_step) *st, int64_t i, const real *dy, int64_t j,
+                            int n) {
+    vreal dh = vload_upto(st->dh + i * st->H + j, n);
+    if (dy) dh += vload_upto(dy + j, n);
+    if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
+    return dh;
+}
 
 /* Column of gate g of unit j0 + u in a forward tile of blocks of U units
  * by G gates, each block's gates side by side: u / U * G * U + g * U +
@@ -101,8 +121,8 @@ LSTMF_INLINE int64_t tile_col(int64_t u, int g, int64_t U, int G) {
     return (u & ~(U - 1)) * G + g * U + (u & (U - 1));
 }
 
-/* The two epilogues; the cell's shape (gates, cache width, ...) is
- * lstmf_cell() in kernels.h. */
+/* The two epilogues; the cell's shape (gates, cache width, ...) is its
+ * registry row (registry.c). */
 typedef struct {
     /* tile: mr rows, row r at tile + r*tile_ld, holding nu units j0 + u
      * (0 <= u < nu) of one or more consecutive unit blocks: gate g of unit

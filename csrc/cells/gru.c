@@ -19,9 +19,7 @@ static void gru_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * 6 * H;
         const real *hp = st->h_prev + i * st->h_stride;
-        const int64_t sample = st->perm[i];
-        real *y = st->y ? st->y + seq_row(&st->seq, i) : NULL; /* NULL: not wanted */
-        real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
+        real *y = step_y(st, i), *h_out = step_h_out(st, i);
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
@@ -53,9 +51,7 @@ static void gru_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
         const real *dy = st->dy ? st->dy + seq_row(&st->seq, i) : NULL;
         for (int64_t j = 0; j < H; j += VLEN) {
             const int n = (int)(H - j);
-            vreal dh = vload_upto(st->dh + i * H + j, n);
-            if (dy) dh += vload_upto(dy + j, n);
-            if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
+            vreal dh = total_dh(st, i, dy, j, n);
             vreal rg = vload_upto(z + j, n), zg = vload_upto(z + H + j, n);
             vreal ng = vload_upto(z + 2 * H + j, n), hn = vload_upto(z + 3 * H + j, n);
             vreal dn = dh * (1 - zg) * (1 - ng * ng);

@@ -25,13 +25,10 @@
  * FMA ports with a 4-cycle latency keep in flight. */
 #define GEMM_ROW_PANELS (8 / GEMM_NV)
 /* Deep slices: every slice of K stores the MR x NR tile of C and reads it
- * back, and every micro-kernel call fills the FMA pipes anew. 512 against
- * 128 (interleaved A/Bs, Zen 4, two threads): training 2-9% faster with
- * AVX-512 (LSTM small 0.914, medium 0.979, large 0.963, GRU medium 0.943),
- * 4.5-7% with AVX2, 2-5.5% in float64; the large forward 0.949, the medium
- * one (K = H = 128: one slice either way) 1.004. 1024 against 512:
- * 0.98-1.008. A KC x NR slice of B then sits in L2 rather than L1, which
- * still feeds the NV loads per MR*NV FMAs of each k. */
+ * back, and every micro-kernel call fills the FMA pipes anew, so fewer,
+ * deeper slices do less of both. A KC x NR slice of B then sits in L2
+ * rather than L1, which still feeds the NV loads per MR*NV FMAs of each k;
+ * deeper still gains nothing more. */
 #define GEMM_KC 512
 #define GEMM_MC (16 * GEMM_MR)
 #define GEMM_NC (8 * GEMM_NR)

@@ -18,9 +18,7 @@ _Static_assert(GEMM_NV % 2 == 0, "narrow panels use half of the NV vectors");
  * times Bp: one packed K x NR panel, or, for the single-row kernel
  * (gemm_micro_row), nv / NV panels side by side, each bstride elements
  * after the one before. Two k steps per iteration: half the loop's pointer
- * and counter updates, which otherwise take issue slots from the FMAs
- * (about 5% faster at K = 64-128 with the panel in L1; 2-5% on the
- * forwards). */
+ * and counter updates, which otherwise take issue slots from the FMAs. */
 LSTMF_INLINE void micro_accumulate(vreal acc[GEMM_MR][ROW_NV], const int mr, const int nv,
                                    int64_t K, const real *A, int64_t rsa, int64_t csa,
                                    const real *Bp, int64_t bstride) {

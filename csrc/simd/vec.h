@@ -45,8 +45,7 @@ LSTMF_INLINE vreal vset1(real x) {
 /* Loads and stores of the first n < VLEN lanes, for row tails. With
  * AVX-512 and AVX2 one masked instruction; elsewhere a memcpy, which inside
  * a kernel is a call that makes the compiler spill every live vector around
- * it (measured: an LSTM epilogue 30% slower for the mere presence of the
- * tail path). */
+ * it, slowing the whole loop for the mere presence of the tail path. */
 #if defined(__AVX512F__) && VBYTES == 64
 #include <immintrin.h>
 #ifdef LSTMF_DTYPE_F64
@@ -148,7 +147,7 @@ LSTMF_INLINE void vstream_fence(void) {
  * every input vector, in order. log2(VLEN) perfect shuffles (vectors i and
  * i + VLEN/2 interleaved into 2i and 2i + 1) transpose a square; each is
  * one two-source permute on AVX-512 and AVX2. For packing weights, whose
- * transpose element by element took a forward's first 40% at one step. */
+ * transpose element by element would dominate a short call. */
 #ifdef LSTMF_DTYPE_F64
 #define VLANES_ (VBYTES / 8)
 #else

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 
 #define REQUIRE(cond)                                                               \
     do {                                                                            \

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 
 int ref_gates(int cell) {
     return cell == LSTMF_CELL_LSTM ? 4 : cell == LSTMF_CELL_GRU ? 3 : 1;

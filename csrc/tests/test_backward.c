@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "shapes.h"
 #include "tests.h"

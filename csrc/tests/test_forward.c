@@ -3,7 +3,7 @@
  * padded steps, guards, columns past H untouched (runner.c). */
 #include <stdio.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "shapes.h"
 #include "tests.h"

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "tests.h"
 

@@ -4,7 +4,7 @@
  * in test_forward.c and test_backward.c). */
 #include <stdio.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "tests.h"
 

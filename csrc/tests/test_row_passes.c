@@ -1,10 +1,11 @@
 /* A batch of one reads the weights in passes as wide as L1 allows
- * (rnn.c: row_panels): with the L1 size forced from none to ample, so that
+ * (step.h: row_panels): with the L1 size forced from none to ample, so that
  * every pass width of every variant runs, the outputs, final states and
  * every gradient are those of the widest passes, bit for bit. */
 #include <stdio.h>
 
-#include "rnn.h"
+#include "lstmf.h"
+#include "internal.h"
 #include "runner.h"
 #include "tests.h"
 

@@ -4,7 +4,7 @@
  * the arithmetic but not the machine gives LSTMF_ENOMEM. */
 #include <stdint.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "tests.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnn.h"
+#include "lstmf.h"
 #include "runner.h"
 #include "tests.h"
 

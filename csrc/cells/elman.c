@@ -5,7 +5,7 @@
 #include "cell.h"
 #include "../simd/activations.h"
 
-LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
+LSTMF_INLINE void elman_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
                                    real *tile, int64_t tile_ld, int64_t j0,
                                    int64_t nu, const int relu) {
     const int64_t H = st->H;
@@ -13,9 +13,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
         const int64_t i = i0 + r;
         const real *acc = tile + r * tile_ld;
         real *z = st->z + i * H;
-        const int64_t sample = st->perm[i];
-        real *y = st->y ? st->y + seq_row(&st->seq, i) : NULL; /* NULL: not wanted */
-        real *h_out = i < st->n_next ? st->h_out + i * st->h_stride : st->h_n + sample * H;
+        real *y = step_y(st, i), *h_out = step_h_out(st, i);
         for (int64_t u = 0; u < nu; u += VLEN) {
             const int n = (int)(nu - u);
             const int64_t j = j0 + u;
@@ -31,7 +29,7 @@ LSTMF_INLINE void rnn_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr,
     }
 }
 
-LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1,
+LSTMF_INLINE void elman_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1,
                                     const int relu) {
     const int64_t H = st->H;
     for (int64_t i = i0; i < i1; i++) {
@@ -39,9 +37,7 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
         const real *dy = st->dy ? st->dy + seq_row(&st->seq, i) : NULL;
         for (int64_t j = 0; j < H; j += VLEN) {
             const int n = (int)(H - j);
-            vreal dh = vload_upto(st->dh + i * H + j, n);
-            if (dy) dh += vload_upto(dy + j, n);
-            if (st->h_seq) vstore_upto(st->h_seq + seq_row(&st->state_seq, i) + j, dh, n);
+            vreal dh = total_dh(st, i, dy, j, n);
             vreal h = vload_upto(z + j, n);
             vreal dz = relu ? vselect(h > 0, dh, vset1(0)) : dh * (1 - h * h);
             vstore_upto(z + j, dz, n);
@@ -51,20 +47,20 @@ LSTMF_INLINE void rnn_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t 
 
 static void tanh_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
-    rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 0);
+    elman_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 0);
 }
 
 static void relu_forward_tile(const FN(fwd_step) *st, int64_t i0, int mr, real *tile,
                               int64_t tile_ld, int64_t j0, int64_t nu) {
-    rnn_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 1);
+    elman_forward_tile(st, i0, mr, tile, tile_ld, j0, nu, 1);
 }
 
 static void tanh_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
-    rnn_backward_rows(st, i0, i1, 0);
+    elman_backward_rows(st, i0, i1, 0);
 }
 
 static void relu_backward_rows(const FN(bwd_step) *st, int64_t i0, int64_t i1) {
-    rnn_backward_rows(st, i0, i1, 1);
+    elman_backward_rows(st, i0, i1, 1);
 }
 
 const FN(cell_ops) FN(rnn_tanh_cell) = {
