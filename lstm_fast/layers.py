@@ -139,7 +139,11 @@ class _KernelLayer:
         """Direction d's part of a state array ((2, B, H) when bidirectional)."""
         return state if state is None or not self.bidirectional else state[d]
 
-    def _run_backward(self, cache, dY, dh_n, dc_n, state_gradients=False, input_gradient=True):
+    def _run_backward(self, cache, dY, dh_n, dc_n, state_gradients, input_gradient, out):
+        """The public ``backward`` of every cell. `out` (parameter name ->
+        array), if given, receives the parameter gradients in place of
+        fresh arrays: a network passes views of its gradient buffer, which
+        the kernels then write directly."""
         if not isinstance(cache, _KernelCache) or cache.layer is not self:
             raise TypeError("cache must come from forward(..., training=True) of this layer")
         if cache.used:
@@ -151,8 +155,6 @@ class _KernelLayer:
         dY = None if dY is None else self._gradient(dY, "dY", (B, T, self.directions * H))
         dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
         dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
-        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
-                  "bias_ih": (G * H,), "bias_hh": (G * H,)}
         # The gradients, dX and a second one (bidirectional), the state
         # gradients asked for, and the kernels' own workspace (dX of the
         # packed rows, below one cache's size; dW, the packed W_hh, and the
@@ -164,8 +166,7 @@ class _KernelLayer:
                      * self.dtype.itemsize,
                      f"{type(self).__name__}.backward for X of shape {cache.x_shape}",
                      "use fewer sequences per call, or shorter ones")
-        grads = {name + suffix: np.empty(shapes[name], self.dtype)
-                 for suffix in self._suffixes() for name in PARAMS}
+        grads = self._parameter_gradients(out)
         if input_gradient:
             grads["X"] = np.empty((B, T, D), self.dtype)
         grads["h0"] = np.empty(state, self.dtype)
@@ -194,6 +195,25 @@ class _KernelLayer:
         self._spare = cache.buffers  # for the next training forward
         cache.buffers = []
         return grads
+
+    def _parameter_gradients(self, out):
+        """Parameter name -> the array backward writes its gradient into:
+        out's, checked before the cache is spent, or fresh ones."""
+        shapes = self._parameter_shapes()
+        shapes = {name + suffix: shapes[name] for suffix in self._suffixes() for name in PARAMS}
+        if out is None:
+            return {name: np.empty(shape, self.dtype) for name, shape in shapes.items()}
+        if sorted(out) != sorted(shapes):
+            raise ValueError(f"out must map exactly the parameter names {list(shapes)} to "
+                             f"arrays, got {sorted(out)}")
+        for name, shape in shapes.items():
+            array = out[name]
+            if not (isinstance(array, np.ndarray) and array.shape == shape
+                    and array.dtype == self.dtype and array.flags.c_contiguous
+                    and array.flags.writeable):
+                raise ValueError(f"out[{name!r}] must be a writeable C-contiguous "
+                                 f"{self.dtype.name} array of shape {shape}")
+        return dict(out)
 
     def trace(self, cache):
         """What the kernels computed at every step of a training forward:
@@ -368,7 +388,7 @@ class LSTM(_KernelLayer, LSTMBase):
         return Y, (h_n, c_n)
 
     def backward(self, cache, dY=None, dh_n=None, dc_n=None, *, state_gradients=False,
-                 input_gradient=True):
+                 input_gradient=True, out=None):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -392,6 +412,12 @@ class LSTM(_KernelLayer, LSTMBase):
             network's first layer, whose input is data, does not need it;
             without it the kernels skip a product per step (an LSTM's
             backward is about 10-15% faster at ``D = H / 8``).
+        out : dict of ndarray, optional
+            Arrays to write the parameter gradients into, one per parameter
+            name (``'weight_ih'``, ..., and the ``*_reverse`` ones of a
+            bidirectional layer), each C-contiguous, writeable, of the
+            layer's dtype and the parameter's shape; they are the arrays
+            returned under those names. None: fresh arrays.
 
         Returns
         -------
@@ -410,7 +436,7 @@ class LSTM(_KernelLayer, LSTMBase):
         ValueError
             If a gradient has the wrong shape.
         """
-        return self._run_backward(cache, dY, dh_n, dc_n, state_gradients, input_gradient)
+        return self._run_backward(cache, dY, dh_n, dc_n, state_gradients, input_gradient, out)
 
 
 class _SingleStateLayer(_KernelLayer):
@@ -451,7 +477,7 @@ class _SingleStateLayer(_KernelLayer):
         return Y, h_n
 
     def backward(self, cache, dY=None, dh_n=None, *, state_gradients=False,
-                 input_gradient=True):
+                 input_gradient=True, out=None):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -469,6 +495,9 @@ class _SingleStateLayer(_KernelLayer):
         input_gradient : bool, default=True
             Compute ``'X'``; False skips it (a first layer's), as in
             :meth:`LSTM.backward`.
+        out : dict of ndarray, optional
+            Arrays to write the parameter gradients into, as in
+            :meth:`LSTM.backward`.
 
         Returns
         -------
@@ -477,7 +506,7 @@ class _SingleStateLayer(_KernelLayer):
             ``'X'`` (unless `input_gradient` is False), ``'h0'`` (and the
             ``*_reverse`` parameters of a bidirectional layer).
         """
-        return self._run_backward(cache, dY, dh_n, None, state_gradients, input_gradient)
+        return self._run_backward(cache, dY, dh_n, None, state_gradients, input_gradient, out)
 
 
 class GRU(_SingleStateLayer, GRUBase):
