@@ -11,6 +11,7 @@
 #include "memory.h"
 #include "kernels.h"
 #include "omp_compat.h"
+#include "internal.h"
 
 #define DECLARE_VARIANTS(isa)                       \
     extern const lstmf_variant lstmf_variant_##isa##_f32; \
@@ -103,6 +104,12 @@ int64_t lstmf_l1d_bytes(void) {
 
 void lstmf_set_l1d_bytes(int64_t bytes) {
     __atomic_store_n(&l1d_bytes, bytes < 0 ? -1 : bytes, __ATOMIC_RELAXED);
+}
+
+int64_t lstmf_alloc_bytes_total;
+
+int64_t lstmf_scratch_bytes_allocated(void) {
+    return __atomic_load_n(&lstmf_alloc_bytes_total, __ATOMIC_RELAXED);
 }
 
 void lstmf_set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
@@ -217,6 +224,41 @@ int lstmf_cache_index_valid(const lstmf_shape *s, const int64_t *index) {
 
 static const lstmf_variant *variant_for(const lstmf_shape *s) {
     return variants[lstmf_isa_active()][s->dtype];
+}
+
+/* The arrays a forward (y only if wanted) or a backward (dx only if
+ * wanted) writes, in elements. */
+static int64_t call_output_elems(const lstmf_shape *s, int mode, int want) {
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
+    const int64_t states = lstmf_mul(info.has_cell_state ? 2 : 1, lstmf_mul(B, H));
+    if (mode != LSTMF_MODE_BACKWARD)
+        return lstmf_add(states, want ? lstmf_mul(lstmf_mul(B, T), H) : 0);
+    const int64_t GH = lstmf_mul(info.gates, H);
+    const int64_t params = lstmf_mul(GH, lstmf_add(lstmf_add(D, H), 2));
+    return lstmf_add(lstmf_add(params, states), want ? lstmf_mul(lstmf_mul(B, T), D) : 0);
+}
+
+int lstmf_call_bytes(const lstmf_shape *s, const int64_t *lengths, int mode, int want_y_or_dx,
+                     int nthreads, lstmf_call_size *out) {
+    if (!out || !shape_ok(s) || mode < LSTMF_MODE_INFERENCE || mode > LSTMF_MODE_BACKWARD)
+        return LSTMF_EINVAL;
+    const int64_t N = lstmf_packed_rows(s, lengths);
+    if (N < 0) return LSTMF_EINVAL;
+    const int64_t elem = s->dtype == LSTMF_F64 ? 8 : 4;
+    const int keeps_cache = mode != LSTMF_MODE_INFERENCE;
+    lstmf_call_size r;
+    r.packed_rows = N;
+    r.cache_bytes = keeps_cache ? lstmf_mul(lstmf_cache_elems(s, N), elem) : 0;
+    r.index_bytes = keeps_cache ? lstmf_mul(lstmf_cache_index_elems(s), 8) : 0;
+    r.workspace_bytes = variant_for(s)->call_workspace_bytes(s, N, mode, want_y_or_dx != 0,
+                                                             nthreads < 1 ? 1 : nthreads);
+    r.output_bytes = lstmf_mul(call_output_elems(s, mode, want_y_or_dx != 0), elem);
+    const int64_t sizes[] = {r.cache_bytes, r.index_bytes, r.workspace_bytes, r.output_bytes};
+    for (int i = 0; i < 4; i++)
+        if (sizes[i] < 0 || sizes[i] > MAX_BYTES) return LSTMF_EINVAL;
+    *out = r;
+    return LSTMF_OK;
 }
 
 int lstmf_forward(const lstmf_shape *s, const lstmf_weights *w, const void *x,

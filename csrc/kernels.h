@@ -3,6 +3,7 @@
 #define LSTMF_KERNELS_H
 
 #include "rnn.h"
+#include "cells/registry.h"
 
 typedef struct {
     int (*forward)(const lstmf_shape *s, const lstmf_weights *w, const void *x,
@@ -20,10 +21,14 @@ typedef struct {
                        const void *x, const void *coef, const void *intercept,
                        int64_t n_out, void *out, void *workspace);
     int64_t (*stream_workspace_bytes)(int n_layers, const lstmf_stream_layer *layers);
+    /* Scratch bytes of a call on packed_rows rows (lstmf_call_bytes). */
+    int64_t (*call_workspace_bytes)(const lstmf_shape *s, int64_t packed_rows, int mode,
+                                    int want_y_or_dx, int nthreads);
 } lstmf_variant;
 
 /* What the time loop needs to know of a cell, besides its two epilogues
- * (cells/cell.h); the same for every variant. gates == 0: unknown cell. */
+ * (cells/cell.h): its registry row (cells/registry.c), the same for every
+ * variant. gates == 0: unknown cell. */
 typedef struct {
     int gates;                 /* weight rows per hidden unit */
     int has_cell_state;        /* a second state c beside h (LSTM) */
@@ -33,15 +38,10 @@ typedef struct {
 } lstmf_cell_info;
 
 static inline lstmf_cell_info lstmf_cell(int cell) {
-    switch (cell) {
-        case LSTMF_CELL_LSTM: return (lstmf_cell_info){4, 1, 4, 0, 0};
-        case LSTMF_CELL_RNN_TANH:
-        case LSTMF_CELL_RNN_RELU: return (lstmf_cell_info){1, 0, 1, 0, 0};
-        /* GRU rows keep r, z, n and W_hn h + b_hn in the forward, then dZ
-         * of the input projection and of the recurrent product. */
-        case LSTMF_CELL_GRU: return (lstmf_cell_info){3, 0, 6, 1, 1};
-        default: return (lstmf_cell_info){0, 0, 0, 0, 0};
-    }
+    const lstmf_cell_row *row = lstmf_cell_row_of(cell);
+    if (!row) return (lstmf_cell_info){0, 0, 0, 0, 0};
+    return (lstmf_cell_info){row->desc.gates, row->desc.has_cell_state, row->desc.z_width,
+                             row->separate_recurrent_dz, row->direct_dh};
 }
 
 #endif

@@ -19,11 +19,16 @@ static inline int64_t lstmf_add(int64_t a, int64_t b) {
     return a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) ? -1 : r;
 }
 
+/* Bytes lstmf_alloc has been asked for since the process started (a
+ * relaxed counter: the C tests check lstmf_call_bytes against it). */
+extern int64_t lstmf_alloc_bytes_total;
+
 /* NULL for a negative size: an overflowed count must fail, never become a
  * small buffer. */
 static inline void *lstmf_alloc(int64_t bytes) {
     if (bytes < 0) return NULL;
     if (bytes == 0) bytes = LSTMF_ALIGN;
+    __atomic_fetch_add(&lstmf_alloc_bytes_total, bytes, __ATOMIC_RELAXED);
 #ifdef _WIN32
     return _aligned_malloc((size_t)bytes, LSTMF_ALIGN);
 #else

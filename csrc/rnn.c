@@ -93,12 +93,27 @@ static void hold_splits(void) {
  * threads' L2 halves stay where they are used (parts claimed one at a time
  * from a shared counter took an RNN's B = 1, H = 512 forward from 0.65x to
  * 1.04x the one-thread time). */
-static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
-                                int64_t parts) {
+static int column_split_possible(int nthreads, int64_t B, int64_t K, int64_t GH,
+                                 int64_t parts) {
     if (nthreads < 2 || B > GEMM_MR || parts < 2) return 0;
     if ((double)B * K * GH < 1.5e5) return 0;
-    if (splits_on_hold()) return 0;
     return nthreads < parts ? nthreads : (int)parts;
+}
+
+static int column_split_threads(int nthreads, int64_t B, int64_t K, int64_t GH,
+                                int64_t parts) {
+    return splits_on_hold() ? 0 : column_split_possible(nthreads, B, K, GH, parts);
+}
+
+/* Elements of the forward's per-thread tiles: enough for either way of
+ * splitting, so that the size does not depend on whether splits are on
+ * hold. */
+static int64_t forward_tiles_elems(int nthreads, int64_t B, int64_t D, int64_t H, int G) {
+    const int split = column_split_possible(nthreads, B, D + H, G * H, recurrent_blocks(G, H));
+    const int nt = loop_threads(nthreads, B, H, G);
+    const int64_t by_rows = lstmf_mul(step_tile_elems(G, (B + nt - 1) / nt), nt);
+    const int64_t by_cols = split ? lstmf_mul(step_tile_elems(G, B), split) : 0;
+    return by_rows > by_cols ? by_rows : by_cols;
 }
 
 /* Column-split steps meet at barriers, so a thread that loses its core (more
@@ -235,7 +250,7 @@ static int rnn_forward(const lstmf_shape *s, const lstmf_weights *w,
     const int nt = split_units ? split_units : loop_threads(nthreads, B, H, G);
     const int64_t rows_per_thread = split_units ? B : (B + nt - 1) / nt;
     const int64_t tile_elems = step_tile_elems(G, rows_per_thread);
-    real *tiles = lstmf_alloc_n(lstmf_mul(tile_elems, nt), sizeof(real));
+    real *tiles = lstmf_alloc_n(forward_tiles_elems(nthreads, B, D, H, G), sizeof(real));
     if (!tiles) goto nomem_packed;
     int votes[2] = {0, 0}; /* end_split_step */
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -506,12 +521,12 @@ static int rnn_backward(const lstmf_shape *s, const lstmf_weights *w,
      * 8 columns wide. Each element is the same sum in the same order, so
      * the same bits. */
     if (!info.separate_recurrent_dz) {
-        if (FN(gemm_sum_b)(DH, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads))
+        if (FN(gemm_sum_b)(DH, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads, NULL))
             goto done;
         memcpy(g->b_hh, g->b_ih, sizeof(real) * GH);
-    } else if (FN(gemm_sum_b)(D, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads) ||
+    } else if (FN(gemm_sum_b)(D, GH, N, xh, 1, DH, z, ZW, 1, dwt, GH, g->b_ih, nthreads, NULL) ||
                FN(gemm_sum_b)(H, GH, N, xh + D, 1, DH, z + zh, ZW, 1, dwt + D * GH, GH,
-                              g->b_hh, nthreads)) {
+                              g->b_hh, nthreads, NULL)) {
         goto done;
     }
     transpose(dwt, D, GH, (real *)g->w_ih, D);
@@ -525,6 +540,42 @@ done:
     lstmf_free(dxp);
     lstmf_free(dwt);
     return status;
+}
+
+/* Bytes of every scratch allocation a call makes (forward or backward as
+ * `mode` says), as the calls below allocate them. */
+static int64_t call_workspace_bytes(const lstmf_shape *s, int64_t N, int mode, int want,
+                                    int nthreads) {
+    const lstmf_cell_info info = lstmf_cell(s->cell);
+    const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
+    const int G = info.gates;
+    const int64_t GH = G * H, ZW = info.z_width * H, sz = sizeof(real);
+    if (mode == LSTMF_MODE_BACKWARD) {
+        const int in_place = N == B * T || !want;
+        int64_t e = lstmf_mul(2 * B, H);
+        e = lstmf_add(e, FN(gemm_packed_b_elems)(GH, H));
+        e = lstmf_add(e, want ? FN(gemm_packed_b_elems)(GH, D) : 0);
+        e = lstmf_add(e, in_place ? 0 : lstmf_mul(N, D));
+        e = lstmf_add(e, lstmf_mul(GH, D + H));
+        if (info.separate_recurrent_dz)
+            e = lstmf_add(e, lstmf_add(FN(gemm_sum_b_scratch_elems)(D, GH, N, nthreads),
+                                       FN(gemm_sum_b_scratch_elems)(H, GH, N, nthreads)));
+        else
+            e = lstmf_add(e, FN(gemm_sum_b_scratch_elems)(D + H, GH, N, nthreads));
+        return lstmf_mul(e, sz);
+    }
+    const int training = mode == LSTMF_MODE_TRAINING, fuse = step_fuses_input(info);
+    const int x_in_place = !training && N == B * T;
+    int64_t e = training || x_in_place ? 0 : lstmf_mul(N, D);
+    e = lstmf_add(e, training || fuse ? 0 : lstmf_mul(B, ZW));
+    e = lstmf_add(e, lstmf_mul(3 * B, H));
+    e = lstmf_add(e, FN(recurrent_packed_elems)(G, H, H));
+    e = lstmf_add(e, fuse ? lstmf_add(FN(recurrent_packed_elems)(G, H, D), GH)
+                          : FN(gemm_packed_b_elems)(D, GH));
+    e = lstmf_add(e, forward_tiles_elems(nthreads, B, D, H, G));
+    const int64_t col_map = lstmf_mul(recurrent_blocks(G, H), G * recurrent_unit_block(G));
+    int64_t bytes = lstmf_add(lstmf_mul(e, sz), lstmf_mul(fuse ? 2 * col_map : col_map, 8));
+    return lstmf_add(bytes, training ? 0 : lstmf_mul(lstmf_index_elems(B, T), 8));
 }
 
 static int forward_entry(const lstmf_shape *s, const lstmf_weights *w,
@@ -543,5 +594,5 @@ static int backward_entry(const lstmf_shape *s, const lstmf_weights *w,
 
 const lstmf_variant FN(lstmf_variant) = {
     forward_entry, backward_entry, FN(stream_pack), FN(stream_packed_elems),
-    FN(stream_step), FN(stream_workspace_bytes),
+    FN(stream_step), FN(stream_workspace_bytes), call_workspace_bytes,
 };

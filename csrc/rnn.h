@@ -71,6 +71,37 @@ typedef struct {
     void *h_seq, *c_seq;
 } lstmf_grads;
 
+/* The cell registry: one table, one row per cell (csrc/cells/registry.c). */
+typedef struct {
+    const char *name;            /* "lstm", "gru", "rnn_tanh", "rnn_relu" (the Python names) */
+    int gates;                   /* weight rows per hidden unit: 4, 3, 1 */
+    int has_cell_state;          /* c beside h (LSTM) */
+    int z_width;                 /* H-wide columns of a cached row */
+    int n_gate_names;            /* leading cached columns that are named gate activations */
+    const char *gate_names[4];   /* LSTM i f g o; GRU r z n; RNN none */
+} lstmf_cell_desc;
+int lstmf_cell_count(void);                           /* cells are ids 0 .. count-1 */
+const lstmf_cell_desc *lstmf_cell_describe(int cell); /* NULL for an unknown id */
+
+/* One size query: every byte a call needs, from the same plan the call uses. */
+enum { LSTMF_MODE_INFERENCE = 0, LSTMF_MODE_TRAINING = 1, LSTMF_MODE_BACKWARD = 2 };
+typedef struct {
+    int64_t packed_rows;     /* sum of lengths */
+    int64_t cache_bytes;     /* training cache (LSTMF_MODE_TRAINING/BACKWARD), else 0 */
+    int64_t index_bytes;     /* cache index (int64s), training/backward, else 0 */
+    int64_t workspace_bytes; /* the kernels' own peak scratch for this call (packed weights,
+                              * tiles, gathered x, ...) */
+    int64_t output_bytes;    /* forward: y (if want_y), h_n, c_n; backward: dW, db, dh0, dc0,
+                              * dx (if want_dx) */
+} lstmf_call_size;
+/* LSTMF_OK, or LSTMF_EINVAL (bad shape/lengths, or a size past the 2^60 limit). lengths may
+ * be NULL. workspace_bytes is that of a call on nthreads threads (< 1: one), as
+ * lstmf_get_num_threads() gives the calls. Outputs count the elements the call writes: y
+ * as B*T*H (with y_ld > H the rest of each row belongs to another call), dW and db as
+ * both W_ih, W_hh and b_ih, b_hh; the optional h_seq, c_seq are not counted. */
+int lstmf_call_bytes(const lstmf_shape *s, const int64_t *lengths, int mode, int want_y_or_dx,
+                     int nthreads, lstmf_call_size *out);
+
 /* Number of gates of a cell (LSTM: 4, GRU: 3, RNN: 1), or 0 for an unknown cell. */
 int lstmf_cell_gates(int cell);
 /* Number of recurrent states: 2 for the LSTM (h and c), 1 for the others. */

@@ -95,10 +95,47 @@ static void add_column_sums(int64_t kc, int64_t nc, const real *Bp, real *sums) 
     }
 }
 
+/* How gemm_sum_b divides a product among threads: nt threads owning
+ * ranges of C's columns (split_n) or of its rows, in blocks of at most
+ * mc_max rows, each with a packed copy of a KC x NC block of B (b_elems,
+ * a whole number of cache lines). */
+typedef struct {
+    int nt, split_n;
+    int64_t n_vecs, m_panels, mc_max, b_elems;
+} sum_b_plan;
+
+static sum_b_plan plan_sum_b(int64_t M, int64_t N, int64_t K, int nthreads) {
+    sum_b_plan p;
+    p.nt = nthreads < 1 ? 1 : nthreads;
+    /* Small products are not worth waking the other threads for. */
+    if ((double)M * N * K < 2e5) p.nt = 1;
+
+    /* Each thread owns a contiguous range of C's columns, in whole vectors,
+     * when there is a panel's worth (NR) or more for each: then every
+     * thread packs and reads only its columns of B, the large operand.
+     * Otherwise it owns whole MR-row panels, as even as panels allow, taken
+     * in blocks of at most MC rows, so that no thread is left a short last
+     * block. */
+    p.n_vecs = (N + VLEN - 1) / VLEN;
+    p.m_panels = (M + GEMM_MR - 1) / GEMM_MR;
+    p.split_n = p.n_vecs >= (int64_t)p.nt * GEMM_NV;
+    if (!p.split_n && p.nt > p.m_panels) p.nt = (int)p.m_panels;
+    p.mc_max = MIN(GEMM_MC, (p.split_n ? p.m_panels : (p.m_panels + p.nt - 1) / p.nt) * GEMM_MR);
+    const int64_t kc_max = MIN(K, GEMM_KC), nc_max = MIN(N, GEMM_NC);
+    p.b_elems = (FN(gemm_packed_b_elems)(kc_max, nc_max) + 63) / 64 * 64;
+    return p;
+}
+
+int64_t FN(gemm_sum_b_scratch_elems)(int64_t M, int64_t N, int64_t K, int nthreads) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    const sum_b_plan p = plan_sum_b(M, N, K, nthreads);
+    return lstmf_mul(p.b_elems, p.nt);
+}
+
 int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
                    const real *A, int64_t rsa, int64_t csa,
                    const real *B, int64_t rsb, int64_t csb,
-                   real *C, int64_t ldc, real *b_sums, int nthreads) {
+                   real *C, int64_t ldc, real *b_sums, int nthreads, real *scratch) {
     if (M <= 0 || N <= 0) return 0;
     for (int64_t j = 0; j < N; j++) b_sums[j] = 0;
     if (K <= 0) {
@@ -106,35 +143,22 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = 0;
         return 0;
     }
-    int nt = nthreads < 1 ? 1 : nthreads;
-    /* Small products are not worth waking the other threads for. */
-    if ((double)M * N * K < 2e5) nt = 1;
-
-    /* Each thread owns a contiguous range of C's columns, in whole vectors,
-     * when there is a panel's worth (NR) or more for each: then every
-     * thread packs and reads only its columns of B, the large operand.
-     * Otherwise it owns whole MR-row panels, as even as panels allow, taken
-     * in blocks of at most MC rows. (Equal numbers of equal blocks dealt
-     * out in turn left one thread a short last block: at the medium
-     * shape's weight gradient, M = 512, 270 rows against 242.) */
-    const int64_t n_vecs = (N + VLEN - 1) / VLEN, m_panels = (M + GEMM_MR - 1) / GEMM_MR;
-    const int split_n = n_vecs >= (int64_t)nt * GEMM_NV;
-    if (!split_n && nt > m_panels) nt = (int)m_panels;
-    const int64_t mc_max = MIN(GEMM_MC, (split_n ? m_panels : (m_panels + nt - 1) / nt) * GEMM_MR);
+    const sum_b_plan plan = plan_sum_b(M, N, K, nthreads);
+    const int nt = plan.nt, split_n = plan.split_n;
+    const int64_t n_vecs = plan.n_vecs, m_panels = plan.m_panels, mc_max = plan.mc_max;
+    const int64_t b_elems = plan.b_elems;
 
     /* Each thread packs its own copy of every B block it reads (cheap next
      * to the products: one copy per 2*mc flops) so the threads never wait
      * for each other. A is read in place, whatever its strides: the
-     * micro-kernel broadcasts each of its elements from where it is. (As
-     * [x, h]^T in the weight gradients, a column-major A, packing its
-     * MR-row panels cost each thread a copy of all of A per KC-deep slice:
-     * without it the training steps at the benchmark's shapes took 1.5-6%
-     * less time on Zen 4.) Buffers come before the parallel region, so that
-     * a failure is reported instead of half-computing C. */
-    const int64_t kc_max = MIN(K, GEMM_KC), nc_max = MIN(N, GEMM_NC);
-    const int64_t b_elems = (FN(gemm_packed_b_elems)(kc_max, nc_max) + 63) / 64 * 64;
-    real *scratch = lstmf_alloc_n(lstmf_mul(b_elems, nt), sizeof(real));
-    if (!scratch) return -1;
+     * micro-kernel broadcasts each of its elements from where it is, where
+     * packing A's MR-row panels (a column-major A, as [x, h]^T in the
+     * weight gradients) would copy all of A per thread and KC-deep slice.
+     * The caller's scratch, or buffers allocated before the parallel
+     * region, so that a failure is reported instead of half-computing C. */
+    real *own = scratch ? NULL : lstmf_alloc_n(lstmf_mul(b_elems, nt), sizeof(real));
+    if (!scratch && !own) return -1;
+    if (!scratch) scratch = own;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -169,6 +193,6 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
             }
         }
     }
-    lstmf_free(scratch);
+    lstmf_free(own);
     return 0;
 }

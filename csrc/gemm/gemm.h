@@ -16,11 +16,14 @@
  * out of its weight-gradient GEMM, which reads every element of dZ anyway.
  * Runs on up to nthreads OpenMP threads; the result does not depend on the
  * thread count (every element is summed in the same order by one thread).
- * Returns 0, or -1 if its packing buffers could not be allocated. */
+ * scratch: gemm_sum_b_scratch_elems(M, N, K, nthreads) elements, 64-byte
+ * aligned, for its packing buffers, or NULL for it to allocate them.
+ * Returns 0, or -1 if those could not be allocated. */
 int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
                    const real *A, int64_t rsa, int64_t csa,
                    const real *B, int64_t rsb, int64_t csb,
-                   real *C, int64_t ldc, real *b_sums, int nthreads);
+                   real *C, int64_t ldc, real *b_sums, int nthreads, real *scratch);
+int64_t FN(gemm_sum_b_scratch_elems)(int64_t M, int64_t N, int64_t K, int nthreads);
 
 /* Packs B (K x N, strides rsb/csb) into ceil(N/NR) panels of K x NR,
  * panel p at Bp + p*K*NR, element (k, n) at [k*NR + n]; columns past N are

@@ -21,6 +21,7 @@ static const struct {
     {"forward_without_y", test_forward_without_y}, {"isa_agree", test_isa_agree},
     {"stream", test_stream},   {"row_passes", test_row_passes},
     {"invalid", test_invalid}, {"sizes", test_sizes},
+    {"registry", test_registry}, {"call_bytes", test_call_bytes},
 };
 #define N_GROUPS (int)(sizeof groups / sizeof groups[0])
 

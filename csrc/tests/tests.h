@@ -11,5 +11,7 @@ void test_stream(void);    /* test_stream.c */
 void test_row_passes(void); /* test_row_passes.c */
 void test_invalid(void);   /* test_invalid.c */
 void test_sizes(void);     /* test_sizes.c */
+void test_registry(void);  /* test_call_bytes.c */
+void test_call_bytes(void); /* test_call_bytes.c */
 
 #endif
