@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _core
+
 __all__ = ["LSTMBase", "GRUBase", "RNNBase", "PARAMS", "check_memory"]
 
 # A direction's parameters; the reverse direction's carry the suffix
@@ -151,7 +153,8 @@ def _to_numpy(value):
 class RecurrentLayerBase:
     """Parameters, validation and torch conversion of one recurrent layer.
 
-    Subclasses set ``gates`` (the weight matrices have ``gates * H`` rows),
+    Subclasses set ``gates`` (the weight matrices have ``gates * H`` rows;
+    from the kernels' cell table, ``_core.CELLS``),
     ``torch_name`` (the matching torch.nn class) and say which torch
     ``mode`` they stand for.
     """
@@ -437,7 +440,7 @@ class RecurrentLayerBase:
 class LSTMBase(RecurrentLayerBase):
     """An LSTM layer's parameters: gates i, f, g, o."""
 
-    gates = 4
+    gates = _core.CELLS["lstm"].gates
     torch_name = "LSTM"
 
     @classmethod
@@ -450,7 +453,7 @@ class LSTMBase(RecurrentLayerBase):
 class GRUBase(RecurrentLayerBase):
     """A GRU layer's parameters: gates r, z, n."""
 
-    gates = 3
+    gates = _core.CELLS["gru"].gates
     torch_name = "GRU"
 
     @classmethod
@@ -463,7 +466,7 @@ class GRUBase(RecurrentLayerBase):
 class RNNBase(RecurrentLayerBase):
     """A plain RNN layer's parameters: one gate, tanh or relu."""
 
-    gates = 1
+    gates = _core.CELLS["rnn_tanh"].gates  # rnn_relu's too
     torch_name = "RNN"
     NONLINEARITIES = ("tanh", "relu")
 

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _core
 from ._layer_base import PARAMS, check_memory, parameter_shapes
 from .layers import GRU, LSTM, RNN
 
@@ -37,7 +38,7 @@ class CellSpec(NamedTuple):
 
 #: Recurrent cells by name; a new cell (GRU, RNN) is one entry here.
 CELLS = {
-    "lstm": CellSpec(LSTM, forget_gate=1),
+    "lstm": CellSpec(LSTM, forget_gate=_core.CELLS["lstm"].gate_names.index("f")),
     "gru": CellSpec(GRU),
     "rnn": CellSpec(RNN),
 }
