@@ -4,7 +4,10 @@
 This module checks that every array has the exact dtype, shape and
 C-contiguity the kernels expect, turns it into a pointer and calls C with the
 GIL released. It converts nothing and computes nothing: conversions and
-user-facing validation belong to lstm_fast.layers.
+user-facing validation belong to lstm_fast.layers. What the kernels know
+and Python needs comes from them here: the cells (CELLS, from the C cell
+table), every byte a call needs (call_bytes) and views of a training cache
+(cache_arrays).
 """
 from collections import namedtuple
 
@@ -400,7 +403,8 @@ def cache_arrays(str cell, tuple x_shape, int64_t hidden, buffer, cache_index,
         c = buffer[view["c"]:view["c"] + rows * H].reshape(rows, H)
     # The index: perm (B), batch_sizes (T), off (T + 1), row_len (B).
     B, T = s.batch, s.steps
-    perm, off, row_len = cache_index[:B], cache_index[B + T:B + 2 * T + 1], cache_index[B + 2 * T + 1:]
+    perm, off = cache_index[:B], cache_index[B + T:B + 2 * T + 1]
+    row_len = cache_index[B + 2 * T + 1:]
     packed = np.arange(rows)
     t = np.searchsorted(off, packed, side="right") - 1  # the step of each packed row
     rank = packed - off[t]                              # its rank within that step

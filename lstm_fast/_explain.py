@@ -15,9 +15,11 @@ _TITLES = {
     "c": "cell state c", "h": "hidden state h",
     "r": "reset gate r", "z": "update gate z", "n": "new gate n",
 }
-# Every cell's gates, in the kernels' table order, then the states.
+# Every cell's gates, in the kernels' table order, then the states; a gate
+# without a title above is shown by its name.
 _ORDER = tuple(dict.fromkeys(name for cell in _core.CELLS.values()
                              for name in cell.gate_names)) + ("c", "h")
+_TITLES = {name: _TITLES.get(name, f"gate {name}") for name in _ORDER}
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
