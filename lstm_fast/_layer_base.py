@@ -8,6 +8,7 @@ The layers of :mod:`lstm_fast.layers` (the C kernels) and of
 """
 
 import copy
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -132,6 +133,13 @@ def parameter_shapes(gates, input_size, hidden_size):
             "bias_ih": (G * H,), "bias_hh": (G * H,)}
 
 
+def parameter_count(gates, input_size, hidden_size):
+    """Number of one direction's parameters, a Python integer (exact,
+    whatever the sizes)."""
+    return sum(math.prod(shape)
+               for shape in parameter_shapes(gates, input_size, hidden_size).values())
+
+
 class _GivenParameters:
     """Stands for random_state when a layer is built over its caller's
     arrays (RecurrentLayerBase._over): nothing is drawn."""
@@ -205,7 +213,7 @@ class RecurrentLayerBase:
     def _draw_parameters(self, random_state):
         H, D, G = self.hidden_size, self.input_size, self.gates
         # The parameters, plus the float64 draw of the largest one.
-        check_memory(self.directions * G * H * (D + H + 2) * self.dtype.itemsize
+        check_memory(self.directions * parameter_count(G, D, H) * self.dtype.itemsize
                      + G * H * max(D, H) * 8,
                      f"{type(self).__name__}(input_size={D}, hidden_size={H}) "
                      f"(its parameters)", "use a smaller hidden_size")

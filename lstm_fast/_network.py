@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._layer_base import PARAMS, check_memory, parameter_shapes
+from ._layer_base import PARAMS, check_memory, parameter_count, parameter_shapes
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "RecurrentNetwork"]
@@ -153,7 +153,7 @@ class RecurrentNetwork:
         total, d = 0, int(n_features)
         for h in hidden_layer_sizes:
             h = int(h)
-            total += directions * gates * h * (d + h + 2)
+            total += directions * parameter_count(gates, d, h)
             d = directions * h
         return total + (d + 1) * int(n_outputs)
 
