@@ -353,22 +353,22 @@ class RecurrentLayerBase:
         H = weight_hh.shape[1]
         D = weight_ih.shape[1]
         expected = parameter_shapes(cls.gates, D, H)
-        layer = cls(D, H, dtype=dtype, random_state=0, bidirectional=bidirectional,
-                    **init_kwargs)
+        arrays = {}
         for suffix in suffixes:
             for name in PARAMS:
                 key = name + tag + suffix
                 if key in state:
-                    value = np.array(_to_numpy(state[key]), dtype=layer.dtype)
+                    value = np.array(_to_numpy(state[key]), dtype=dtype)
                 elif name.startswith("bias"):
-                    value = np.zeros(expected[name], dtype=layer.dtype)
+                    value = np.zeros(expected[name], dtype=dtype)
                 if value.shape != expected[name]:
                     raise ValueError(
                         f"inconsistent {kind} weight shapes: {key} has shape {value.shape}, "
                         f"expected {expected[name]}"
                     )
-                setattr(layer, name + suffix, value)
-        return layer
+                arrays[name + suffix] = value
+        return cls._over(arrays, D, H, dtype=dtype, bidirectional=bidirectional,
+                         **init_kwargs)
 
     def to_torch_state_dict(self):
         """Parameters as a state dict that the torch module's ``load_state_dict`` accepts.
