@@ -4,8 +4,13 @@
 This module checks that every array has the exact dtype, shape and
 C-contiguity the kernels expect, turns it into a pointer and calls C with the
 GIL released. It converts nothing and computes nothing: conversions and
-user-facing validation belong to lstm_fast.layers.
+user-facing validation belong to lstm_fast.layers. What the kernels know
+and Python needs comes from them here: the cells (CELLS, from the C cell
+table), every byte a call needs (call_bytes) and views of a training cache
+(cache_arrays).
 """
+from collections import namedtuple
+
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
@@ -26,10 +31,6 @@ cdef extern from "lstmf.h" nogil:
         LSTMF_ENONFINITE
         LSTMF_F32
         LSTMF_F64
-        LSTMF_CELL_LSTM
-        LSTMF_CELL_RNN_TANH
-        LSTMF_CELL_RNN_RELU
-        LSTMF_CELL_GRU
         LSTMF_N_ISA
     ctypedef struct lstmf_shape:
         int cell
@@ -60,8 +61,27 @@ cdef extern from "lstmf.h" nogil:
         int64_t c
         int64_t z_width
     int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_view *view)
-    int lstmf_cell_gates(int cell)
-    int lstmf_cell_states(int cell)
+    ctypedef struct lstmf_cell_desc:
+        const char *name
+        int gates
+        int has_cell_state
+        int z_width
+        int n_gate_names
+        const char *gate_names[4]
+    int lstmf_cell_count()
+    const lstmf_cell_desc *lstmf_cell_describe(int cell)
+    enum:
+        LSTMF_MODE_INFERENCE
+        LSTMF_MODE_TRAINING
+        LSTMF_MODE_BACKWARD
+    ctypedef struct lstmf_call_size:
+        int64_t packed_rows
+        int64_t cache_bytes
+        int64_t index_bytes
+        int64_t workspace_bytes
+        int64_t output_bytes
+    int lstmf_call_bytes(const lstmf_shape *s, const int64_t *lengths, int mode,
+                         int want_y_or_dx, int nthreads, lstmf_call_size *out)
     int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths)
     int64_t lstmf_cache_elems(const lstmf_shape *s, int64_t packed_rows)
     int64_t lstmf_cache_index_elems(const lstmf_shape *s)
@@ -95,8 +115,29 @@ cdef extern from "lstmf.h" nogil:
     int lstmf_get_num_threads()
     int lstmf_openmp_version()
 
-CELLS = {"lstm": LSTMF_CELL_LSTM, "gru": LSTMF_CELL_GRU, "rnn_tanh": LSTMF_CELL_RNN_TANH,
-         "rnn_relu": LSTMF_CELL_RNN_RELU}
+Cell = namedtuple("Cell", "id name gates has_cell_state z_width gate_names")
+Cell.__doc__ = """A cell as the kernels' registry describes it (csrc/rnn.h,
+lstmf_cell_desc): its id, name, gate blocks of its weights, whether it has
+a cell state c beside h, the H-wide columns of its cached row, and the
+names of the leading ones that are gate activations (trace)."""
+
+
+def _cell_table():
+    cdef const lstmf_cell_desc *d
+    table = {}
+    for cell in range(lstmf_cell_count()):
+        d = lstmf_cell_describe(cell)
+        name = d.name.decode()
+        table[name] = Cell(cell, name, d.gates, bool(d.has_cell_state), d.z_width,
+                           tuple(d.gate_names[k].decode() for k in range(d.n_gate_names)))
+    return table
+
+
+#: The kernels' cells by name (Cell); what Python knows of a cell comes from here.
+CELLS = _cell_table()
+_CELL_IDS = {name: cell.id for name, cell in CELLS.items()}
+_MODES = {"inference": LSTMF_MODE_INFERENCE, "training": LSTMF_MODE_TRAINING,
+          "backward": LSTMF_MODE_BACKWARD}
 _DTYPES = {np.dtype(np.float32): LSTMF_F32, np.dtype(np.float64): LSTMF_F64}
 
 
@@ -187,44 +228,38 @@ cdef void *_optional(object arr, str name, object dtype, tuple shape) except? NU
     return _ptr(arr, name, dtype, shape)
 
 
-cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, int64_t hidden) except -1:
-    if cell not in CELLS:
+cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, object hidden) except -1:
+    """Fill s, or raise: ValueError/TypeError for a bad cell, dtype or
+    shape, MemoryError for a shape whose buffers the kernels refuse to size
+    (csrc/dispatch.c, sizes_fit: past 2**60 bytes)."""
+    if cell not in _CELL_IDS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
-    if np.dtype(dtype) not in _DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype).name}")
+    dtype = np.dtype(dtype)
+    if dtype not in _DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype.name}")
     if len(x_shape) != 3 or min(x_shape) < 1 or hidden < 1:
         raise ValueError(f"X must have shape (batch, steps, features) with every size >= 1, got {x_shape}")
-    _check_counts(x_shape, hidden)
-    s.cell = CELLS[cell]
-    s.dtype = _DTYPES[np.dtype(dtype)]
-    s.batch, s.steps, s.input_size = x_shape
-    s.hidden_size = hidden
+    s.cell = _CELL_IDS[cell]
+    s.dtype = _DTYPES[dtype]
     s.y_ld = 0
     s.reverse = 0
+    cdef lstmf_call_size size
+    try:
+        s.batch, s.steps, s.input_size = x_shape
+        s.hidden_size = hidden
+    except OverflowError:  # past int64: refused like any shape too large to size
+        return _too_large(x_shape, hidden)
+    # The cheapest size query the kernels answer: it refuses exactly the
+    # shapes whose byte counts could pass their limit.
+    if lstmf_call_bytes(s, NULL, LSTMF_MODE_INFERENCE, 0, 1, &size) != LSTMF_OK:
+        return _too_large(x_shape, hidden)
     return 0
 
 
-#: The kernels count elements and bytes in int64 and refuse shapes whose
-#: buffers pass 2**60 bytes (csrc/dispatch.c, sizes_fit); the bound here is
-#: stricter, so a shape is refused here, with a message, before the kernels
-#: would answer a size query with an error code.
-_MAX_BYTES = 1 << 59
-
-
-cdef int _check_counts(tuple x_shape, object hidden) except -1:
-    """MemoryError if the buffers the kernels would size for this shape
-    could overflow 64-bit byte counts (bounds in Python integers, which
-    never wrap): B*T rows of at most 2D + 12H (+ padding) elements (input,
-    output, gradients, the widest cached row), and weights, their packed
-    copies and gradients of at most (8H + padding) x (D + H + padding), all
-    counted as 8-byte elements."""
-    B, T, D = (int(v) for v in x_shape)
-    H = int(hidden)
-    n_elements = B * T * (2 * D + 12 * H + 2048) + (8 * H + 2048) * (D + H + 2048)
-    if n_elements * 8 > _MAX_BYTES:
-        raise MemoryError(f"batch {B}, steps {T}, features {D} and hidden size {H} need "
-                          f"buffers beyond what 64-bit sizes can count; use smaller shapes")
-    return 0
+cdef int _too_large(tuple x_shape, object hidden) except -1:
+    B, T, D = x_shape
+    raise MemoryError(f"batch {B}, steps {T}, features {D} and hidden size {hidden} need "
+                      f"buffers beyond what 64-bit sizes can count; use smaller shapes")
 
 
 cdef int _check(int status) except -1:
@@ -237,7 +272,7 @@ cdef int _check(int status) except -1:
 
 cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, object w_hh,
                   object b_ih, object b_hh) except -1:
-    cdef int64_t gh = lstmf_cell_gates(s.cell) * s.hidden_size
+    cdef int64_t gh = lstmf_cell_describe(s.cell).gates * s.hidden_size
     w.w_ih = _ptr(w_ih, "weight_ih", dtype, (gh, s.input_size))
     w.w_hh = _ptr(w_hh, "weight_hh", dtype, (gh, s.hidden_size))
     w.b_ih = _ptr(b_ih, "bias_ih", dtype, (gh,))
@@ -245,8 +280,61 @@ cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, o
     return 0
 
 
+def call_bytes(str cell, object dtype, tuple x_shape, object hidden, object lengths=None,
+               str mode="inference", bint want=True, object nthreads=None):
+    """Every byte one kernel call needs, from the plan the call itself uses
+    (csrc/rnn.h, lstmf_call_bytes): the one size formula.
+
+    Parameters
+    ----------
+    cell : str
+        A key of CELLS.
+    dtype : float32 or float64
+    x_shape : tuple (B, T, D)
+    hidden : int
+    lengths : int64 ndarray of shape (B,), optional
+    mode : {"inference", "training", "backward"}
+        A forward without or with a training cache, or a backward.
+    want : bool, default=True
+        The forward writes Y / the backward writes dX.
+    nthreads : int, optional
+        Threads the call runs on; None: the kernels' thread count.
+
+    Returns
+    -------
+    dict
+        ``packed_rows`` (the sum of lengths), and in bytes ``cache`` and
+        ``index`` (the training cache, training and backward), ``workspace``
+        (the kernels' own scratch) and ``output`` (forward: Y if wanted,
+        h_n, c_n; backward: the parameter gradients, dh0, dc0, dX if
+        wanted) of one direction's call.
+
+    Raises
+    ------
+    ValueError
+        If a length is out of range (or the arguments are malformed).
+    MemoryError
+        If the kernels cannot size the call: byte counts past their limit.
+    """
+    cdef lstmf_shape s
+    cdef lstmf_call_size size
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+    _make_shape(&s, cell, dtype, x_shape, hidden)
+    cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
+    if lstmf_packed_rows(&s, lp) < 0:
+        raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
+    cdef int threads = lstmf_get_num_threads() if nthreads is None else nthreads
+    if lstmf_call_bytes(&s, lp, _MODES[mode], want, threads, &size) != LSTMF_OK:
+        _too_large(x_shape, hidden)
+    return {"packed_rows": size.packed_rows, "cache": size.cache_bytes,
+            "index": size.index_bytes, "workspace": size.workspace_bytes,
+            "output": size.output_bytes}
+
+
 def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object lengths):
-    """(packed rows, cache elements, index elements) of a training forward."""
+    """(packed rows, cache elements, index elements) of a training forward:
+    call_bytes' cache and index, counted in elements."""
     cdef lstmf_shape s
     _make_shape(&s, cell, dtype, x_shape, hidden)
     cdef const int64_t *lp = <const int64_t *>_optional(lengths, "lengths", np.int64, (s.batch,))
@@ -255,9 +343,8 @@ def cache_sizes(str cell, object dtype, tuple x_shape, int64_t hidden, object le
         raise ValueError(f"every length must be between 1 and the number of steps ({s.steps})")
     cdef int64_t elems = lstmf_cache_elems(&s, rows)
     cdef int64_t index_elems = lstmf_cache_index_elems(&s)
-    if elems < 0 or index_elems < 0:  # the kernels' own, stricter size limit
-        raise MemoryError(f"X of shape {x_shape} with hidden size {hidden} needs buffers "
-                          f"beyond what 64-bit sizes can count; use smaller shapes")
+    if elems < 0 or index_elems < 0:
+        _too_large(x_shape, hidden)
     return rows, elems, index_elems
 
 
@@ -269,6 +356,60 @@ def cache_view(str cell, object dtype, tuple x_shape, int64_t hidden, int64_t ro
     _make_shape(&s, cell, dtype, x_shape, hidden)
     _check(lstmf_cache_view_of(&s, rows, &view))
     return {"z": view.z, "c": view.c, "z_width": view.z_width}
+
+
+def cache_arrays(str cell, tuple x_shape, int64_t hidden, buffer, cache_index,
+                 bint reverse=False):
+    """Views of what a training forward cached, and where each cached row
+    belongs, for reading gate traces before backward overwrites them.
+
+    Parameters
+    ----------
+    cell : str
+    x_shape : tuple (B, T, D)
+    hidden : int
+    buffer : ndarray, 1-D
+        The training cache (its dtype is the forward's).
+    cache_index : int64 ndarray
+        Its index.
+    reverse : bool, default=False
+        The forward ran each sequence from its last step (as it must have
+        for `step` to be right).
+
+    Returns
+    -------
+    dict
+        ``"z"``: (rows, z_width, H) view of each packed row's cached
+        columns, the cell's gate activations first (CELLS[cell].gate_names);
+        ``"c"``: (rows, H) view of the cell states, or None for a cell
+        without one; ``"sample"``, ``"step"``: (rows,) the batch-first
+        position (b, t) of each packed row (csrc/cache_layout.h: rows are
+        time-major, samples sorted by decreasing length).
+    """
+    cdef lstmf_shape s
+    dtype = _ndarray(buffer, "cache").dtype
+    _make_shape(&s, cell, dtype, x_shape, hidden)
+    cdef int64_t *ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64,
+                                      (lstmf_cache_index_elems(&s),))
+    if not lstmf_cache_index_valid(&s, ip):
+        raise ValueError("cache_index is not the index of a training forward with this shape")
+    cdef int64_t rows = ip[s.batch + 2 * s.steps]
+    _ptr(buffer, "cache", dtype, (lstmf_cache_elems(&s, rows),))
+    view = cache_view(cell, dtype, x_shape, hidden, rows)
+    H, width = s.hidden_size, view["z_width"]
+    z = buffer[view["z"]:view["z"] + rows * width * H].reshape(rows, width, H)
+    c = None
+    if CELLS[cell].has_cell_state:
+        c = buffer[view["c"]:view["c"] + rows * H].reshape(rows, H)
+    # The index: perm (B), batch_sizes (T), off (T + 1), row_len (B).
+    B, T = s.batch, s.steps
+    perm, off = cache_index[:B], cache_index[B + T:B + 2 * T + 1]
+    row_len = cache_index[B + 2 * T + 1:]
+    packed = np.arange(rows)
+    t = np.searchsorted(off, packed, side="right") - 1  # the step of each packed row
+    rank = packed - off[t]                              # its rank within that step
+    step = row_len[rank] - 1 - t if reverse else t
+    return {"z": z, "c": c, "sample": perm[rank], "step": step}
 
 
 def adam_step(params, grad, m, v, double b1, double b2, double eps, double lr):
@@ -306,7 +447,7 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
     cdef tuple state = (s.batch, s.hidden_size)
     cdef const void *xp = _ptr(X, "X", dtype, (s.batch, s.steps, s.input_size))
-    cdef bint has_c = lstmf_cell_states(s.cell) == 2
+    cdef bint has_c = lstmf_cell_describe(s.cell).has_cell_state
     if not has_c and (c0 is not None or c_n is not None):
         raise ValueError(f"a {cell} cell has no cell state: pass c0=None and c_n=None")
     if has_c and c_n is None:
@@ -352,7 +493,7 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     dtype = _ndarray(w_ih, "weight_ih").dtype
     _make_shape(&s, cell, dtype, x_shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
-    cdef int64_t gh = lstmf_cell_gates(s.cell) * s.hidden_size
+    cdef int64_t gh = lstmf_cell_describe(s.cell).gates * s.hidden_size
     cdef tuple state = (s.batch, s.hidden_size)
     cdef int64_t *ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64,
                                       (lstmf_cache_index_elems(&s),))
@@ -367,7 +508,7 @@ def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index
     if dY is not None:
         dyp = _sequence_ptr(dY, "dY", dtype, &s, y_offset, False)
     cdef const void *dhp = _optional(dh_n, "dh_n", dtype, state)
-    cdef bint has_c = lstmf_cell_states(s.cell) == 2
+    cdef bint has_c = lstmf_cell_describe(s.cell).has_cell_state
     if not has_c and (dc_n is not None or dc0 is not None):
         raise ValueError(f"a {cell} cell has no cell state: pass dc_n=None and dc0=None")
     if has_c and dc0 is None:
@@ -441,7 +582,7 @@ cdef class Stream:
             _make_shape(&L.shape, cell, dtype, (streams, 1, in_size),
                         _ndarray(w_hh, "weight_hh").shape[-1])
             _weights(&L.w, &L.shape, dtype, w_ih, w_hh, b_ih, b_hh)
-            step_macs += (<double>streams * lstmf_cell_gates(L.shape.cell) * L.shape.hidden_size
+            step_macs += (<double>streams * lstmf_cell_describe(L.shape.cell).gates * L.shape.hidden_size
                           * (in_size + L.shape.hidden_size))
             packed_ih = np.empty(lstmf_stream_packed_elems(&L.shape, 0), dtype)
             packed_hh = np.empty(lstmf_stream_packed_elems(&L.shape, 1), dtype)
@@ -453,7 +594,7 @@ cdef class Stream:
             L.h[0] = cnp.PyArray_DATA(h)
             L.h[1] = cnp.PyArray_GETPTR1(h, 1)
             c = None
-            if lstmf_cell_states(L.shape.cell) == 2:
+            if lstmf_cell_describe(L.shape.cell).has_cell_state:
                 c = np.zeros((streams, L.shape.hidden_size), dtype)
                 L.c = cnp.PyArray_DATA(c)
             self._arrays += [w_ih, w_hh, b_ih, b_hh, packed_ih, packed_hh]
@@ -474,8 +615,8 @@ cdef class Stream:
         self._cur = 0
         self._typenum = cnp.PyArray_TYPE(<cnp.ndarray>self.out)
         # As NumPy does for small loops: below 100,000 multiply-adds a step
-        # (a few us) handing the GIL over and taking it back cost 4-6% of
-        # it (D=4, H=64, one stream); above, other threads get it.
+        # is so short that handing the GIL over and taking it back costs a
+        # noticeable part of it; above, other threads get it.
         self._release_gil = step_macs >= 1e5
         self._n_out = coef.shape[1]
         self._outp = cnp.PyArray_DATA(<cnp.ndarray>self.out)

@@ -8,12 +8,18 @@ import json
 
 import numpy as np
 
+from . import _core
+
 _TITLES = {
     "i": "input gate i", "f": "forget gate f", "g": "cell candidate g", "o": "output gate o",
     "c": "cell state c", "h": "hidden state h",
     "r": "reset gate r", "z": "update gate z", "n": "new gate n",
 }
-_ORDER = ("i", "f", "g", "o", "r", "z", "n", "c", "h")
+# Every cell's gates, in the kernels' table order, then the states; a gate
+# without a title above is shown by its name.
+_ORDER = tuple(dict.fromkeys(name for cell in _core.CELLS.values()
+                             for name in cell.gate_names)) + ("c", "h")
+_TITLES = {name: _TITLES.get(name, f"gate {name}") for name in _ORDER}
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -8,11 +8,14 @@ The layers of :mod:`lstm_fast.layers` (the C kernels) and of
 """
 
 import copy
+import math
 import os
 import re
 from collections.abc import Mapping
 
 import numpy as np
+
+from . import _core
 
 __all__ = ["LSTMBase", "GRUBase", "RNNBase", "PARAMS", "check_memory"]
 
@@ -122,6 +125,31 @@ def check_memory(n_bytes, what, advice):
         )
 
 
+def parameter_shapes(gates, input_size, hidden_size):
+    """``{name: shape}`` of one direction's parameters of a cell with
+    `gates` gate blocks (torch's layout)."""
+    G, D, H = gates, input_size, hidden_size
+    return {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
+            "bias_ih": (G * H,), "bias_hh": (G * H,)}
+
+
+def parameter_count(gates, input_size, hidden_size):
+    """Number of one direction's parameters, a Python integer (exact,
+    whatever the sizes)."""
+    return sum(math.prod(shape)
+               for shape in parameter_shapes(gates, input_size, hidden_size).values())
+
+
+class _GivenParameters:
+    """Stands for random_state when a layer is built over its caller's
+    arrays (RecurrentLayerBase._over): nothing is drawn."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+
 def _to_numpy(value):
     """Array from a torch tensor (without importing torch) or anything array-like."""
     if hasattr(value, "detach"):
@@ -133,7 +161,8 @@ def _to_numpy(value):
 class RecurrentLayerBase:
     """Parameters, validation and torch conversion of one recurrent layer.
 
-    Subclasses set ``gates`` (the weight matrices have ``gates * H`` rows),
+    Subclasses set ``gates`` (the weight matrices have ``gates * H`` rows;
+    from the kernels' cell table, ``_core.CELLS``),
     ``torch_name`` (the matching torch.nn class) and say which torch
     ``mode`` they stand for.
     """
@@ -161,20 +190,50 @@ class RecurrentLayerBase:
 
         self.bidirectional = bool(bidirectional)
 
+        if isinstance(random_state, _GivenParameters):
+            self._bind_parameters(random_state.arrays)
+        else:
+            self._draw_parameters(random_state)
+
+    @classmethod
+    def _over(cls, arrays, *args, **kwargs):
+        """A layer whose parameters are `arrays` (name + suffix -> array of
+        the layer's dtype and shape), not copies: a network builds its
+        layers over views of its flat buffer this way, so that the buffer is
+        the one owner and nothing is drawn only to be thrown away.
+
+        The other arguments are the constructor's, but random_state.
+        """
+        return cls(*args, random_state=_GivenParameters(arrays), **kwargs)
+
+    def _parameter_shapes(self):
+        """``{name: shape}`` of one direction's four parameters."""
+        return parameter_shapes(self.gates, self.input_size, self.hidden_size)
+
+    def _draw_parameters(self, random_state):
         H, D, G = self.hidden_size, self.input_size, self.gates
         # The parameters, plus the float64 draw of the largest one.
-        check_memory(self.directions * G * H * (D + H + 2) * dtype.itemsize
+        check_memory(self.directions * parameter_count(G, D, H) * self.dtype.itemsize
                      + G * H * max(D, H) * 8,
                      f"{type(self).__name__}(input_size={D}, hidden_size={H}) "
                      f"(its parameters)", "use a smaller hidden_size")
         rng = _check_random_state(random_state)
         bound = 1.0 / np.sqrt(H)
-        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
-                  "bias_ih": (G * H,), "bias_hh": (G * H,)}
+        shapes = self._parameter_shapes()
         for suffix in self._suffixes():
             for name in PARAMS:
-                value = rng.uniform(-bound, bound, size=shapes[name]).astype(dtype)
+                value = rng.uniform(-bound, bound, size=shapes[name]).astype(self.dtype)
                 setattr(self, name + suffix, value)
+
+    def _bind_parameters(self, arrays):
+        shapes = self._parameter_shapes()
+        for suffix in self._suffixes():
+            for name in PARAMS:
+                array = arrays[name + suffix]
+                # Invariant the kernels rely on to read them in place.
+                assert array.shape == shapes[name] and array.dtype == self.dtype \
+                    and array.flags.c_contiguous, (name + suffix, array.shape, array.dtype)
+                setattr(self, name + suffix, array)
 
     @property
     def directions(self):
@@ -293,25 +352,23 @@ class RecurrentLayerBase:
             raise ValueError(f"weight_ih{tag} and weight_hh{tag} must be 2-D")
         H = weight_hh.shape[1]
         D = weight_ih.shape[1]
-        G = cls.gates
-        expected = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
-                    "bias_ih": (G * H,), "bias_hh": (G * H,)}
-        layer = cls(D, H, dtype=dtype, random_state=0, bidirectional=bidirectional,
-                    **init_kwargs)
+        expected = parameter_shapes(cls.gates, D, H)
+        arrays = {}
         for suffix in suffixes:
             for name in PARAMS:
                 key = name + tag + suffix
                 if key in state:
-                    value = np.array(_to_numpy(state[key]), dtype=layer.dtype)
+                    value = np.array(_to_numpy(state[key]), dtype=dtype)
                 elif name.startswith("bias"):
-                    value = np.zeros(expected[name], dtype=layer.dtype)
+                    value = np.zeros(expected[name], dtype=dtype)
                 if value.shape != expected[name]:
                     raise ValueError(
                         f"inconsistent {kind} weight shapes: {key} has shape {value.shape}, "
                         f"expected {expected[name]}"
                     )
-                setattr(layer, name + suffix, value)
-        return layer
+                arrays[name + suffix] = value
+        return cls._over(arrays, D, H, dtype=dtype, bidirectional=bidirectional,
+                         **init_kwargs)
 
     def to_torch_state_dict(self):
         """Parameters as a state dict that the torch module's ``load_state_dict`` accepts.
@@ -391,7 +448,7 @@ class RecurrentLayerBase:
 class LSTMBase(RecurrentLayerBase):
     """An LSTM layer's parameters: gates i, f, g, o."""
 
-    gates = 4
+    gates = _core.CELLS["lstm"].gates
     torch_name = "LSTM"
 
     @classmethod
@@ -404,7 +461,7 @@ class LSTMBase(RecurrentLayerBase):
 class GRUBase(RecurrentLayerBase):
     """A GRU layer's parameters: gates r, z, n."""
 
-    gates = 3
+    gates = _core.CELLS["gru"].gates
     torch_name = "GRU"
 
     @classmethod
@@ -417,7 +474,7 @@ class GRUBase(RecurrentLayerBase):
 class RNNBase(RecurrentLayerBase):
     """A plain RNN layer's parameters: one gate, tanh or relu."""
 
-    gates = 1
+    gates = _core.CELLS["rnn_tanh"].gates  # rnn_relu's too
     torch_name = "RNN"
     NONLINEARITIES = ("tanh", "relu")
 

@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._layer_base import check_memory
+from . import _core
+from ._layer_base import PARAMS, check_memory, parameter_count, parameter_shapes
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "RecurrentNetwork"]
@@ -37,12 +38,10 @@ class CellSpec(NamedTuple):
 
 #: Recurrent cells by name; a new cell (GRU, RNN) is one entry here.
 CELLS = {
-    "lstm": CellSpec(LSTM, forget_gate=1),
+    "lstm": CellSpec(LSTM, forget_gate=_core.CELLS["lstm"].gate_names.index("f")),
     "gru": CellSpec(GRU),
     "rnn": CellSpec(RNN),
 }
-
-_LAYER_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class RecurrentNetwork:
@@ -91,25 +90,21 @@ class RecurrentNetwork:
         spec = CELLS[cell]
         # Features per step seen by each layer, and by the head last.
         sizes = (self.n_features,) + tuple(directions * h for h in self.hidden_layer_sizes)
-        # The parameter and gradient buffers, checked before any layer
-        # allocates its own.
+        # The parameter and gradient buffers, checked before they are made.
         n_params = self.count_parameters(cell, self.n_features, self.hidden_layer_sizes,
                                          self.n_outputs, self.bidirectional)
         check_memory(2 * n_params * self.dtype.itemsize,
                      f"a network of {n_params} parameters ({len(self.hidden_layer_sizes)} "
                      f"layers, {self.n_features} features, {self.n_outputs} outputs)",
                      "use smaller hidden_layer_sizes")
-        self.layers = [
-            spec.layer_class(d, h, dtype=self.dtype, random_state=0,
-                             bidirectional=self.bidirectional)
-            for d, h in zip(sizes[:-1], self.hidden_layer_sizes)
-        ]
         # Shapes in buffer order: all weights, then all biases.
+        suffixes = ("", "_reverse")[:directions]
         weights, biases = [], []
-        for i, layer in enumerate(self.layers):
-            for suffix in layer._suffixes():
-                for name in _LAYER_PARAMS:
-                    slot = ((i, name + suffix), getattr(layer, name + suffix).shape)
+        for i, (d, h) in enumerate(zip(sizes[:-1], self.hidden_layer_sizes)):
+            shapes = parameter_shapes(spec.layer_class.gates, d, h)
+            for suffix in suffixes:
+                for name in PARAMS:
+                    slot = ((i, name + suffix), shapes[name])
                     (weights if name.startswith("weight") else biases).append(slot)
         weights.append((("head", "coef"), (sizes[-1], self.n_outputs)))
         biases.append((("head", "intercept"), (self.n_outputs,)))
@@ -123,7 +118,17 @@ class RecurrentNetwork:
         self.n_params = offset
         self.params = np.zeros(self.n_params, self.dtype)
         self.grad = np.zeros(self.n_params, self.dtype)
-        self._bind()
+        # The buffers own every parameter and gradient: the layers are built
+        # over views of params, and backward has the kernels write the
+        # gradients into views of grad.
+        params = self._by_owner(self.params)
+        self._grads = self._by_owner(self.grad)
+        self.coef, self.intercept = params["head"]["coef"], params["head"]["intercept"]
+        self.layers = [
+            spec.layer_class._over(params[i], d, h, dtype=self.dtype,
+                                   bidirectional=self.bidirectional)
+            for i, (d, h) in enumerate(zip(sizes[:-1], self.hidden_layer_sizes))
+        ]
 
     @staticmethod
     def count_parameters(cell, n_features, hidden_layer_sizes, n_outputs,
@@ -148,7 +153,7 @@ class RecurrentNetwork:
         total, d = 0, int(n_features)
         for h in hidden_layer_sizes:
             h = int(h)
-            total += directions * gates * h * (d + h + 2)
+            total += directions * parameter_count(gates, d, h)
             d = directions * h
         return total + (d + 1) * int(n_outputs)
 
@@ -158,15 +163,12 @@ class RecurrentNetwork:
         """Dict ``(layer index or "head", name) -> view into flat``."""
         return {key: flat[a:b].reshape(shape) for key, a, b, shape in self._slots}
 
-    def _bind(self):
-        """Point every layer attribute at its slice of ``self.params``."""
-        params = self.views(self.params)
-        for (owner, name), view in params.items():
-            if owner == "head":
-                setattr(self, name, view)
-            else:
-                setattr(self.layers[owner], name, view)
-        self._grads = self.views(self.grad)
+    def _by_owner(self, flat):
+        """``{layer index or "head": {name: view into flat}}``."""
+        owners = {}
+        for (owner, name), view in self.views(flat).items():
+            owners.setdefault(owner, {})[name] = view
+        return owners
 
     def initialize(self, random_state):
         """Keras' defaults: Glorot-uniform input and head weights, orthogonal
@@ -282,8 +284,8 @@ class RecurrentNetwork:
         g = self._grads
         H = features.shape[-1]
         np.matmul(features.reshape(-1, H).T, d_out.reshape(-1, self.n_outputs),
-                  out=g["head", "coef"])
-        np.sum(d_out.reshape(-1, self.n_outputs), axis=0, out=g["head", "intercept"])
+                  out=g["head"]["coef"])
+        np.sum(d_out.reshape(-1, self.n_outputs), axis=0, out=g["head"]["intercept"])
         d_features = d_out @ self.coef.T
         if self.output == "last":
             if self.bidirectional:
@@ -295,11 +297,9 @@ class RecurrentNetwork:
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             # The first layer's input is data: no gradient wanted.
+            # The kernels write the parameter gradients straight into grad.
             grads = layer.backward(caches[i], **upstream, state_gradients=state_gradients,
-                                   input_gradient=i > 0)
-            for suffix in layer._suffixes():
-                for name in _LAYER_PARAMS:
-                    g[i, name + suffix][...] = grads[name + suffix]
+                                   input_gradient=i > 0, out=g[i])
             flows[i] = {k: grads[k] for k in ("h_seq", "c_seq") if k in grads}
             upstream = {"dY": grads.get("X")}
         return flows if state_gradients else None

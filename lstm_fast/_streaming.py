@@ -9,6 +9,40 @@ through a sequence costs microseconds per observation.
 import numpy as np
 
 from . import _core
+from ._layer_base import check_memory
+
+
+def check_stream_memory(network, n_streams):
+    """MemoryError, before anything is allocated, if a stream of n_streams
+    sequences through `network` needs more memory than is available: per
+    layer what one step of the kernels writes and works in (for k
+    sequences of one step: the new state beside the old one, c, and the
+    workspace), the input converted to the network's dtype, and the head's
+    output.
+
+    Parameters
+    ----------
+    network : RecurrentNetwork
+    n_streams : int
+
+    Raises
+    ------
+    MemoryError
+    """
+    what, advice = f"stream(n_streams={n_streams})", "use fewer streams"
+    k, n_bytes = int(n_streams), 0
+    width = network.n_features
+    try:
+        for layer in network.layers:
+            size = _core.call_bytes(layer._cell, network.dtype, (k, 1, width),
+                                    layer.hidden_size, mode="inference", want=True)
+            n_bytes += size["output"] + size["workspace"]
+            width = layer.hidden_size
+    except MemoryError:
+        raise MemoryError(f"{what} needs buffers beyond what 64-bit sizes can count: "
+                          f"{advice}") from None
+    n_bytes += k * (network.n_features + network.n_outputs) * network.dtype.itemsize
+    check_memory(n_bytes, what, advice)
 
 
 class Stream:
@@ -47,6 +81,7 @@ class Stream:
         if isinstance(n_streams, bool) or not isinstance(n_streams, (int, np.integer)) \
                 or n_streams < 1:
             raise ValueError(f"n_streams must be a positive integer, got {n_streams!r}")
+        check_stream_memory(network, n_streams)
         self._estimator = estimator
         self._dtype = network.dtype
         self.n_streams = int(n_streams)

@@ -58,14 +58,21 @@ class _KernelCache:
 class _KernelLayer:
     """Forward and backward through the C kernels, for any cell.
 
-    Subclasses set ``_cell`` (the kernels' name for the cell) and
-    ``_has_cell_state``; their public ``forward``/``backward`` differ only in
-    which states they take and return.
+    Subclasses set ``_cell`` (the kernels' name for the cell, a key of
+    ``_core.CELLS``, which says the rest); their public
+    ``forward``/``backward`` differ only in which states they take and
+    return.
     """
 
     _cell = None
-    _has_cell_state = False
-    _gate_names = ()  # the cached activations trace() reports, in cache order
+
+    @property
+    def _cell_info(self):
+        return _core.CELLS[self._cell]
+
+    @property
+    def _has_cell_state(self):
+        return self._cell_info.has_cell_state
 
     def _check_dtype(self, dtype):
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -90,7 +97,7 @@ class _KernelLayer:
         h0 = None if h0 is None else self._initial_state(h0, "h0", B)
         c0 = None if c0 is None else self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
-        self._check_forward_memory(X.shape, lengths, training)
+        self._check_forward_memory(X.shape, lengths, training, return_sequences)
         Y = np.empty((B, T, self.directions * H), dtype=self.dtype) if return_sequences else None
         h_n = np.empty(self._state_shape(B), dtype=self.dtype)
         c_n = np.empty(self._state_shape(B), dtype=self.dtype) if self._has_cell_state else None
@@ -111,61 +118,49 @@ class _KernelLayer:
         cache = _KernelCache(self, X.shape, lengths, buffers, indexes, Y) if training else None
         return Y, h_n, c_n, cache
 
-    def _check_forward_memory(self, x_shape, lengths, training):
+    def _check_forward_memory(self, x_shape, lengths, training, return_sequences):
         """MemoryError, before anything is allocated, if a forward of this
-        shape needs more memory than is available: Y and the final states;
-        the training caches, or the kernels' inference workspace (at most
-        one cache's size, freed after each direction); the packed W_hh."""
+        shape needs more memory than is available: per direction its
+        outputs and training cache, and the kernels' workspace of one call
+        (the directions run one after the other)."""
         B, T, D = x_shape
-        H, G, isize = self.hidden_size, self.gates, self.dtype.itemsize
+        H = self.hidden_size
         # D + 8H bounds every cell's cached row (csrc/cache_layout.h): the
         # exact count, from the kernels, is only needed when it matters.
         n_bytes = (B * T * (self.directions * H + D + 8 * H) + 4 * B * H
-                   + 8 * H * (D + H)) * isize
+                   + 8 * H * (D + H)) * self.dtype.itemsize
         if n_bytes < _CHECK_MEMORY_ABOVE:
             return
-        _, n_cache, n_index = _core.cache_sizes(self._cell, self.dtype, x_shape, H, lengths)
-        caches = (self.directions if training else 1) * (n_cache * isize + n_index * 8)
-        n_bytes = (B * T * self.directions * H + 3 * self._state_size(B)) * isize \
-            + caches + G * H * (D + H) * isize
-        check_memory(n_bytes, f"{type(self).__name__}.forward on X of shape {x_shape}"
+        size = _core.call_bytes(self._cell, self.dtype, x_shape, H, lengths,
+                                "training" if training else "inference", return_sequences)
+        check_memory(self.directions * (size["output"] + size["cache"] + size["index"])
+                     + size["workspace"],
+                     f"{type(self).__name__}.forward on X of shape {x_shape}"
                      f"{' (training)' if training else ''}",
                      "use fewer sequences per call, or shorter ones")
-
-    def _state_size(self, B):
-        return self.directions * B * self.hidden_size
 
     def _of(self, state, d):
         """Direction d's part of a state array ((2, B, H) when bidirectional)."""
         return state if state is None or not self.bidirectional else state[d]
 
-    def _run_backward(self, cache, dY, dh_n, dc_n, state_gradients=False, input_gradient=True):
+    def _run_backward(self, cache, dY, dh_n, dc_n, state_gradients, input_gradient, out):
+        """The public ``backward`` of every cell. `out` (parameter name ->
+        array), if given, receives the parameter gradients in place of
+        fresh arrays: a network passes views of its gradient buffer, which
+        the kernels then write directly."""
         if not isinstance(cache, _KernelCache) or cache.layer is not self:
             raise TypeError("cache must come from forward(..., training=True) of this layer")
         if cache.used:
             raise RuntimeError("this cache was already used by backward; run forward "
                                "with training=True again")
         B, T, D = cache.x_shape
-        H, G = self.hidden_size, self.gates
+        H = self.hidden_size
         state = self._state_shape(B)
         dY = None if dY is None else self._gradient(dY, "dY", (B, T, self.directions * H))
         dh_n = None if dh_n is None else self._gradient(dh_n, "dh_n", state)
         dc_n = None if dc_n is None else self._gradient(dc_n, "dc_n", state)
-        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H),
-                  "bias_ih": (G * H,), "bias_hh": (G * H,)}
-        # The gradients, dX and a second one (bidirectional), the state
-        # gradients asked for, and the kernels' own workspace (dX of the
-        # packed rows, below one cache's size; dW, the packed W_hh, and the
-        # packed W_ih with its D columns padded to whole panels of at most 64).
-        check_memory((self.directions * G * H * (D + H + 2) + 2 * B * T * D * input_gradient
-                      + (2 * B * T * self.directions * H if state_gradients else 0)
-                      + sum(b.size for b in cache.buffers[:1])
-                      + G * H * (D + 2 * H) + G * H * (D + 64))
-                     * self.dtype.itemsize,
-                     f"{type(self).__name__}.backward for X of shape {cache.x_shape}",
-                     "use fewer sequences per call, or shorter ones")
-        grads = {name + suffix: np.empty(shapes[name], self.dtype)
-                 for suffix in self._suffixes() for name in PARAMS}
+        self._check_backward_memory(cache, input_gradient, state_gradients)
+        grads = self._parameter_gradients(out)
         if input_gradient:
             grads["X"] = np.empty((B, T, D), self.dtype)
         grads["h0"] = np.empty(state, self.dtype)
@@ -194,6 +189,50 @@ class _KernelLayer:
         self._spare = cache.buffers  # for the next training forward
         cache.buffers = []
         return grads
+
+    def _check_backward_memory(self, cache, input_gradient, state_gradients):
+        """MemoryError, before anything is allocated, if a backward needs
+        more memory than is available: per direction the gradients the
+        kernels write, the kernels' workspace of one call, the reverse
+        direction's own dX, and the state gradients asked for (h_seq,
+        c_seq per direction)."""
+        B, T, D = cache.x_shape
+        H, G = self.hidden_size, self.gates
+        extra = ((self.directions - 1) * B * T * D * input_gradient
+                 + (2 * B * T * self.directions * H if state_gradients else 0))
+        # A cheap over-estimate first (per step and sample dX, the kernels'
+        # dX of the packed rows and a cached row, D + 8H at most; the
+        # parameter gradients and two packed copies of the weights): the
+        # exact count, from the kernels, is only needed when it matters.
+        n_bytes = (self.directions * (B * T * (3 * D + 8 * H) + 4 * B * H)
+                   + 3 * G * H * (D + H + 64) + extra) * self.dtype.itemsize
+        if n_bytes < _CHECK_MEMORY_ABOVE:
+            return
+        size = _core.call_bytes(self._cell, self.dtype, cache.x_shape, H, cache.lengths,
+                                "backward", input_gradient)
+        check_memory(self.directions * size["output"] + size["workspace"]
+                     + extra * self.dtype.itemsize,
+                     f"{type(self).__name__}.backward for X of shape {cache.x_shape}",
+                     "use fewer sequences per call, or shorter ones")
+
+    def _parameter_gradients(self, out):
+        """Parameter name -> the array backward writes its gradient into:
+        out's, checked before the cache is spent, or fresh ones."""
+        shapes = self._parameter_shapes()
+        shapes = {name + suffix: shapes[name] for suffix in self._suffixes() for name in PARAMS}
+        if out is None:
+            return {name: np.empty(shape, self.dtype) for name, shape in shapes.items()}
+        if sorted(out) != sorted(shapes):
+            raise ValueError(f"out must map exactly the parameter names {list(shapes)} to "
+                             f"arrays, got {sorted(out)}")
+        for name, shape in shapes.items():
+            array = out[name]
+            if not (isinstance(array, np.ndarray) and array.shape == shape
+                    and array.dtype == self.dtype and array.flags.c_contiguous
+                    and array.flags.writeable):
+                raise ValueError(f"out[{name!r}] must be a writeable C-contiguous "
+                                 f"{self.dtype.name} array of shape {shape}")
+        return dict(out)
 
     def trace(self, cache):
         """What the kernels computed at every step of a training forward:
@@ -230,27 +269,19 @@ class _KernelLayer:
         return trace
 
     def _trace_direction(self, cache, d):
-        """Unpack direction d's cached rows (packed, sorted, time-major; see
-        csrc/cache_layout.h) into batch-first (B, T, H) arrays."""
+        """Direction d's cached gate activations and cell states as
+        batch-first (B, T, H) arrays."""
         B, T, _ = cache.x_shape
         H = self.hidden_size
-        index, buffer = cache.indexes[d], cache.buffers[d]
-        perm, off, row_len = index[:B], index[B + T:B + 2 * T + 1], index[B + 2 * T + 1:]
-        rows = np.arange(off[T])
-        t = np.searchsorted(off, rows, side="right") - 1  # step of each packed row
-        i = rows - off[t]                                  # its rank in that step
-        sample, step = perm[i], (t if d == 0 else row_len[i] - 1 - t)
-        view = _core.cache_view(self._cell, self.dtype, cache.x_shape, H, off[T])
-        z = buffer[view["z"]:view["z"] + off[T] * view["z_width"] * H]
-        z = z.reshape(off[T], view["z_width"], H)
-        columns = dict(zip(self._gate_names, range(len(self._gate_names))))
-        if self._has_cell_state:
-            c = buffer[view["c"]:view["c"] + off[T] * H].reshape(off[T], 1, H)
-            z, columns = np.concatenate([z, c], axis=1), {**columns, "c": z.shape[1]}
+        cached = _core.cache_arrays(self._cell, cache.x_shape, H, cache.buffers[d],
+                                    cache.indexes[d], reverse=d == 1)
+        packed = {name: cached["z"][:, k] for k, name in enumerate(self._cell_info.gate_names)}
+        if cached["c"] is not None:
+            packed["c"] = cached["c"]
         out = {}
-        for name, k in columns.items():
+        for name, rows in packed.items():
             values = np.full((B, T, H), np.nan, dtype=self.dtype)
-            values[sample, step] = z[:, k]
+            values[cached["sample"], cached["step"]] = rows
             out[name] = values
         return out
 
@@ -313,8 +344,6 @@ class LSTM(_KernelLayer, LSTMBase):
     """
 
     _cell = "lstm"
-    _has_cell_state = True
-    _gate_names = ("i", "f", "g", "o")
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
                  bidirectional=False):
@@ -368,7 +397,7 @@ class LSTM(_KernelLayer, LSTMBase):
         return Y, (h_n, c_n)
 
     def backward(self, cache, dY=None, dh_n=None, dc_n=None, *, state_gradients=False,
-                 input_gradient=True):
+                 input_gradient=True, out=None):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -392,6 +421,12 @@ class LSTM(_KernelLayer, LSTMBase):
             network's first layer, whose input is data, does not need it;
             without it the kernels skip a product per step (an LSTM's
             backward is about 10-15% faster at ``D = H / 8``).
+        out : dict of ndarray, optional
+            Arrays to write the parameter gradients into, one per parameter
+            name (``'weight_ih'``, ..., and the ``*_reverse`` ones of a
+            bidirectional layer), each C-contiguous, writeable, of the
+            layer's dtype and the parameter's shape; they are the arrays
+            returned under those names. None: fresh arrays.
 
         Returns
         -------
@@ -410,7 +445,7 @@ class LSTM(_KernelLayer, LSTMBase):
         ValueError
             If a gradient has the wrong shape.
         """
-        return self._run_backward(cache, dY, dh_n, dc_n, state_gradients, input_gradient)
+        return self._run_backward(cache, dY, dh_n, dc_n, state_gradients, input_gradient, out)
 
 
 class _SingleStateLayer(_KernelLayer):
@@ -451,7 +486,7 @@ class _SingleStateLayer(_KernelLayer):
         return Y, h_n
 
     def backward(self, cache, dY=None, dh_n=None, *, state_gradients=False,
-                 input_gradient=True):
+                 input_gradient=True, out=None):
         """Backpropagation through time (exact gradients).
 
         Parameters
@@ -469,6 +504,9 @@ class _SingleStateLayer(_KernelLayer):
         input_gradient : bool, default=True
             Compute ``'X'``; False skips it (a first layer's), as in
             :meth:`LSTM.backward`.
+        out : dict of ndarray, optional
+            Arrays to write the parameter gradients into, as in
+            :meth:`LSTM.backward`.
 
         Returns
         -------
@@ -477,7 +515,7 @@ class _SingleStateLayer(_KernelLayer):
             ``'X'`` (unless `input_gradient` is False), ``'h0'`` (and the
             ``*_reverse`` parameters of a bidirectional layer).
         """
-        return self._run_backward(cache, dY, dh_n, None, state_gradients, input_gradient)
+        return self._run_backward(cache, dY, dh_n, None, state_gradients, input_gradient, out)
 
 
 class GRU(_SingleStateLayer, GRUBase):
@@ -522,7 +560,6 @@ class GRU(_SingleStateLayer, GRUBase):
     """
 
     _cell = "gru"
-    _gate_names = ("r", "z", "n")
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, random_state=None,
                  bidirectional=False):
