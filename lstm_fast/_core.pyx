@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Thin bridge from NumPy arrays to the C kernels (csrc/rnn.h).
+"""Thin bridge from NumPy arrays to the C kernels (csrc/lstmf.h).
 
 This module checks that every array has the exact dtype, shape and
 C-contiguity the kernels expect, turns it into a pointer and calls C with the
@@ -116,7 +116,7 @@ cdef extern from "lstmf.h" nogil:
     int lstmf_openmp_version()
 
 Cell = namedtuple("Cell", "id name gates has_cell_state z_width gate_names")
-Cell.__doc__ = """A cell as the kernels' registry describes it (csrc/rnn.h,
+Cell.__doc__ = """A cell as the kernels' registry describes it (csrc/lstmf.h,
 lstmf_cell_desc): its id, name, gate blocks of its weights, whether it has
 a cell state c beside h, the H-wide columns of its cached row, and the
 names of the leading ones that are gate activations (trace)."""
@@ -231,7 +231,7 @@ cdef void *_optional(object arr, str name, object dtype, tuple shape) except? NU
 cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, object hidden) except -1:
     """Fill s, or raise: ValueError/TypeError for a bad cell, dtype or
     shape, MemoryError for a shape whose buffers the kernels refuse to size
-    (csrc/dispatch.c, sizes_fit: past 2**60 bytes)."""
+    (csrc/validate.c, sizes_fit: past 2**60 bytes)."""
     if cell not in _CELL_IDS:
         raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
     dtype = np.dtype(dtype)
@@ -283,7 +283,7 @@ cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, o
 def call_bytes(str cell, object dtype, tuple x_shape, object hidden, object lengths=None,
                str mode="inference", bint want=True, object nthreads=None):
     """Every byte one kernel call needs, from the plan the call itself uses
-    (csrc/rnn.h, lstmf_call_bytes): the one size formula.
+    (csrc/lstmf.h, lstmf_call_bytes): the one size formula.
 
     Parameters
     ----------

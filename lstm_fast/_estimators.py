@@ -653,17 +653,12 @@ class _BaseRecurrent(BaseEstimator):
         ------
         ValueError
             For a bidirectional model (it needs the whole sequence).
+        MemoryError
+            If `n_streams` streams need more memory than is available.
         """
         check_is_fitted(self)
         from ._streaming import Stream
 
-        if isinstance(n_streams, (int, np.integer)) and not isinstance(n_streams, bool):
-            # Two h buffers and a c buffer per layer and stream, the output,
-            # and the kernels' workspace (a few rows per layer and stream).
-            width = sum(self.network_.hidden_layer_sizes) * 8 + self.network_.n_features \
-                + self.network_.n_outputs
-            check_memory(int(n_streams) * width * self.network_.dtype.itemsize,
-                         f"stream(n_streams={n_streams})", "use fewer streams")
         return Stream(self, n_streams)
 
     # ---------------------------------------------------------- persistence

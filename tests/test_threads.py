@@ -179,7 +179,7 @@ def test_threads_splitting_columns_give_bit_identical_results_on_every_isa(isa, 
 def test_few_rows_calls_from_python_threads_at_once_equal_sequential_calls(dtype):
     # Four calls at once, two kernel threads each, on fewer cores: threads
     # splitting columns then wait at their per-step barriers for descheduled
-    # peers, go solo mid-call and hold later splits (rnn.c: end_split_step).
+    # peers, go solo mid-call and hold later splits (thread_split.h: split_step_end).
     # Whichever way each call goes, its results are the sequential ones.
     assert_concurrent_calls_equal_sequential(
         [make_problem(1 + i % 3, 20, 5, 200 + 8 * i, dtype=dtype, seed=i, weight_scale=0.1)

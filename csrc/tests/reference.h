@@ -1,5 +1,5 @@
 /* A naive double-precision forward pass of every cell, written from the
- * equations in DESIGN.md (and torch.nn.LSTM / GRU / RNN) with no code
+ * equations of torch.nn.LSTM / GRU / RNN (docs/architecture.md) with no code
  * shared with the library: the oracle the kernels are checked against.
  */
 #ifndef LSTMF_TEST_REFERENCE_H
