@@ -21,7 +21,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (Interval, Options, StrOptions,
+                                            validate_parameter_constraints)
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
@@ -30,7 +31,7 @@ from . import _persistence
 from ._checkpoint import EpochCheckpoint
 from ._layer_base import check_memory
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
-from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
+from ._optimizers import LR_SCHEDULES, AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask, unpad
 
 __all__ = ["LSTMRegressor", "LSTMClassifier"]
@@ -70,6 +71,8 @@ class _BaseRecurrent(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(LR_SCHEDULES))],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
@@ -93,6 +96,7 @@ class _BaseRecurrent(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
                  output="last",
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 learning_rate="constant", power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
@@ -105,6 +109,8 @@ class _BaseRecurrent(BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -181,10 +187,20 @@ class _BaseRecurrent(BaseEstimator):
         return tuple(int(s) for s in sizes)
 
     def _make_optimizer(self, params):
+        schedule = {"lr_schedule": self.learning_rate, "power_t": self.power_t}
         if self.solver == "adam":
             return AdamOptimizer(params, self.learning_rate_init, self.beta_1, self.beta_2,
-                                 self.epsilon)
-        return SGDOptimizer(params, self.learning_rate_init, self.momentum)
+                                 self.epsilon, **schedule)
+        return SGDOptimizer(params, self.learning_rate_init, self.momentum, **schedule)
+
+    def _validate_schedule_params(self):
+        """scikit-learn's check of learning_rate and power_t, also where it
+        skips its own: a partial_fit of a fitted estimator (which starts a
+        new optimizer from them after load)."""
+        names = ("learning_rate", "power_t")
+        validate_parameter_constraints({k: self._parameter_constraints[k] for k in names},
+                                       {k: getattr(self, k) for k in names},
+                                       caller_name=type(self).__name__)
 
     def _forward_pass(self, network, X, lengths):
         """Network output (after the output activation), in chunks of sequences."""
@@ -220,6 +236,7 @@ class _BaseRecurrent(BaseEstimator):
 
     def _fit(self, X, y, incremental=False, classes=None):
         hidden = self._hidden_sizes()
+        self._validate_schedule_params()
         reset = not hasattr(self, "network_") or not (incremental or self.warm_start)
         X, lengths, target, mask, target_attrs = self._validate_data(X, y, reset, classes)
         rng = check_random_state(self.random_state)
@@ -259,6 +276,7 @@ class _BaseRecurrent(BaseEstimator):
             optimizer = self._make_optimizer(network.params)
         if fitted["best_loss_"] is None:
             fitted["best_loss_"] = np.inf
+        fitted["learning_rates_"] = [] if reset else list(self.learning_rates_)
 
         checkpoint = EpochCheckpoint()
         try:
@@ -342,6 +360,7 @@ class _BaseRecurrent(BaseEstimator):
         converged = False
         try:
             for _ in range(n_epochs):
+                learning_rate = optimizer.epoch_begins(fitted["t_"])
                 order = rng.permutation(n) if self.shuffle else np.arange(n)
                 total = 0.0
                 for start in range(0, n, batch_size):
@@ -370,12 +389,21 @@ class _BaseRecurrent(BaseEstimator):
                 fitted["n_iter_"] += 1
                 fitted["t_"] += n
                 fitted["loss_curve_"].append(total / n)
+                fitted["learning_rates_"].append(learning_rate)
                 score = None
                 if early_stopping:
                     score = self._score_arrays(network, X_val, len_val, t_val, m_val)
                     fitted["validation_scores_"].append(score)
                 if self._update_no_improvement_count(fitted, early_stopping):
                     best_params[...] = network.params
+                # MLP's rule: a stall stops training, or ("adaptive") divides
+                # the rate and starts counting again. Decided before the
+                # checkpoint, which must hold the state this epoch leaves.
+                stalled = fitted["_no_improvement_count"] > self.n_iter_no_change
+                if stalled:
+                    stopping, outcome = optimizer.trigger_stopping()
+                    if not stopping:
+                        fitted["_no_improvement_count"] = 0
                 checkpoint.save(best_params if early_stopping else network.params,
                                 optimizer, fitted, early_stopping)
                 if progress is not None:
@@ -384,14 +412,15 @@ class _BaseRecurrent(BaseEstimator):
                         postfix["val_score"] = f"{score:.4f}"
                     progress.set_postfix(postfix, refresh=False)
                     progress.update(1)
-                if fitted["_no_improvement_count"] > self.n_iter_no_change:
+                if stalled:
                     what = ("Validation score" if early_stopping else "Training loss")
                     if progress is not None:
                         progress.write(f"{what} did not improve more than tol={self.tol} "
                                        f"for {self.n_iter_no_change} consecutive epochs. "
-                                       f"Stopping.", file=sys.stderr)
-                    converged = True
-                    break
+                                       f"{outcome}", file=sys.stderr)
+                    if stopping:
+                        converged = True
+                        break
         finally:
             if progress is not None:
                 progress.close()
@@ -412,6 +441,7 @@ class _BaseRecurrent(BaseEstimator):
             )
             if not fitted["loss_curve_"]:
                 fitted["loss_curve_"].append(np.nan)
+                fitted["learning_rates_"].append(learning_rate)
             return optimizer
         if early_stopping:
             # As MLP: keep the parameters of the best validation score.
@@ -663,6 +693,15 @@ class _BaseRecurrent(BaseEstimator):
 
     # ---------------------------------------------------------- persistence
 
+    def __setstate__(self, state):
+        # Pickled by an lstm-fast before the learning-rate schedules: its
+        # rate was constant, which of its epochs ran at which rate is unknown.
+        state.setdefault("learning_rate", "constant")
+        state.setdefault("power_t", 0.5)
+        if "loss_curve_" in state and "learning_rates_" not in state:
+            state["learning_rates_"] = [np.nan] * len(state["loss_curve_"])
+        super().__setstate__(state)
+
     def save(self, path):
         """Save the fitted estimator without pickle: arrays + JSON metadata.
 
@@ -737,6 +776,30 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     batch_size : int or "auto", default="auto"
         Sequences per minibatch; "auto" is ``min(200, n_samples)``.
     learning_rate_init : float, default=1e-3
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule of the learning rate, set between epochs, as in MLP:
+
+        - "constant": `learning_rate_init` for every epoch.
+        - "invscaling": the epoch that starts after t training samples
+          (``t_``) runs at ``learning_rate_init / (t + 1) ** power_t``.
+        - "adaptive": `learning_rate_init` as long as training improves;
+          each time `n_iter_no_change` consecutive epochs fail to decrease
+          the training loss by at least `tol` (or, with early_stopping, to
+          increase the validation score by at least `tol`), the rate is
+          divided by 5; training stops only when the rate is already at or
+          below 1e-6.
+
+        Unlike MLP, which applies the schedule to "sgd" only, both solvers
+        follow it: MLP's Adam recomputes its rate from learning_rate_init at
+        every step, this Adam scales the scheduled rate by its bias
+        correction, and a decaying rate helps Adam settle as it helps SGD.
+        partial_fit continues the current rate; a new fit (also with
+        warm_start, as in MLP) restarts "adaptive" at learning_rate_init,
+        while "invscaling" continues from ``t_`` (MLP runs the first epoch
+        after warm_start at learning_rate_init). :meth:`load` keeps no
+        optimizer state, so a partial_fit after it restarts "adaptive" too.
+    power_t : float, default=0.5
+        Exponent of "invscaling".
     max_iter : int, default=200
         Maximum number of epochs.
     shuffle : bool, default=True
@@ -758,7 +821,8 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
     n_iter_no_change : int, default=10
-        Epochs without improvement of more than `tol` before stopping.
+        Epochs without improvement of more than `tol` before stopping (with
+        learning_rate="adaptive": before dividing the learning rate).
     clip_norm : float or None, default=None
         Clip the global norm of the gradient to this value.
     n_jobs : int or None, default=None
@@ -771,6 +835,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     ----------
     loss_curve_ : list of float
         Mean training loss of each epoch.
+    learning_rates_ : list of float
+        The learning rate of each epoch (Adam's before its bias
+        correction), one per entry of `loss_curve_`; NaN for the epochs of
+        a fit saved or pickled by an lstm-fast that did not record them.
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
     validation_scores_ : list of float or None
@@ -891,7 +959,7 @@ class LSTMClassifier(ClassifierMixin, _BaseRecurrent):
     Parameters
     ----------
     hidden_layer_sizes, cell, output, solver, alpha, batch_size, \
-learning_rate_init, max_iter, shuffle, random_state, tol, verbose, \
+learning_rate_init, learning_rate, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, early_stopping, validation_fraction, beta_1, beta_2, \
 epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
         As for :class:`LSTMRegressor`; the validation score of early
@@ -901,8 +969,8 @@ epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    loss_curve_, best_loss_, validation_scores_, best_validation_score_, \
-n_iter_, t_, n_features_in_, network_
+    loss_curve_, learning_rates_, best_loss_, validation_scores_, \
+best_validation_score_, n_iter_, t_, n_features_in_, network_
         As for :class:`LSTMRegressor`.
     n_outputs_ : int
         Number of classes (width of the softmax head).

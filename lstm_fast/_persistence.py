@@ -30,6 +30,9 @@ _LOAD_ERROR = "cannot load"
 _DTYPE_NAMES = ("float32", "float64")
 _FITTED_KEYS = frozenset({"n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_",
                           "best_validation_score_", "n_features_in_", "n_outputs_"})
+#: Fitted attributes that files written before they existed lack (what load
+#: sets instead: see _from_metadata).
+_OPTIONAL_FITTED_KEYS = frozenset({"learning_rates_"})
 #: Bounds on what load() reads of the metadata and of the class labels.
 _MAX_METADATA_BYTES = 64 << 20
 _MAX_CLASSES_BYTES = 64 << 20
@@ -67,6 +70,7 @@ def save(estimator, path):
     fitted = {
         "n_iter_": int(estimator.n_iter_), "t_": int(estimator.t_),
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
+        "learning_rates_": [float(v) for v in estimator.learning_rates_],
         "best_loss_": None if estimator.best_loss_ is None else float(estimator.best_loss_),
         "validation_scores_": (None if estimator.validation_scores_ is None
                                else [float(v) for v in estimator.validation_scores_]),
@@ -180,10 +184,10 @@ def _from_metadata(cls, meta, archive, path):
     est = cls(**params)
     est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
 
-    fitted = meta["fitted"]
-    if set(fitted) != _FITTED_KEYS:
-        raise fail(f"fitted attributes must be {sorted(_FITTED_KEYS)}, got "
-                   f"{sorted(fitted)}")
+    fitted = dict(meta["fitted"])
+    if not _FITTED_KEYS <= set(fitted) <= _FITTED_KEYS | _OPTIONAL_FITTED_KEYS:
+        raise fail(f"fitted attributes must be {sorted(_FITTED_KEYS)} and optionally "
+                   f"{sorted(_OPTIONAL_FITTED_KEYS)}, got {sorted(fitted)}")
     for key in ("n_iter_", "t_"):
         if not _is_int(fitted[key], 0):
             raise fail(f"{key} must be a non-negative integer, got {fitted[key]!r}")
@@ -198,6 +202,14 @@ def _from_metadata(cls, meta, archive, path):
     for key in ("best_loss_", "best_validation_score_"):
         if fitted[key] is not None and not _is_number(fitted[key]):
             raise fail(f"{key} must be a number or null, got {fitted[key]!r}")
+    # Saved before the learning-rate schedules: the rate of each epoch is
+    # unknown (it was constant, but learning_rate_init may have changed
+    # between warm starts).
+    rates = fitted.setdefault("learning_rates_", [float("nan")] * len(fitted["loss_curve_"]))
+    if not (isinstance(rates, list) and all(_is_number(v) for v in rates)
+            and len(rates) == len(fitted["loss_curve_"])):
+        raise fail(f"learning_rates_ must be a list of numbers, one per entry of "
+                   f"loss_curve_, got {rates!r:.80}")
 
     # The parameter buffer: its size follows from the metadata, and is
     # compared with the file's before the network is built.
