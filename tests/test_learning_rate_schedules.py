@@ -305,6 +305,47 @@ def test_an_estimator_pickled_before_the_schedules_still_loads_and_trains():
     assert restored.lr_schedule == "constant"
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_an_interrupted_adaptive_fit_keeps_the_rate_its_last_epoch_left(monkeypatch, solver):
+    X, y = task()
+    kwargs = dict(solver=solver, learning_rate="adaptive", tol=1e3, n_iter_no_change=1,
+                  batch_size=10, **SMALL)
+    # Epoch 3 ends in a stall: the rate of epoch 4 is divided.
+    expected = LSTMRegressor(max_iter=3, **kwargs).fit(X, y)
+    assert expected._optimizer.learning_rate == 2e-4
+    est = LSTMRegressor(max_iter=50, **kwargs)
+    original, calls = LSTMRegressor._backprop, {"n": 0}
+
+    def interrupt_in_epoch_four(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3 * 3 + 2:  # 3 minibatches per epoch
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(LSTMRegressor, "_backprop", interrupt_in_epoch_four)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    monkeypatch.undo()
+    assert est.learning_rates_ == expected.learning_rates_ == [1e-3] * 3
+    assert est._optimizer.learning_rate == 2e-4
+    assert est._no_improvement_count == expected._no_improvement_count == 0
+    np.testing.assert_array_equal(est.network_.params, expected.network_.params)
+    est.partial_fit(X, y)
+    expected.partial_fit(X, y)
+    assert est.learning_rates_ == expected.learning_rates_ == [1e-3] * 3 + [2e-4]
+    np.testing.assert_array_equal(est.network_.params, expected.network_.params)
+
+
+def test_a_fit_that_diverges_at_once_records_the_rate_beside_its_nan_loss():
+    X, y = task()
+    est = LSTMRegressor(solver="sgd", learning_rate="invscaling", learning_rate_init=1e12,
+                        momentum=0.0, max_iter=3, **dict(SMALL, dtype=np.float32))
+    with pytest.warns(ConvergenceWarning, match="became NaN or infinite"):
+        est.fit(X, y * 1e30)  # the loss of the first minibatch overflows float32
+    assert est.n_iter_ == 0
+    assert np.isnan(est.loss_curve_).all() and est.learning_rates_ == [1e12]
+
+
 # ---------------------------------------------------------- save and load
 
 
