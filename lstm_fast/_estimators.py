@@ -10,6 +10,7 @@ padded arrays in :mod:`._sequences`, the file format of save/load in
 """
 
 import copy
+import functools
 import sys
 import warnings
 from numbers import Integral, Real
@@ -30,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from . import _persistence
 from ._checkpoint import EpochCheckpoint
 from ._layer_base import check_memory
+from ._losses import monotone_quantiles
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
 from ._optimizers import LR_SCHEDULES, AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask, unpad
@@ -52,7 +54,8 @@ class _BaseRecurrent(BaseEstimator):
     call :mod:`._persistence`). A derived class supplies what depends on
     its targets:
 
-    - ``_loss``: the key of its loss in ``LOSSES``;
+    - ``_loss``: the key of its loss in ``LOSSES`` (or ``_loss_function``,
+      for a loss that depends on parameters);
     - ``_is_classifier``: stratify the validation split, save the labels;
     - ``_metric(y_true, y_pred, sample_weight=None)``: what score() is;
     - ``_validate_y`` and ``_n_outputs_from``: y as the network's target,
@@ -186,6 +189,10 @@ class _BaseRecurrent(BaseEstimator):
                              f"{self.hidden_layer_sizes!r}")
         return tuple(int(s) for s in sizes)
 
+    def _loss_function(self):
+        """The training loss, ``f(out, target, weights) -> (loss, d_out)``."""
+        return LOSSES[self._loss]
+
     def _make_optimizer(self, params):
         schedule = {"lr_schedule": self.learning_rate, "power_t": self.power_t}
         if self.solver == "adam":
@@ -223,7 +230,7 @@ class _BaseRecurrent(BaseEstimator):
     def _backprop(self, network, X, lengths, target, mask):
         """Loss of one minibatch; its gradient lands in ``network.grad``."""
         out, state = network.forward(X, lengths, training=True)
-        loss, d_out = LOSSES[self._loss](out, target, mask)
+        loss, d_out = self._loss_function()(out, target, mask)
         network.backward(state, d_out)
         if self.alpha:
             n = X.shape[0]
@@ -298,9 +305,10 @@ class _BaseRecurrent(BaseEstimator):
         """Set every fitted attribute in one step (one dict update: an
         interrupt cannot leave half of them assigned)."""
         attrs = dict(fitted)
-        attrs.update(target_attrs)
         attrs.update(network_=network, _optimizer=optimizer, n_features_in_=int(n_features),
                      n_outputs_=network.n_outputs)
+        # After: a regressor's quantile head has more columns than y has outputs.
+        attrs.update(target_attrs)
         self.__dict__.update(attrs)
 
     def _check_fit_memory(self, n_features, hidden, n_outputs):
@@ -629,7 +637,7 @@ class _BaseRecurrent(BaseEstimator):
         network = self._copy_network()  # backward writes its gradient buffer
         with self._threads():
             out, state = network.forward(X, lengths, training=True)
-            loss, d_out = LOSSES[self._loss](out, target, mask)
+            loss, d_out = self._loss_function()(out, target, mask)
             flows = network.backward(state, d_out, state_gradients=True)
         directions = 2 if self.bidirectional else 1
         h_norm = [step_norms(f["h_seq"], directions) for f in flows]
@@ -749,7 +757,7 @@ class _BaseRecurrent(BaseEstimator):
 
 
 class LSTMRegressor(RegressorMixin, _BaseRecurrent):
-    """LSTM regressor: stacked recurrent layers + a linear head, squared error.
+    """LSTM regressor: stacked recurrent layers + a linear head.
 
     Trained by the C kernels of lstm-fast with Adam or SGD on minibatches.
     Parameters follow :class:`sklearn.neural_network.MLPRegressor` where the
@@ -830,6 +838,38 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         current OpenMP setting (all cores by default), -1 means all cores.
     dtype : {np.float32, np.float64}, default=np.float32
         Floating-point type of the parameters and computations.
+    loss : {"squared_error", "absolute_error", "huber", "poisson", \
+"quantile"}, default="squared_error"
+        The training loss (scikit-learn's names), averaged over the targets
+        (and the real steps of ``output="sequence"``):
+
+        - "squared_error": half the squared error, as MLPRegressor;
+        - "absolute_error": the absolute error (a median regression);
+        - "huber": quadratic within `huber_delta` of the target, linear
+          beyond (robust to outliers in y);
+        - "poisson": half the Poisson deviance with a log link, as
+          MLPRegressor's: the head gives the log of the mean and predict
+          returns ``exp`` of it, so predictions are positive. y must be
+          non-negative with a positive sum (per output);
+        - "quantile": the pinball loss of the level(s) in `quantile`.
+    huber_delta : float, default=1.35
+        Threshold of "huber" (ignored by the other losses), in units of y.
+        1.35 is :class:`~sklearn.linear_model.HuberRegressor`'s epsilon: on
+        Gaussian noise of unit scale it keeps 95% of the squared error's
+        statistical efficiency while bounding each residual's gradient.
+        Unlike HuberRegressor, no scale of the residuals is estimated here:
+        scale y (its noise near 1) for the default to have that meaning.
+        (Keras' default 1.0 has no such reason.)
+    quantile : float, sequence of float or None, default=None
+        The quantile level(s) of ``loss="quantile"``, each in (0, 1); it
+        must be given with that loss, and is unused (with a warning) by
+        the others. A float fits that one quantile, and predict returns
+        y's shape. A sequence of increasing, distinct levels fits them all
+        in one network and predict returns them on a last axis, shape
+        (..., n_levels) after y's (``stream().step`` too). The levels never
+        cross, by construction: per output, the head's first column is the
+        lowest level and each next level adds a softplus (non-negative)
+        increment to the one below.
 
     Attributes
     ----------
@@ -851,9 +891,17 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     n_features_in_ : int
         Features per time step.
     n_outputs_ : int
-        Targets per sequence (or per step).
+        Targets per sequence (or per step); the head has ``n_outputs_ *
+        n_levels`` columns for a sequence of quantile levels.
     network_ : RecurrentNetwork
         The trained network; all parameters in ``network_.params``.
+
+    Notes
+    -----
+    :meth:`score` (and early stopping's validation score) is always R^2 of
+    a point prediction: for "poisson" of the predicted mean, for
+    "quantile" of the level nearest 0.5 (the median when it is among the
+    levels; the lower of two equally near).
 
     Examples
     --------
@@ -865,13 +913,126 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     >>> est = LSTMRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
     >>> est.fit(X, y).predict(X[:3]).shape
     (3,)
+
+    Three quantiles in one network, predicted on a last axis:
+
+    >>> est = LSTMRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0,
+    ...                     loss="quantile", quantile=[0.05, 0.5, 0.95])
+    >>> est.fit(X, y).predict(X[:3]).shape
+    (3, 3)
     """
 
-    _loss = "squared_error"
+    _parameter_constraints: dict = {
+        **_BaseRecurrent._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "poisson",
+                             "quantile"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [None, Interval(Real, 0, 1, closed="neither"), "array-like"],
+    }
+
+    # Every parameter of _BaseRecurrent.__init__, then the regressor's own
+    # (scikit-learn reads the parameters from this signature, as in MLPRegressor).
+    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
+                 output="last",
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32,
+                 loss="squared_error", huber_delta=1.35, quantile=None):
+        super().__init__(
+            hidden_layer_sizes, cell=cell, bidirectional=bidirectional, output=output,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            momentum=momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
+            n_jobs=n_jobs, dtype=dtype)
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+
     _is_classifier = False
-    _metric = staticmethod(r2_score)
+    # What the fitted network's head means: the loss it was fitted with and
+    # its quantile level(s) (a float, or a tuple: levels on a last axis).
+    # Class defaults: an estimator loaded from a file written before these
+    # parameters existed is a squared-error one.
+    _fitted_loss = "squared_error"
+    _fitted_quantile = None
+
+    def _fitted_head(self):
+        """(loss, quantile) of the network: during fit, the one being fitted
+        (early stopping scores it before fit assigns the fitted attributes)."""
+        return self.__dict__.get("_head_in_fit") or (self._fitted_loss, self._fitted_quantile)
+
+    def _fit(self, X, y, incremental=False, classes=None):
+        self._head_in_fit = self._head(warn=False)
+        try:
+            return super()._fit(X, y, incremental, classes)
+        finally:
+            del self._head_in_fit
+
+    def _head(self, warn=True):
+        """(loss, quantile) of the parameters, checked: quantile is None, a
+        float, or a tuple of increasing floats. ValueError naming the
+        parameter otherwise; a warning (if `warn`) when quantile is given
+        but unused, as LogisticRegression's for an unused l1_ratio."""
+        loss, quantile = self.loss, self.quantile
+        if quantile is not None and not isinstance(quantile, Real):
+            levels = np.asarray(quantile, dtype=float) if np.ndim(quantile) == 1 else None
+            if levels is None or levels.size == 0:
+                raise ValueError(f"quantile must be a float or a 1-D sequence of levels, "
+                                 f"got {quantile!r}")
+            if not np.all((levels > 0) & (levels < 1)):
+                raise ValueError(f"quantile levels must each be in (0, 1), got "
+                                 f"{levels.tolist()}")
+            if len(np.unique(levels)) != len(levels):
+                raise ValueError(f"quantile levels must be distinct, got repeated levels "
+                                 f"in {levels.tolist()}")
+            if np.any(np.diff(levels) < 0):
+                raise ValueError(f"quantile levels must be in increasing order (the "
+                                 f"predictions are), got {levels.tolist()}; pass "
+                                 f"{sorted(levels.tolist())}")
+            quantile = tuple(float(v) for v in levels)
+        elif quantile is not None:
+            quantile = float(quantile)
+        if loss == "quantile" and quantile is None:
+            raise ValueError("loss='quantile' needs the level(s) to fit: set quantile "
+                             "(e.g. quantile=0.5, or quantile=[0.05, 0.5, 0.95])")
+        if loss != "quantile" and quantile is not None:
+            if warn:
+                warnings.warn(f"quantile is only used when loss='quantile'; got "
+                              f"loss={loss!r}: it is ignored", UserWarning)
+            quantile = None
+        return loss, quantile
+
+    def _loss_function(self):
+        loss, quantile = self._head(warn=False)  # fit's _validate_y has warned
+        if loss == "huber":
+            return functools.partial(LOSSES["huber"], delta=float(self.huber_delta))
+        if loss == "quantile":
+            levels = quantile if isinstance(quantile, tuple) else (quantile,)
+            return functools.partial(LOSSES["quantile"], levels=levels)
+        return LOSSES[loss]
+
+    def _n_levels(self):
+        """Head columns per output of the fitted network."""
+        q = self._fitted_head()[1]
+        return len(q) if isinstance(q, tuple) else 1
+
+    def _metric(self, y_true, y_pred, sample_weight=None):
+        return r2_score(y_true, self._point(y_pred), sample_weight=sample_weight)
 
     def _validate_y(self, y, mask, T, reset, classes=None):
+        loss, quantile = self._head()  # before anything: bad parameters change nothing
+        if not reset and (
+                (loss == "poisson") != (self._fitted_loss == "poisson")
+                or quantile != self._fitted_quantile):
+            raise ValueError(
+                f"warm_start/partial_fit cannot change what the head predicts: fitted with "
+                f"loss={self._fitted_loss!r}, quantile={self._fitted_quantile!r}, now "
+                f"loss={loss!r}, quantile={quantile!r}; fit a new estimator instead")
         y = check_array(y, ensure_2d=False, allow_nd=True, dtype=self._dtype(),
                         ensure_all_finite=mask is None, input_name="y")
         y_ndim = y.ndim
@@ -893,21 +1054,48 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         if not reset and y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[-1]} outputs, but {type(self).__name__} was "
                              f"fitted with {self.n_outputs_}")
+        if loss == "poisson":
+            real = y if mask is None else y[mask]
+            if np.any(real < 0) or np.any(real.reshape(-1, y.shape[-1]).sum(axis=0) <= 0):
+                raise ValueError("loss='poisson' requires y to be non-negative with a "
+                                 "positive sum (for each output)")
         # predict returns y's shape: 1-D y (or 2-D for sequences) squeezes the outputs.
         squeeze = y_ndim == (1 if mask is None else 2)
-        return np.ascontiguousarray(y), {"_y_squeeze": squeeze}
+        return np.ascontiguousarray(y), {"_y_squeeze": squeeze, "n_outputs_": y.shape[-1],
+                                         "_fitted_loss": loss, "_fitted_quantile": quantile}
 
     def _n_outputs_from(self, target, attrs):
-        return target.shape[-1]
+        q = attrs["_fitted_quantile"]
+        return target.shape[-1] * (len(q) if isinstance(q, tuple) else 1)
 
     def _output_activation(self, out):
+        loss, quantile = self._fitted_head()
+        if loss == "poisson":
+            return np.exp(out)
+        if isinstance(quantile, tuple):
+            return monotone_quantiles(out, len(quantile))
         return out
 
+    def _point(self, pred):
+        """The point prediction score() rates: the level nearest 0.5 of a
+        sequence of quantiles (the lower of two equally near), else `pred`."""
+        q = self._fitted_head()[1]
+        if not isinstance(q, tuple):
+            return pred
+        return pred[..., int(np.argmin(np.abs(np.asarray(q) - 0.5)))]
+
+    @property
+    def _scalar_head(self):
+        """Whether a stream's step is the head's one column as it is."""
+        return self._y_squeeze and self._n_levels() == 1 and \
+            self._fitted_head()[0] != "poisson"
+
     def _score_output(self, out, target):
-        return r2_score(target, out)
+        return r2_score(target.reshape(len(target), -1),
+                        self._point(out).reshape(len(out), -1))
 
     def _stream_prediction(self, out):
-        out = out.astype(np.float64)
+        out = self._output_activation(out.astype(np.float64))
         return out[:, 0] if self._y_squeeze else out
 
     def predict(self, X):
@@ -923,25 +1111,47 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             For ``output="sequence"``: shape (n_samples, n_timesteps[, n_outputs])
             with NaN at padded steps, or a list of per-sequence arrays when X
-            is a list.
+            is a list. With ``loss="quantile"`` and a sequence of levels, a
+            last axis of n_levels follows (the levels in increasing order,
+            never crossing); with ``loss="poisson"``, the predicted mean.
         """
         out, lengths, is_list = self._predict_output(X)
         if self.output == "sequence":
             if lengths is not None:
                 out[~step_mask(lengths, *out.shape[:2])] = np.nan
             if self._y_squeeze:
-                out = out[..., 0]
+                out = out[:, :, 0]
             if is_list:
                 return unpad(out, lengths) if lengths is not None else list(out)
             return out
         return out[:, 0] if self._y_squeeze else out
 
-    # RegressorMixin.score would come first in the MRO (scikit-learn wants
-    # the mixin left of the base class): the shared one serves both classes.
-    score = _BaseRecurrent.score
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the predictions (of the point prediction, for some losses).
+
+        For ``output="sequence"``, over the real steps only. For
+        ``loss="poisson"``, R^2 of the predicted mean; for
+        ``loss="quantile"``, of the level nearest 0.5 (the median when it
+        is among the levels; the lower of two equally near).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), optional
+            Only for ``output="last"``.
+
+        Returns
+        -------
+        score : float
+        """
+        # Not RegressorMixin.score (first in the MRO): the shared one, with
+        # _metric and _score_steps taking the point prediction.
+        return _BaseRecurrent.score(self, X, y, sample_weight=sample_weight)
 
     def _score_steps(self, out, y):
-        return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1), out)
+        return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1),
+                        self._point(out).reshape(out.shape[0], -1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

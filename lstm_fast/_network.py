@@ -23,6 +23,8 @@ import numpy as np
 
 from . import _core
 from ._layer_base import PARAMS, check_memory, parameter_count, parameter_shapes
+# The losses live in ._losses; these names stay importable from here.
+from ._losses import LOSSES, log_loss, softmax, squared_loss  # noqa: F401
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "RecurrentNetwork"]
@@ -303,80 +305,3 @@ class RecurrentNetwork:
             flows[i] = {k: grads[k] for k in ("h_seq", "c_seq") if k in grads}
             upstream = {"dY": grads.get("X")}
         return flows if state_gradients else None
-
-
-# ------------------------------------------------------------------ losses
-
-
-def squared_loss(out, target, weights):
-    """Half mean squared error and its gradient with respect to `out`.
-
-    Parameters
-    ----------
-    out, target : ndarray, shape (N, K) or (N, T, K)
-    weights : ndarray of shape out.shape[:-1] or None
-        1 at steps that count and 0 at padded ones; None: all count.
-
-    Returns
-    -------
-    loss : float
-        ``0.5 * mean over counted entries of (out - target)^2``.
-    d_out : ndarray, shape of `out`
-    """
-    diff = out - target
-    if weights is not None:
-        diff *= weights[..., None]
-        count = float(weights.sum()) * out.shape[-1]
-    else:
-        count = float(diff.size)
-    loss = 0.5 * float(np.dot(diff.ravel(), diff.ravel())) / count
-    diff /= diff.dtype.type(count)
-    return loss, diff
-
-
-def softmax(out):
-    """Softmax over the last axis (numerically stable), as a new array."""
-    p = out - out.max(axis=-1, keepdims=True)
-    np.exp(p, out=p)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p
-
-
-def log_loss(out, target, weights):
-    """Mean softmax cross-entropy and its gradient with respect to `out`.
-
-    Parameters
-    ----------
-    out : ndarray, shape (N, K) or (N, T, K)
-        Logits.
-    target : ndarray of int, shape out.shape[:-1]
-        Class codes in [0, K); ignored where `weights` is 0.
-    weights : ndarray of shape out.shape[:-1] or None
-
-    Returns
-    -------
-    loss : float
-    d_out : ndarray, shape of `out`
-    """
-    K = out.shape[-1]
-    logits = out.reshape(-1, K)
-    codes = target.reshape(-1)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1))
-    rows = np.arange(len(codes))
-    safe = np.where(codes >= 0, codes, 0)
-    nll = log_norm - shifted[rows, safe]
-    p = np.exp(shifted - log_norm[:, None])
-    p[rows, safe] -= 1
-    if weights is not None:
-        w = weights.reshape(-1).astype(p.dtype)
-        count = float(w.sum())
-        nll = nll * w
-        p *= w[:, None]
-    else:
-        count = float(len(codes))
-    p /= p.dtype.type(count)
-    return float(nll.sum()) / count, p.reshape(out.shape)
-
-
-LOSSES = {"squared_error": squared_loss, "log_loss": log_loss}

@@ -15,7 +15,7 @@ before anything of the size it declares is allocated.
 import io
 import json
 import zipfile
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -24,7 +24,9 @@ from ._network import RecurrentNetwork
 from ._version import __version__
 
 #: Major version of the save() format; load() refuses another major version.
-FORMAT_VERSION = "1.0"
+#: 1.1: a regressor's loss, huber_delta and quantile (files of 1.0 have none:
+#: they load as squared error).
+FORMAT_VERSION = "1.1"
 #: Start of every error message of load().
 _LOAD_ERROR = "cannot load"
 _DTYPE_NAMES = ("float32", "float64")
@@ -67,6 +69,9 @@ def save(estimator, path):
     params["hidden_layer_sizes"] = list(estimator._hidden_sizes())
     if not isinstance(params["random_state"], (type(None), Integral)):
         params["random_state"] = None
+    if "quantile" in params:
+        params["quantile"] = _quantile_to_json(params["quantile"])
+        params["huber_delta"] = float(params["huber_delta"])
     fitted = {
         "n_iter_": int(estimator.n_iter_), "t_": int(estimator.t_),
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
@@ -95,11 +100,39 @@ def _class_part(estimator):
     the parameters). A regressor: whether predict squeezes its one output;
     a classifier: its labels, as an array of their own dtype."""
     if not estimator._is_classifier:
-        return {"y_squeeze": bool(estimator._y_squeeze)}, {}
+        q = estimator._fitted_quantile
+        return {"y_squeeze": bool(estimator._y_squeeze), "loss": estimator._fitted_loss,
+                "quantile": list(q) if isinstance(q, tuple) else q}, {}
     if estimator.classes_.dtype.kind not in "biufU":
         raise ValueError(f"save() supports numeric or string class labels; these are "
                          f"of dtype {estimator.classes_.dtype}: use pickle or joblib instead")
     return {}, {"classes_": estimator.classes_}
+
+
+def _quantile_to_json(quantile):
+    """The quantile parameter as JSON: null, a number, or its levels with
+    the kind of sequence they came in (so that get_params compares equal
+    after load)."""
+    if quantile is None or isinstance(quantile, Real):
+        return None if quantile is None else float(quantile)
+    kind = "tuple" if isinstance(quantile, tuple) else \
+        "ndarray" if isinstance(quantile, np.ndarray) else "list"
+    return {"levels": [float(v) for v in np.asarray(quantile, dtype=float).ravel()],
+            "type": kind}
+
+
+def _quantile_from_json(value):
+    """Inverse of :func:`_quantile_to_json` (ValueError for anything else)."""
+    if value is None or _is_number(value):
+        return value
+    if isinstance(value, dict) and set(value) == {"levels", "type"} \
+            and value["type"] in ("tuple", "list", "ndarray") \
+            and isinstance(value["levels"], list) and value["levels"] \
+            and all(_is_number(v) for v in value["levels"]):
+        kind = {"tuple": tuple, "list": list, "ndarray": np.array}[value["type"]]
+        return kind(value["levels"])
+    raise ValueError(f"quantile must be null, a number or {{\"levels\": [numbers], "
+                     f"\"type\": \"tuple\", \"list\" or \"ndarray\"}}, got {value!r}")
 
 
 # ------------------------------------------------------------------ reading
@@ -181,8 +214,15 @@ def _from_metadata(cls, meta, archive, path):
     if params.get("random_state") is not None and not _is_int(params["random_state"], 0):
         raise fail(f"random_state must be null or an integer, got "
                    f"{params['random_state']!r}")
+    if "quantile" in params:
+        try:
+            params["quantile"] = _quantile_from_json(params["quantile"])
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     est = cls(**params)
     est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
+    if not cls._is_classifier:
+        est._head(warn=False)  # the quantile levels' checks
 
     fitted = dict(meta["fitted"])
     if not _FITTED_KEYS <= set(fitted) <= _FITTED_KEYS | _OPTIONAL_FITTED_KEYS:
@@ -211,10 +251,13 @@ def _from_metadata(cls, meta, archive, path):
         raise fail(f"learning_rates_ must be a list of numbers, one per entry of "
                    f"loss_curve_, got {rates!r:.80}")
 
+    # What the class saved (a regressor's head: its width per output).
+    class_attrs = _class_attributes(cls, meta["extra"], fitted["n_outputs_"])
+    head_width = fitted["n_outputs_"] * _head_columns(class_attrs.get("_fitted_quantile"))
     # The parameter buffer: its size follows from the metadata, and is
     # compared with the file's before the network is built.
     n_params = RecurrentNetwork.count_parameters(
-        est.cell, fitted["n_features_in_"], est._hidden_sizes(), fitted["n_outputs_"],
+        est.cell, fitted["n_features_in_"], est._hidden_sizes(), head_width,
         est.bidirectional)
     flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
                        (n_params,), path)
@@ -223,32 +266,59 @@ def _from_metadata(cls, meta, archive, path):
     classes = _read_classes(archive, fitted["n_outputs_"], path) if cls._is_classifier \
         else None
     network = RecurrentNetwork(est.cell, fitted["n_features_in_"], est._hidden_sizes(),
-                               fitted["n_outputs_"], est.output, est._dtype(),
-                               est.bidirectional)
+                               head_width, est.output, est._dtype(), est.bidirectional)
     network.params[...] = flat
     for key, value in fitted.items():
         setattr(est, key, list(value) if isinstance(value, list) else value)
-    _restore_class_part(est, meta["extra"], classes)
+    if cls._is_classifier:
+        class_attrs["classes_"] = classes
+    for key, value in class_attrs.items():
+        setattr(est, key, value)
     est.network_ = network
     est._no_improvement_count = 0
     return est
 
 
-def _restore_class_part(est, extra, classes):
-    """Check the metadata's "extra" (ValueError, naming it) and set the
-    attributes that :func:`_class_part` saved."""
-    if est._is_classifier:
+def _class_attributes(cls, extra, n_outputs):
+    """The attributes that :func:`_class_part` saved in the metadata's
+    "extra" (but a classifier's labels), checked (ValueError, naming it)."""
+    if cls._is_classifier:
         if extra:
             raise ValueError(f"a classifier's extra metadata is empty, got "
                              f"{extra!r}")
-        est.classes_ = classes
-        return
+        return {}
     squeeze = extra.get("y_squeeze")
-    if set(extra) != {"y_squeeze"} or not isinstance(squeeze, bool) \
-            or (squeeze and est.n_outputs_ != 1):
-        raise ValueError(f"extra metadata must be {{\"y_squeeze\": bool}} "
-                         f"(true only for one output), got {extra!r}")
-    est._y_squeeze = squeeze
+    # Format 1.0 wrote y_squeeze alone: a squared-error regressor.
+    loss = extra.get("loss", "squared_error")
+    quantile = extra.get("quantile")
+    if set(extra) not in ({"y_squeeze"}, {"y_squeeze", "loss", "quantile"}) \
+            or not isinstance(squeeze, bool) or (squeeze and n_outputs != 1):
+        raise ValueError(f"extra metadata must be {{\"y_squeeze\": bool (true only for "
+                         f"one output), \"loss\": str, \"quantile\": levels}}, got "
+                         f"{extra!r}")
+    if loss not in cls._parameter_constraints["loss"][0].options:
+        raise ValueError(f"extra metadata's loss must be one of the regressor's, got "
+                         f"{loss!r}")
+    if isinstance(quantile, list):
+        levels = quantile
+    elif quantile is None:
+        levels = []
+    else:
+        levels = [quantile]
+    if (quantile is None) != (loss != "quantile") or quantile == [] \
+            or not all(_is_number(v) and 0 < v < 1 for v in levels) \
+            or any(b <= a for a, b in zip(levels, levels[1:])):
+        raise ValueError(f"extra metadata's quantile must be null (loss other than "
+                         f"'quantile'), a level or increasing levels in (0, 1), got "
+                         f"{quantile!r} with loss {loss!r}")
+    return {"_y_squeeze": squeeze, "_fitted_loss": loss,
+            "_fitted_quantile": tuple(float(v) for v in quantile)
+            if isinstance(quantile, list) else quantile}
+
+
+def _head_columns(quantile):
+    """Head columns per output: one per level of a sequence of quantiles."""
+    return len(quantile) if isinstance(quantile, tuple) else 1
 
 
 # ---------------------------------------------------- the archive's entries

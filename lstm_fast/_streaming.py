@@ -91,9 +91,9 @@ class Stream:
                   for layer in network.layers]
         self._core = _core.Stream(layers, network.coef.copy(), network.intercept.copy(),
                                   self.n_streams)
-        # A regressor with one output gives a plain float per step.
-        self._scalar = getattr(estimator, "_y_squeeze", False) and \
-            not hasattr(estimator, "classes_")
+        # A regressor whose one head column is its prediction (one output,
+        # no output activation) gives that plain float per step.
+        self._scalar = getattr(estimator, "_scalar_head", False)
 
     def _raw(self, x):
         # The common cases (a float32 or float64 array, C-contiguous) go

@@ -12,6 +12,8 @@ EXPECTED = {
     "forecast_series.py": ["MAE LSTM forecast", "MAE naive forecast"],
     "anomaly_detection.py": ["anomalies injected", "precision", "recall"],
     "char_language_model.py": ["next-character accuracy", "generated:", "Beautiful is "],
+    "quantile_forecast.py": ["90% interval coverage", "mean width",
+                             "levels never cross: True"],
 }
 
 
