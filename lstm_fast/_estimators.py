@@ -935,6 +935,7 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
                  output="last",
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 learning_rate="constant", power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
@@ -943,7 +944,8 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         super().__init__(
             hidden_layer_sizes, cell=cell, bidirectional=bidirectional, output=output,
             solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+            learning_rate_init=learning_rate_init, learning_rate=learning_rate,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
             random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
             momentum=momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
