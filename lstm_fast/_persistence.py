@@ -64,6 +64,10 @@ def save(estimator, path):
     params["hidden_layer_sizes"] = list(estimator._hidden_sizes())
     if not isinstance(params["random_state"], (type(None), Integral)):
         params["random_state"] = None
+    if isinstance(params.get("class_weight"), dict):
+        # JSON keys are strings: the labels keep their type as [label, weight] pairs.
+        params["class_weight"] = [[_json_label(k, "class_weight"), float(v)]
+                                  for k, v in params["class_weight"].items()]
     fitted = {
         "n_iter_": int(estimator.n_iter_), "t_": int(estimator.t_),
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
@@ -177,6 +181,13 @@ def _from_metadata(cls, meta, archive, path):
     if params.get("random_state") is not None and not _is_int(params["random_state"], 0):
         raise fail(f"random_state must be null or an integer, got "
                    f"{params['random_state']!r}")
+    class_weight = params.get("class_weight")
+    if isinstance(class_weight, list):
+        if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int, float))
+                   and _is_number(p[1]) for p in class_weight):
+            raise fail("class_weight must be null, \"balanced\" or a list of "
+                       "[label, weight] pairs")
+        params["class_weight"] = {label: weight for label, weight in class_weight}
     est = cls(**params)
     est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
 
@@ -246,6 +257,16 @@ def _damaged(path, message):
     return ValueError(f"{_LOAD_ERROR} {path!r}, the file is damaged: {message}")
 
 
+def _json_label(label, name):
+    """A class label as JSON keeps it: a Python number or str."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        raise ValueError(f"save() supports numeric or string labels in {name}; got "
+                         f"{label!r}: use pickle or joblib instead")
+    return label
+
+
 def _is_int(value, minimum):
     """An integer (not a bool) >= minimum."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
@@ -266,6 +287,9 @@ def _read_member(archive, name, max_bytes, path):
     if info.compress_type != zipfile.ZIP_STORED:
         raise _damaged(path, f"entry {name!r} is compressed; save() "
                              f"writes uncompressed entries")
+    if info.flag_bits & 0x1:  # else zipfile raises RuntimeError (password required)
+        raise _damaged(path, f"entry {name!r} is marked encrypted; save() writes "
+                             f"plain entries")
     if info.file_size > max_bytes:
         raise _damaged(path, f"entry {name!r} declares {info.file_size} "
                              f"bytes, more than the {max_bytes} it can hold")

@@ -28,6 +28,13 @@ _CLASSIFIER_FAILURES = {
     # The check also asserts that predict(X.T) raises; X.T is a valid batch
     # of 2 series of length n_samples.
     "check_classifiers_train": _TIME_AXIS + "; predict(X.T) is valid input",
+    # Weighted and repeated fits are one batch each, but shuffled in a
+    # different order, so the gradient's sums run in another order: float32
+    # rounding (relative 1e-5 after 100 epochs) exceeds the check's rtol=1e-7.
+    # With dtype=float64 the check passes (tests/test_sample_weight.py).
+    "check_sample_weight_equivalence_on_dense_data":
+        "float32 rounding of a differently ordered batch exceeds rtol=1e-7; "
+        "passes with dtype=float64",
 }
 
 
