@@ -1088,7 +1088,9 @@ epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
         stopping is the accuracy, and the validation split is stratified.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as in scikit-learn's classifiers: a dict
-        ``{label: weight}`` (classes it leaves out weigh 1), or "balanced":
+        ``{label: weight}`` (classes it leaves out weigh 1; as in
+        scikit-learn, a label that is no class of y is an error unless the
+        dict weighs every class, e.g. for a fold that lacks one), or "balanced":
         ``n / (n_classes * weighted count of the class)`` over the labels of
         the fit (for ``output="sequence"``, over the labels of the real
         steps), the counts weighted by sample_weight. It multiplies into

@@ -186,6 +186,17 @@ def test_a_class_weight_dict_weighs_its_classes_and_leaves_the_others_at_one():
                                rtol=1e-12, atol=1e-14)
 
 
+def test_a_class_weight_dict_may_name_more_labels_when_it_weighs_every_class():
+    """scikit-learn's rule: a cross-validation fold may lack a class."""
+    X, y = _data(LSTMClassifier, "last")
+    weights = {"a": 3.0, "b": 1.0, "c": 0.5, "absent": 2.0}
+    dicted = LSTMClassifier(class_weight=weights, **ONE_BATCH).fit(X, y)
+    expected = LSTMClassifier(class_weight={"a": 3.0, "c": 0.5}, **ONE_BATCH).fit(X, y)
+    np.testing.assert_array_equal(dicted.network_.params, expected.network_.params)
+    with pytest.raises(ValueError, match="class_weight.*absent"):
+        LSTMClassifier(class_weight={"a": 3.0, "absent": 2.0}, **ONE_BATCH).fit(X, y)
+
+
 def test_class_weights_of_sequence_labels_weigh_each_step():
     """output="sequence": the first epoch's loss (at the initial parameters)
     is the mean cross-entropy over real steps weighted by the class of each
