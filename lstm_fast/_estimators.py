@@ -34,7 +34,8 @@ from ._layer_base import check_memory
 from ._losses import monotone_quantiles
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
 from ._optimizers import LR_SCHEDULES, AdamOptimizer, SGDOptimizer, clip_grad_norm
-from ._sequences import as_sequences, is_ragged_list, pad_targets, step_mask, unpad
+from ._sequences import (as_sample_weight, as_sequences, is_ragged_list, pad_targets,
+                         step_mask, unpad)
 
 __all__ = ["LSTMRegressor", "LSTMClassifier"]
 
@@ -60,6 +61,8 @@ class _BaseRecurrent(BaseEstimator):
     - ``_metric(y_true, y_pred, sample_weight=None)``: what score() is;
     - ``_validate_y`` and ``_n_outputs_from``: y as the network's target,
       the fitted attributes it sets, and the width of the head;
+    - ``_class_weight_vector``: the classifier's class weights (the base
+      has none);
     - ``_output_activation``, ``_score_output`` (the validation score),
       ``_score_steps`` (score() at the real steps of output="sequence")
       and ``_stream_prediction``: from the head's output to predictions.
@@ -177,6 +180,101 @@ class _BaseRecurrent(BaseEstimator):
         target, target_attrs = self._validate_y(y, mask, T, reset, classes)
         return X, lengths, target, mask, target_attrs
 
+    def _class_weight_vector(self, target, mask, sample_weight, target_attrs):
+        """Weight of each class (n_classes,), or None: no class weights (the
+        classifier's class_weight)."""
+        return None
+
+    def _weights(self, sample_weight, target, mask, class_weight):
+        """The weights the training loss and the validation score use.
+
+        Returns None when neither sample weights nor class weights are given
+        (the unweighted path, with the step mask alone, as before weights
+        existed). Otherwise ``(row, loss)``: ``row`` (n,), each sequence's
+        weight (the L2 term's and the epoch mean's denominator sums it);
+        ``loss``, the weight of each entry of the loss: (n,) for
+        output="last" (sample weight times its class's weight), (n, T) for
+        output="sequence" (the sample's weight at each real step, times the
+        class weight of the step's label; 0 at padded steps).
+        """
+        if sample_weight is None and class_weight is None:
+            return None
+        row = np.ones(len(target)) if sample_weight is None else sample_weight
+        loss = row if mask is None else row[:, None] * mask
+        if class_weight is not None:
+            loss = loss * class_weight[np.maximum(target, 0)]  # padded steps: code -1
+            if mask is None:
+                row = loss
+        return row, loss
+
+    def _validate_weights(self, sample_weight, target, mask, target_attrs, check_classes):
+        """sample_weight checked and, with the class weights, as :meth:`_weights`."""
+        sample_weight = as_sample_weight(sample_weight, len(target))
+        class_weight = self._class_weight_vector(target, mask, sample_weight, target_attrs)
+        weights = self._weights(sample_weight, target, mask, class_weight)
+        if weights is not None:
+            loss_w = weights[1]
+            if not loss_w.any():
+                raise ValueError("sample_weight and class_weight give every sequence (or "
+                                 "every real step) a zero weight: nothing to learn from")
+            if self._is_classifier and check_classes:
+                # A zero weight removes a sample: as fit refuses a y of one class.
+                codes = target if mask is None else target[mask]
+                kept = np.unique(codes[(loss_w if mask is None else loss_w[mask]) > 0])
+                if len(kept) < 2:
+                    raise ValueError(
+                        f"Classifier can't train when only one class has a non-zero "
+                        f"weight: sample_weight and class_weight leave only class "
+                        f"{target_attrs['classes_'][kept[0]]!r}")
+        return weights, class_weight
+
+    def _validate_validation_set(self, X_val, y_val, sample_weight_val, n_features, target,
+                                 target_attrs, class_weight):
+        """fit's X_val, y_val, sample_weight_val as the validation score takes
+        them: (X, lengths, target, mask, loss weights or None), or None when
+        no validation set is given."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is given, but y_val is not: pass both, or neither")
+        if X_val is None:
+            raise ValueError("y_val is given, but X_val is not: pass both, or neither")
+        try:
+            X_val, len_val = as_sequences(X_val, self._dtype(), name="X_val")
+        except ValueError as exc:
+            if "X_val" in str(exc):
+                raise
+            raise ValueError(f"X_val (the validation sequences) is invalid: {exc}") from exc
+        n, T, D = X_val.shape
+        if D != n_features:
+            raise ValueError(f"X_val has {D} features per time step, but X has "
+                             f"{n_features}")
+        if n < 2:
+            raise ValueError(f"X_val has {n} sequence; the validation score needs at "
+                             f"least 2")
+        if self.output == "sequence":
+            y_val = pad_targets(y_val, T)
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 0 or len(y_val) != n:
+            raise ValueError(f"y_val has {len(y_val) if y_val.ndim else 'a scalar'} "
+                             f"targets, but X_val has {n} sequences")
+        mask = step_mask(len_val, n, T) if self.output == "sequence" else None
+        try:
+            t_val, _ = self._validate_y(y_val, mask, T, True, target_attrs.get("classes_"))
+        except ValueError as exc:
+            raise ValueError(f"y_val (the validation targets) is invalid: {exc}") from exc
+        if not self._is_classifier and t_val.shape[-1] != target.shape[-1]:
+            raise ValueError(f"y_val has {t_val.shape[-1]} outputs, but y has "
+                             f"{target.shape[-1]}")
+        sample_weight_val = as_sample_weight(sample_weight_val, n, "sample_weight_val")
+        weights = self._weights(sample_weight_val, t_val, mask, class_weight)
+        if weights is not None and not weights[1].any():
+            raise ValueError("sample_weight_val and class_weight give every validation "
+                             "sequence (or step) a zero weight")
+        return X_val, len_val, t_val, mask, None if weights is None else weights[1]
+
     # -------------------------------------------------------------- network
 
     def _hidden_sizes(self):
@@ -227,13 +325,17 @@ class _BaseRecurrent(BaseEstimator):
         # float64 out, as scikit-learn expects of predictions and probabilities.
         return self._output_activation(np.concatenate(outs).astype(np.float64))
 
-    def _backprop(self, network, X, lengths, target, mask):
-        """Loss of one minibatch; its gradient lands in ``network.grad``."""
+    def _backprop(self, network, X, lengths, target, mask, weight_sum=None):
+        """Loss of one minibatch; its gradient lands in ``network.grad``.
+
+        `mask`: the step mask, or the loss weights of a weighted fit (then
+        `weight_sum`, the batch's sum of sequence weights, divides the L2
+        term instead of the batch size, as in MLP)."""
         out, state = network.forward(X, lengths, training=True)
         loss, d_out = self._loss_function()(out, target, mask)
         network.backward(state, d_out)
         if self.alpha:
-            n = X.shape[0]
+            n = X.shape[0] if weight_sum is None else weight_sum
             w = network.params[:network.n_weights]
             loss += 0.5 * self.alpha * float(np.dot(w, w)) / n
             network.grad[:network.n_weights] += network.dtype.type(self.alpha / n) * w
@@ -241,11 +343,17 @@ class _BaseRecurrent(BaseEstimator):
 
     # ----------------------------------------------------------------- fit
 
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _fit(self, X, y, incremental=False, classes=None, sample_weight=None,
+             X_val=None, y_val=None, sample_weight_val=None):
         hidden = self._hidden_sizes()
         self._validate_schedule_params()
         reset = not hasattr(self, "network_") or not (incremental or self.warm_start)
         X, lengths, target, mask, target_attrs = self._validate_data(X, y, reset, classes)
+        weights, class_weight = self._validate_weights(
+            sample_weight, target, mask, target_attrs, check_classes=reset and classes is None)
+        validation = self._validate_validation_set(X_val, y_val, sample_weight_val,
+                                                   X.shape[2], target, target_attrs,
+                                                   class_weight)
         rng = check_random_state(self.random_state)
 
         # Everything is computed into new objects and assigned at the end, so
@@ -289,7 +397,8 @@ class _BaseRecurrent(BaseEstimator):
         try:
             with self._threads(), np.errstate(over="ignore", invalid="ignore"):
                 optimizer = self._fit_stochastic(network, optimizer, fitted, X, lengths,
-                                                 target, mask, rng, incremental, checkpoint)
+                                                 target, mask, rng, incremental, checkpoint,
+                                                 weights, validation)
         except KeyboardInterrupt:
             # Ctrl-C: keep what the completed epochs of this fit learned (as
             # if max_iter had been the number of them), then stop the caller.
@@ -326,13 +435,20 @@ class _BaseRecurrent(BaseEstimator):
                      "use smaller hidden_layer_sizes")
 
     def _fit_stochastic(self, network, optimizer, fitted, X, lengths, target, mask, rng,
-                        incremental, checkpoint):
+                        incremental, checkpoint, weights=None, validation=None):
         """The epochs; returns the optimizer to keep. `checkpoint` receives
-        the state after every completed epoch (for an interrupted fit)."""
+        the state after every completed epoch (for an interrupted fit).
+        `weights`: None or as :meth:`_weights`; `validation`: fit's own
+        validation set, as :meth:`_validate_validation_set` returns it."""
         early_stopping = self.early_stopping and not incremental
         n = X.shape[0]
-        X_val = None
-        if early_stopping:
+        X_val = w_val = None
+        if validation is not None:
+            X_val, len_val, t_val, m_val, w_val = validation
+            if fitted["validation_scores_"] is None:
+                fitted["validation_scores_"] = []
+                fitted["best_validation_score_"] = -np.inf
+        elif early_stopping:
             idx = np.arange(n)
             stratify = target if (self._is_classifier and target.ndim == 1) else None
             idx_train, idx_val = train_test_split(
@@ -345,6 +461,15 @@ class _BaseRecurrent(BaseEstimator):
             X, target = X[idx_train], target[idx_train]
             lengths = None if lengths is None else lengths[idx_train]
             mask = None if mask is None else mask[idx_train]
+            if weights is not None:
+                w_val = weights[1][idx_val]
+                weights = (weights[0][idx_train], weights[1][idx_train])
+                for part, w in (("validation", w_val), ("training", weights[1])):
+                    if not w.any():
+                        raise ValueError(
+                            f"The {part} split of early_stopping has only zero sample "
+                            f"weights; change random_state or validation_fraction, or "
+                            f"pass X_val and y_val")
             n = X.shape[0]
             if fitted["validation_scores_"] is None:
                 fitted["validation_scores_"] = []
@@ -377,31 +502,44 @@ class _BaseRecurrent(BaseEstimator):
                     Xb = X[idx]
                     mb = None if mask is None else mask[idx]
                     tb = target[idx]
+                    if weights is not None:
+                        # The loss weights replace the step mask (they hold it).
+                        mb = weights[1][idx].astype(network.dtype)
+                        batch_weight = float(weights[0][idx].sum())
                     if lb is not None:
                         T_b = int(lb.max())  # skip steps that are padding for all
                         Xb = np.ascontiguousarray(Xb[:, :T_b])
-                        if mb is not None:
+                        if mb is not None and mb.ndim == 2:
                             mb, tb = mb[:, :T_b], tb[:, :T_b]
-                    loss = self._backprop(network, Xb, lb, tb, mb)
+                    if weights is None:
+                        loss = self._backprop(network, Xb, lb, tb, mb)
+                    elif not mb.any():
+                        continue  # all weights zero: as if the batch were removed
+                    else:
+                        loss = self._backprop(network, Xb, lb, tb, mb, batch_weight)
                     if not np.isfinite(loss):
                         diverged = True
                         break
                     if self.clip_norm is not None:  # the norm is a pass over every gradient
                         clip_grad_norm(network.grad, self.clip_norm)
                     optimizer.update(network.params, network.grad)
-                    total += loss * len(idx)
+                    total += loss * (len(idx) if weights is None else batch_weight)
                 if not diverged and not np.all(np.isfinite(network.params)):
                     diverged = True
                 if diverged:
                     break
                 fitted["n_iter_"] += 1
                 fitted["t_"] += n
-                fitted["loss_curve_"].append(total / n)
+                fitted["loss_curve_"].append(
+                    total / (n if weights is None else float(weights[0].sum())))
                 fitted["learning_rates_"].append(learning_rate)
                 score = None
-                if early_stopping:
-                    score = self._score_arrays(network, X_val, len_val, t_val, m_val)
+                if X_val is not None:
+                    score = self._score_arrays(network, X_val, len_val, t_val, m_val, w_val)
                     fitted["validation_scores_"].append(score)
+                    if not early_stopping:  # a validation set to watch, not to stop on
+                        fitted["best_validation_score_"] = max(
+                            fitted["best_validation_score_"], score)
                 if self._update_no_improvement_count(fitted, early_stopping):
                     best_params[...] = network.params
                 # MLP's rule: a stall stops training, or ("adaptive") divides
@@ -489,7 +627,8 @@ class _BaseRecurrent(BaseEstimator):
         return copy.deepcopy(self.network_)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the network to sequences X and targets y.
 
         Parameters
@@ -504,6 +643,39 @@ class _BaseRecurrent(BaseEstimator):
             or (n_samples, n_outputs); or one per step (``output="sequence"``):
             shape (n_samples, n_timesteps[, n_outputs]) or a list; entries at
             padded steps are ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            One non-negative weight per sequence; None weighs all alike. Each
+            minibatch's loss is the weighted mean ``sum_i w_i l_i / sum_i
+            w_i`` over its sequences (for ``output="sequence"``, over their
+            real steps: each step of sequence i has weight w_i, so the loss
+            is ``sum_it w_i l_it / sum_it w_i`` over real steps), and the L2
+            term is divided by the batch's ``sum_i w_i`` instead of its
+            size, as :class:`~sklearn.neural_network.MLPRegressor` does. So
+            a zero weight is the same as removing the sequence, and an
+            integer weight the same as repeating it, whenever the batches
+            hold the same sequences (one batch, ``shuffle=False``: otherwise
+            the batches differ, and so do the steps). A minibatch whose
+            weights are all zero makes no optimizer step. ``loss_curve_`` is
+            the weighted mean of each epoch's loss. The validation split of
+            ``early_stopping`` keeps its sequences' weights and its score is
+            weighted by them. The classifier's `class_weight` multiplies in.
+        X_val : array-like or list of arrays, default=None
+            A validation set of your own, in the forms X takes (any number
+            of time steps). When given, no validation split is carved out of
+            X: ``validation_scores_`` holds its score (R^2 or accuracy)
+            after each epoch, and with ``early_stopping=True`` training stops
+            when it no longer improves and keeps the best epoch's
+            parameters; with ``early_stopping=False`` the scores are only
+            recorded (the training loss decides when to stop). In a
+            :class:`~sklearn.pipeline.Pipeline` (metadata routing:
+            ``est.set_fit_request(X_val=True, y_val=True)``), X_val reaches
+            this estimator as given, NOT transformed by the earlier steps
+            (scikit-learn's caveat for HistGradientBoosting's X_val; use
+            ``Pipeline(..., transform_input=["X_val"])`` to transform it).
+        y_val : array-like, default=None
+            Targets of X_val, in the forms y takes; required with X_val.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of X_val's sequences in the validation score.
 
         Returns
         -------
@@ -525,23 +697,31 @@ class _BaseRecurrent(BaseEstimator):
             Before anything is allocated, if the network's parameters and
             optimizer state, or the training workspace, exceed the memory
             available.
+        ValueError
+            Before any training, the estimator left as it was: for bad X or
+            y, weights that are negative, NaN, infinite, all zero or not of
+            shape (n_samples,), X_val without y_val (or y_val without
+            X_val), or a validation set that does not match X and y.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight,
+                         X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current parameters.
 
         Parameters
         ----------
         X : array-like or list of arrays
         y : array-like
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in :meth:`fit`.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     # -------------------------------------------------------------- predict
 
@@ -563,7 +743,8 @@ class _BaseRecurrent(BaseEstimator):
         X : array-like or list of arrays
         y : array-like
         sample_weight : array-like of shape (n_samples,), optional
-            Only for ``output="last"``.
+            Weight of each sequence; for ``output="sequence"``, of each of
+            its real steps.
 
         Returns
         -------
@@ -575,13 +756,19 @@ class _BaseRecurrent(BaseEstimator):
         out, lengths, _ = self._predict_output(X)
         n, T = out.shape[:2]
         mask = step_mask(lengths, n, T)
-        return self._score_steps(out[mask], np.asarray(pad_targets(y, T))[mask])
+        if sample_weight is not None:
+            sample_weight = np.broadcast_to(
+                as_sample_weight(sample_weight, n)[:, None], mask.shape)[mask]
+        return self._score_steps(out[mask], np.asarray(pad_targets(y, T))[mask],
+                                 sample_weight)
 
-    def _score_arrays(self, network, X, lengths, target, mask):
+    def _score_arrays(self, network, X, lengths, target, mask, weights=None):
+        """The validation score; `weights`: the loss weights of the set."""
         out = self._forward_pass(network, X, lengths)
         if mask is not None:
             out, target = out[mask], target[mask]
-        return self._score_output(out, target)
+            weights = None if weights is None else weights[mask]
+        return self._score_output(out, target, weights)
 
     # ---------------------------------------------------------- looking inside
 
@@ -823,8 +1010,9 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     momentum : float, default=0.9
         Momentum of "sgd".
     early_stopping : bool, default=False
-        Hold out `validation_fraction` of the data and stop when its R^2
-        stops improving; the best parameters are kept.
+        Hold out `validation_fraction` of the data (or use fit's `X_val`,
+        `y_val`) and stop when its R^2 stops improving; the best parameters
+        are kept.
     validation_fraction : float, default=0.1
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
@@ -882,7 +1070,8 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
     validation_scores_ : list of float or None
-        R^2 on the validation set after each epoch (early stopping only).
+        R^2 on the validation set after each epoch (with early stopping, or
+        fit's X_val), weighted by its sample weights.
     best_validation_score_ : float or None
     n_iter_ : int
         Epochs run.
@@ -968,10 +1157,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         (early stopping scores it before fit assigns the fitted attributes)."""
         return self.__dict__.get("_head_in_fit") or (self._fitted_loss, self._fitted_quantile)
 
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _fit(self, X, y, incremental=False, classes=None, **fit_params):
         self._head_in_fit = self._head(warn=False)
         try:
-            return super()._fit(X, y, incremental, classes)
+            return super()._fit(X, y, incremental, classes, **fit_params)
         finally:
             del self._head_in_fit
 
@@ -1092,9 +1281,9 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         return self._y_squeeze and self._n_levels() == 1 and \
             self._fitted_head()[0] != "poisson"
 
-    def _score_output(self, out, target):
+    def _score_output(self, out, target, sample_weight=None):
         return r2_score(target.reshape(len(target), -1),
-                        self._point(out).reshape(len(out), -1))
+                        self._point(out).reshape(len(out), -1), sample_weight=sample_weight)
 
     def _stream_prediction(self, out):
         out = self._output_activation(out.astype(np.float64))
@@ -1151,9 +1340,9 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         # _metric and _score_steps taking the point prediction.
         return _BaseRecurrent.score(self, X, y, sample_weight=sample_weight)
 
-    def _score_steps(self, out, y):
+    def _score_steps(self, out, y, sample_weight=None):
         return r2_score(np.asarray(y, dtype=float).reshape(out.shape[0], -1),
-                        self._point(out).reshape(out.shape[0], -1))
+                        self._point(out).reshape(out.shape[0], -1), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1176,6 +1365,21 @@ warm_start, momentum, early_stopping, validation_fraction, beta_1, beta_2, \
 epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
         As for :class:`LSTMRegressor`; the validation score of early
         stopping is the accuracy, and the validation split is stratified.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn's classifiers: a dict
+        ``{label: weight}`` (classes it leaves out weigh 1; as in
+        scikit-learn, a label that is no class of y is an error unless the
+        dict weighs every class, e.g. for a fold that lacks one), or "balanced":
+        ``n / (n_classes * weighted count of the class)`` over the labels of
+        the fit (for ``output="sequence"``, over the labels of the real
+        steps), the counts weighted by sample_weight. It multiplies into
+        sample_weight: for ``output="sequence"``, per step, by the class of
+        the step's label. The validation score of early stopping (and of
+        fit's X_val) uses the same class weights. "balanced" is not
+        supported by :meth:`partial_fit` (a batch's counts are not the data
+        set's): compute the weights once with
+        :func:`sklearn.utils.class_weight.compute_class_weight` and pass
+        them as a dict.
 
     Attributes
     ----------
@@ -1202,6 +1406,72 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
     _loss = "log_loss"
     _is_classifier = True
     _metric = staticmethod(accuracy_score)
+
+    _parameter_constraints: dict = {
+        **_BaseRecurrent._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    # Every parameter of _BaseRecurrent, then class_weight: scikit-learn
+    # reads an estimator's parameters from its __init__'s signature.
+    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
+                 output="last",
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 learning_rate="constant", power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32,
+                 class_weight=None):
+        super().__init__(
+            hidden_layer_sizes, cell=cell, bidirectional=bidirectional, output=output,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate_init=learning_rate_init, learning_rate=learning_rate,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            momentum=momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
+            n_jobs=n_jobs, dtype=dtype)
+        self.class_weight = class_weight
+
+    def _class_weight_vector(self, target, mask, sample_weight, target_attrs):
+        """class_weight as one weight per class of ``classes_`` (None: none)."""
+        if self.class_weight is None:
+            return None
+        classes = target_attrs["classes_"]
+        if isinstance(self.class_weight, str):  # "balanced"
+            codes = target if mask is None else target[mask]
+            w = sample_weight
+            if w is not None and mask is not None:
+                w = np.broadcast_to(w[:, None], mask.shape)[mask]
+            counts = np.bincount(codes, weights=w, minlength=len(classes)).astype(float)
+            # compute_class_weight("balanced"): the classes present in y count
+            # (a class of zero weight is absent, as its samples removed).
+            present = counts > 0
+            return np.where(present, counts.sum() / (present.sum() * np.where(
+                present, counts, 1)), 0.0)
+        weights = np.ones(len(classes))
+        matched = set()
+        for i, label in enumerate(classes):
+            key = label.item() if isinstance(label, np.generic) else label
+            if key in self.class_weight:
+                value = self.class_weight[key]
+                if (not isinstance(value, Real) or isinstance(value, bool)
+                        or not np.isfinite(value) or value < 0):
+                    raise ValueError(f"class_weight[{key!r}] must be a non-negative finite "
+                                     f"number, got {value!r}")
+                weights[i] = value
+                matched.add(key)
+        unknown = [k for k in self.class_weight if k not in matched]
+        if unknown and len(matched) < len(classes):
+            # scikit-learn's rule (compute_class_weight): labels the classes
+            # lack are a mistake when some class is left unweighted; a dict
+            # that weighs every class may name more (a fold without a class).
+            raise ValueError(
+                f"class_weight has labels that are not classes of y: {unknown[:5]}; "
+                f"the classes are {classes[:10].tolist()}")
+        return weights
 
     def _validate_y(self, y, mask, T, reset, classes=None):
         y = np.asarray(y)
@@ -1255,14 +1525,14 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
     def _output_activation(self, out):
         return softmax(out)
 
-    def _score_output(self, proba, codes):
-        return accuracy_score(codes, proba.argmax(axis=-1))
+    def _score_output(self, proba, codes, sample_weight=None):
+        return accuracy_score(codes, proba.argmax(axis=-1), sample_weight=sample_weight)
 
     def _stream_prediction(self, out):
         return self.classes_[out.argmax(axis=-1)]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current parameters.
 
         Parameters
@@ -1271,6 +1541,8 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
         y : array-like
         classes : array-like of shape (n_classes,), optional
             All classes; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in :meth:`fit`.
 
         Returns
         -------
@@ -1278,7 +1550,15 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
         """
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one batch's "
+                "class counts are not the data set's. Compute the weights with "
+                "sklearn.utils.class_weight.compute_class_weight('balanced', classes=..., "
+                "y=...) on (a large sample of) the whole training targets and pass "
+                "them as class_weight={label: weight}")
+        return self._fit(X, y, incremental=True, classes=classes,
+                         sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -1331,8 +1611,9 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
 
     score = _BaseRecurrent.score  # as in LSTMRegressor
 
-    def _score_steps(self, out, y):
-        return accuracy_score(y, self.classes_[out.argmax(axis=-1)])
+    def _score_steps(self, out, y, sample_weight=None):
+        return accuracy_score(y, self.classes_[out.argmax(axis=-1)],
+                              sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -51,21 +51,28 @@ def squared_loss(out, target, weights):
     ----------
     out, target : ndarray, shape (N, K) or (N, T, K)
     weights : ndarray of shape out.shape[:-1] or None
-        1 at steps that count and 0 at padded ones; None: all count.
+        Non-negative weight of each row (or step): the step mask (1 at steps
+        that count, 0 at padded ones), or sample weights times it; None: all
+        count equally.
 
     Returns
     -------
     loss : float
-        ``0.5 * mean over counted entries of (out - target)^2``.
+        ``0.5 * sum(w * (out - target)^2) / (sum(w) * n_outputs)``: the
+        weighted mean over counted entries.
     d_out : ndarray, shape of `out`
     """
     diff = out - target
     if weights is not None:
-        diff *= weights[..., None]
+        weighted = diff * weights[..., None]
         count = float(weights.sum()) * out.shape[-1]
+        # dot(w*diff, diff), not |w*diff|^2: a weight counts once in the
+        # loss (for a 0/1 mask the two are the same bits).
+        loss = 0.5 * float(np.dot(weighted.ravel(), diff.ravel())) / count
+        diff = weighted
     else:
         count = float(diff.size)
-    loss = 0.5 * float(np.dot(diff.ravel(), diff.ravel())) / count
+        loss = 0.5 * float(np.dot(diff.ravel(), diff.ravel())) / count
     diff /= diff.dtype.type(count)
     return loss, diff
 

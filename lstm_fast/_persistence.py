@@ -72,6 +72,10 @@ def save(estimator, path):
     if "quantile" in params:
         params["quantile"] = _quantile_to_json(params["quantile"])
         params["huber_delta"] = float(params["huber_delta"])
+    if isinstance(params.get("class_weight"), dict):
+        # JSON keys are strings: the labels keep their type as [label, weight] pairs.
+        params["class_weight"] = [[_json_label(k, "class_weight"), float(v)]
+                                  for k, v in params["class_weight"].items()]
     fitted = {
         "n_iter_": int(estimator.n_iter_), "t_": int(estimator.t_),
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
@@ -219,6 +223,13 @@ def _from_metadata(cls, meta, archive, path):
             params["quantile"] = _quantile_from_json(params["quantile"])
         except ValueError as exc:
             raise fail(str(exc)) from None
+    class_weight = params.get("class_weight")
+    if isinstance(class_weight, list):
+        if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int, float))
+                   and _is_number(p[1]) for p in class_weight):
+            raise fail("class_weight must be null, \"balanced\" or a list of "
+                       "[label, weight] pairs")
+        params["class_weight"] = {label: weight for label, weight in class_weight}
     est = cls(**params)
     est._validate_params()  # sklearn's checks: InvalidParameterError, a ValueError
     if not cls._is_classifier:
@@ -328,6 +339,16 @@ def _damaged(path, message):
     return ValueError(f"{_LOAD_ERROR} {path!r}, the file is damaged: {message}")
 
 
+def _json_label(label, name):
+    """A class label as JSON keeps it: a Python number or str."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        raise ValueError(f"save() supports numeric or string labels in {name}; got "
+                         f"{label!r}: use pickle or joblib instead")
+    return label
+
+
 def _is_int(value, minimum):
     """An integer (not a bool) >= minimum."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
@@ -348,6 +369,9 @@ def _read_member(archive, name, max_bytes, path):
     if info.compress_type != zipfile.ZIP_STORED:
         raise _damaged(path, f"entry {name!r} is compressed; save() "
                              f"writes uncompressed entries")
+    if info.flag_bits & 0x1:  # else zipfile raises RuntimeError (password required)
+        raise _damaged(path, f"entry {name!r} is marked encrypted; save() writes "
+                             f"plain entries")
     if info.file_size > max_bytes:
         raise _damaged(path, f"entry {name!r} declares {info.file_size} "
                              f"bytes, more than the {max_bytes} it can hold")

@@ -9,6 +9,7 @@ the shape or the values of X names the sample and the step at fault.
 """
 
 import warnings
+from numbers import Number
 
 import numpy as np
 from sklearn.utils.validation import check_array
@@ -219,3 +220,52 @@ def unpad(values, lengths):
         for a list of sequences of different lengths.
     """
     return [values[i, :lengths[i]] for i in range(len(values))]
+
+
+def as_sample_weight(sample_weight, n, name="sample_weight"):
+    """Validate per-sequence weights, as scikit-learn's estimators take them.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n,), a number, or None
+        One non-negative finite weight per sequence; a number weighs every
+        sequence alike.
+    n : int
+        Sequences of the X the weights go with.
+    name : str, default="sample_weight"
+        What the error messages call the input.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,), or None when `sample_weight` is None
+
+    Raises
+    ------
+    ValueError
+        For a shape other than (n,), NaN or infinity, a negative weight, or
+        weights that are all zero (nothing would be learned).
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Number) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n, sample_weight, dtype=np.float64)
+    try:
+        w = check_array(sample_weight, ensure_2d=False, dtype=np.float64,
+                        ensure_all_finite=False, input_name=name, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers of shape ({n},): {exc}") \
+            from exc
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"{name} must have shape ({n},), one weight per sequence of "
+                         f"X; got shape {w.shape}")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise ValueError(f"{name} contains NaN or infinity (at sequence "
+                         f"{np.flatnonzero(bad)[0]})")
+    if (w < 0).any():
+        raise ValueError(f"{name} contains a negative weight ({w[w < 0][0]} at sequence "
+                         f"{np.flatnonzero(w < 0)[0]}); weights must be >= 0")
+    if not w.any():
+        raise ValueError(f"{name} is zero for every sequence: sample weights must "
+                         f"contain at least one non-zero number")
+    return w

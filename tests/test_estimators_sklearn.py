@@ -23,6 +23,14 @@ _EXPECTED_FAILURES = {
     "check_n_features_in": _TIME_AXIS + ", so n_features_in_ is 1",
     "check_n_features_in_after_fitting": _TIME_AXIS + "; sequence length may change",
     "check_estimators_partial_fit_n_features": _TIME_AXIS + "; sequence length may change",
+    # Weighted and repeated fits are one batch each, but shuffled in a
+    # different order, so the gradient's sums run in another order: float32
+    # rounding after 100 epochs reaches the check's rtol=1e-7 (the classifier
+    # exceeds it; the regressor is just below it on one machine, not on
+    # every ISA). With dtype=float64 both pass (tests/test_sample_weight.py).
+    "check_sample_weight_equivalence_on_dense_data":
+        "float32 rounding of a differently ordered batch reaches rtol=1e-7; "
+        "passes with dtype=float64",
 }
 _CLASSIFIER_FAILURES = {
     # The check also asserts that predict(X.T) raises; X.T is a valid batch
