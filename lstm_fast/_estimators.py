@@ -902,10 +902,17 @@ class _BaseRecurrent(BaseEstimator):
 
         Parameters
         ----------
+        path : str, path-like or file-like
+            Destination, written with :func:`numpy.savez`: like it, ``.npz``
+            is appended to a name that does not end with it.
+
+        Returns
+        -------
         path : str or file-like
-            Destination, written with :func:`numpy.savez`.
+            What was written: the name with ``.npz`` as a str, or the given
+            file-like object. :meth:`load` given the same `path` finds it.
         """
-        _persistence.save(self, path)
+        return _persistence.save(self, path)
 
     @classmethod
     def load(cls, path):
@@ -921,6 +928,9 @@ class _BaseRecurrent(BaseEstimator):
         Parameters
         ----------
         path : str, path-like or file-like
+            The file, or the `path` given to :meth:`save`: a name that is
+            not a file is tried with ``.npz`` appended, as numpy.savez (and
+            so :meth:`save`) wrote it.
 
         Returns
         -------
@@ -932,7 +942,8 @@ class _BaseRecurrent(BaseEstimator):
             If the file is damaged, not an lstm-fast estimator, of another
             class, or of an incompatible (major) format version.
         OSError
-            If the file cannot be opened.
+            If the file cannot be opened (FileNotFoundError if neither
+            `path` nor `path` + ".npz" exists).
         """
         return _persistence.load(cls, path)
 

@@ -80,3 +80,47 @@ def test_importing_lstm_fast_does_not_import_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------- save and load agree on names
+
+
+@pytest.mark.parametrize("Given", [str, pathlib.Path])
+def test_load_finds_what_save_wrote_given_the_same_name(tmp_path, Given):
+    est, X = _fitted()
+    name = Given(tmp_path / "model")
+    written = est.save(name)
+    assert written == str(tmp_path / "model.npz")
+    assert (tmp_path / "model.npz").is_file() and not (tmp_path / "model").exists()
+    for path in (name, written):
+        np.testing.assert_array_equal(LSTMRegressor.load(path).predict(X), est.predict(X))
+
+
+def test_a_name_ending_in_npz_is_written_as_given(tmp_path):
+    est, X = _fitted()
+    written = est.save(tmp_path / "model.npz")
+    assert written == str(tmp_path / "model.npz")
+    np.testing.assert_array_equal(LSTMRegressor.load(written).predict(X), est.predict(X))
+
+
+def test_a_file_named_as_given_is_loaded_before_the_npz(tmp_path):
+    est, X = _fitted()
+    other, _ = _fitted(D=2)
+    other.set_params(alpha=0.5)
+    est.save(tmp_path / "model")           # model.npz
+    with open(tmp_path / "model", "wb") as f:  # a file named exactly "model"
+        other.save(f)
+    assert LSTMRegressor.load(tmp_path / "model").alpha == 0.5
+
+
+def test_save_to_a_file_object_returns_it_and_loads_back():
+    est, X = _fitted()
+    buffer = io.BytesIO()
+    assert est.save(buffer) is buffer
+    buffer.seek(0)
+    np.testing.assert_array_equal(LSTMRegressor.load(buffer).predict(X), est.predict(X))
+
+
+def test_load_of_a_missing_file_names_the_given_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        LSTMRegressor.load(tmp_path / "nothing-here")
