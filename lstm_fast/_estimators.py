@@ -154,9 +154,14 @@ class _BaseRecurrent(BaseEstimator):
         if not reset:
             check_is_fitted(self)
             if X.shape[2] != self.n_features_in_:
+                # scikit-learn's wording first (check_n_features_in_after_fitting
+                # matches it), then what a feature is to a sequence model.
+                name, got, fitted = type(self).__name__, X.shape[2], self.n_features_in_
                 raise ValueError(
-                    f"X has {X.shape[2]} features per time step, but "
-                    f"{type(self).__name__} was fitted with {self.n_features_in_}"
+                    f"X has {got} features, but {name} is expecting {fitted} features "
+                    f"as input: X has {got} features per time step, but {name} was "
+                    f"fitted with {fitted} (features are the last axis of a 3-D X; a "
+                    f"2-D X is a batch of univariate series, of 1 feature)"
                 )
         return X, lengths
 

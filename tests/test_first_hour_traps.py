@@ -124,3 +124,22 @@ def test_save_to_a_file_object_returns_it_and_loads_back():
 def test_load_of_a_missing_file_names_the_given_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing-here"):
         LSTMRegressor.load(tmp_path / "nothing-here")
+
+
+# ------------------------------------------------ scikit-learn's feature error
+
+
+@pytest.mark.parametrize("Estimator", [LSTMRegressor, LSTMClassifier])
+@pytest.mark.parametrize("method", ["predict", "score"])
+def test_feature_count_error_has_scikit_learns_wording(Estimator, method):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 5, 4))
+    y = np.arange(16) % 2
+    est = Estimator(**QUICK).fit(X, y)
+    name = Estimator.__name__
+    # The pattern of sklearn's check_n_features_in_after_fitting.
+    pattern = f"X has 1 features, but \\w+ is expecting {X.shape[2]} features as input"
+    args = (X[:, :, :1],) if method == "predict" else (X[:, :, :1], y)
+    with pytest.raises(ValueError, match=pattern) as info:
+        getattr(est, method)(*args)
+    assert re.match(f"X has 1 features, but {name} is expecting 4 features", str(info.value))
