@@ -143,3 +143,38 @@ def test_feature_count_error_has_scikit_learns_wording(Estimator, method):
     with pytest.raises(ValueError, match=pattern) as info:
         getattr(est, method)(*args)
     assert re.match(f"X has 1 features, but {name} is expecting 4 features", str(info.value))
+
+
+# ------------------------------------------------------ half-precision torch
+
+
+KINDS = {"LSTM": {}, "GRU": {}, "RNN": {"nonlinearity": "tanh"}}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("half", ["bfloat16", "float16"])
+@pytest.mark.parametrize("dtype", [None, np.float32, np.float64])
+def test_from_torch_takes_a_half_precision_module(kind, half, dtype):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = getattr(torch.nn, kind)(3, 5, batch_first=True, **KINDS[kind])
+    module = module.to(getattr(torch, half))
+    layer = getattr(layers, kind).from_torch(module, dtype=dtype)
+    assert layer.dtype == np.dtype(np.float32 if dtype is None else dtype)
+    # The half-precision weights are exact in float32: the float32 module
+    # made from them is what the layer must compute.
+    reference = module.float()
+    X = np.random.default_rng(0).standard_normal((2, 7, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(X))[0].numpy()
+    Y = layer.forward(X.astype(layer.dtype))[0]
+    np.testing.assert_allclose(Y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_from_torch_takes_a_float16_numpy_state_dict_as_float32():
+    layer = layers.LSTM(3, 5, random_state=0)
+    state = {key + "_l0": getattr(layer, key).astype(np.float16)
+             for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    copy = layers.LSTM.from_torch(state)
+    assert copy.dtype == np.float32
+    np.testing.assert_array_equal(copy.weight_hh, state["weight_hh_l0"].astype(np.float32))
