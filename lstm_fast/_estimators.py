@@ -154,9 +154,14 @@ class _BaseRecurrent(BaseEstimator):
         if not reset:
             check_is_fitted(self)
             if X.shape[2] != self.n_features_in_:
+                # scikit-learn's wording first (check_n_features_in_after_fitting
+                # matches it), then what a feature is to a sequence model.
+                name, got, fitted = type(self).__name__, X.shape[2], self.n_features_in_
                 raise ValueError(
-                    f"X has {X.shape[2]} features per time step, but "
-                    f"{type(self).__name__} was fitted with {self.n_features_in_}"
+                    f"X has {got} features, but {name} is expecting {fitted} features "
+                    f"as input: X has {got} features per time step, but {name} was "
+                    f"fitted with {fitted} (features are the last axis of a 3-D X; a "
+                    f"2-D X is a batch of univariate series, of 1 feature)"
                 )
         return X, lengths
 
@@ -902,10 +907,17 @@ class _BaseRecurrent(BaseEstimator):
 
         Parameters
         ----------
+        path : str, path-like or file-like
+            Destination, written with :func:`numpy.savez`: like it, ``.npz``
+            is appended to a name that does not end with it.
+
+        Returns
+        -------
         path : str or file-like
-            Destination, written with :func:`numpy.savez`.
+            What was written: the name with ``.npz`` as a str, or the given
+            file-like object. :meth:`load` given the same `path` finds it.
         """
-        _persistence.save(self, path)
+        return _persistence.save(self, path)
 
     @classmethod
     def load(cls, path):
@@ -921,6 +933,9 @@ class _BaseRecurrent(BaseEstimator):
         Parameters
         ----------
         path : str, path-like or file-like
+            The file, or the `path` given to :meth:`save`: a name that is
+            not a file is tried with ``.npz`` appended, as numpy.savez (and
+            so :meth:`save`) wrote it.
 
         Returns
         -------
@@ -932,7 +947,8 @@ class _BaseRecurrent(BaseEstimator):
             If the file is damaged, not an lstm-fast estimator, of another
             class, or of an incompatible (major) format version.
         OSError
-            If the file cannot be opened.
+            If the file cannot be opened (FileNotFoundError if neither
+            `path` nor `path` + ".npz" exists).
         """
         return _persistence.load(cls, path)
 

@@ -151,9 +151,18 @@ class _GivenParameters:
 
 
 def _to_numpy(value):
-    """Array from a torch tensor (without importing torch) or anything array-like."""
+    """Array from a torch tensor (without importing torch) or anything array-like.
+
+    A floating-point tensor of less than single precision (bfloat16, which
+    NumPy has no type for, or float16) comes back as float32: every value of
+    either is exact in float32, so a float64 copy made from it afterwards is
+    the same as one made from the tensor directly.
+    """
     if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
+        tensor = value.detach().cpu()
+        if tensor.is_floating_point() and tensor.element_size() < 4:
+            tensor = tensor.float()
+        return tensor.numpy()
     return np.asarray(value)
 
 
@@ -284,8 +293,10 @@ class RecurrentLayerBase:
             stack the layers taken one by one to rebuild it. Required when
             there are several.
         dtype : numpy dtype, optional
-            dtype of the new layer. By default the weights' own dtype if it is
-            a floating-point type, else float32.
+            dtype of the new layer (float32 or float64); the weights are
+            converted to it. By default the weights' own dtype if it is
+            float32 or float64, else float32: a half-precision (bfloat16 or
+            float16) module, or integer weights, give a float32 layer.
         **layer_kwargs
             Further constructor arguments for a state dict, which does not
             carry them (e.g. ``nonlinearity="relu"`` for an RNN); a module's
@@ -347,7 +358,8 @@ class RecurrentLayerBase:
         weight_ih = _to_numpy(state["weight_ih" + tag])
         weight_hh = _to_numpy(state["weight_hh" + tag])
         if dtype is None:
-            dtype = weight_ih.dtype if weight_ih.dtype.kind == "f" else np.float32
+            dtype = weight_ih.dtype if weight_ih.dtype in (np.float32, np.float64) \
+                else np.float32
         if weight_ih.ndim != 2 or weight_hh.ndim != 2:
             raise ValueError(f"weight_ih{tag} and weight_hh{tag} must be 2-D")
         H = weight_hh.shape[1]

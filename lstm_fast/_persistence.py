@@ -14,6 +14,7 @@ before anything of the size it declares is allocated.
 
 import io
 import json
+import os
 import zipfile
 from numbers import Integral, Real
 
@@ -52,8 +53,15 @@ def save(estimator, path):
     ----------
     estimator : LSTMRegressor or LSTMClassifier
         Fitted.
+    path : str, path-like or file-like
+        Destination, written with :func:`numpy.savez`: like it, ``.npz`` is
+        appended to a name that does not end with it.
+
+    Returns
+    -------
     path : str or file-like
-        Destination, written with :func:`numpy.savez`.
+        What was written: the name with ``.npz`` as a str, or the given
+        file-like object. :func:`load` given the same `path` finds it.
 
     Raises
     ------
@@ -96,7 +104,18 @@ def save(estimator, path):
     }
     arrays = {"params": estimator.network_.params}
     arrays.update(class_arrays)
+    path = _npz_name(path)
     np.savez(path, metadata=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+def _npz_name(path):
+    """The name numpy.savez writes to for `path` (".npz" appended unless
+    there), as a str; a file-like object as given."""
+    if hasattr(path, "write"):
+        return path
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"
 
 
 def _class_part(estimator):
@@ -150,6 +169,9 @@ def load(cls, path):
     cls : type
         LSTMRegressor or LSTMClassifier: the class the file must hold.
     path : str, path-like or file-like
+        The file, or what was given to :func:`save`: a name that is not a
+        file is tried with ``.npz`` appended, where :func:`save` (as
+        :func:`numpy.savez`) wrote it.
 
     Returns
     -------
@@ -162,8 +184,10 @@ def load(cls, path):
         class, or of an incompatible (major) format version; every message
         starts with "cannot load".
     OSError
-        If the file cannot be opened.
+        If the file cannot be opened (FileNotFoundError if neither `path`
+        nor `path` + ".npz" exists).
     """
+    path = _existing_name(path)
     try:
         with zipfile.ZipFile(path) as archive:
             meta = _read_metadata(archive, path)
@@ -179,6 +203,18 @@ def load(cls, path):
         raise ValueError(f"{_LOAD_ERROR} {path!r} as a saved lstm-fast estimator: the "
                          f"file is damaged or of another kind ({exc})") from exc
     return est
+
+
+def _existing_name(path):
+    """`path` if it names a file (or is file-like), else `path` + ".npz" if
+    that does: save("model") wrote model.npz. Otherwise `path` as given, so
+    that opening it raises the usual FileNotFoundError for the given name."""
+    if hasattr(path, "read") or not isinstance(path, (str, os.PathLike)):
+        return path
+    name = os.fspath(path)
+    if not isinstance(name, str) or os.path.isfile(name) or name.endswith(".npz"):
+        return path
+    return name + ".npz" if os.path.isfile(name + ".npz") else path
 
 
 def _from_metadata(cls, meta, archive, path):

@@ -8,6 +8,7 @@ its sequences and the mask of their real steps; every error message about
 the shape or the values of X names the sample and the step at fault.
 """
 
+import sys
 import warnings
 from numbers import Number
 
@@ -39,11 +40,13 @@ def as_sequences(X, dtype, name="X"):
     Raises
     ------
     ValueError
-        For an empty input, infinity, values beyond `dtype`'s range, or NaN
-        anywhere but in whole trailing steps.
+        For a pandas DataFrame (a table of observations x features, not a
+        batch of series), an empty input, infinity, values beyond `dtype`'s
+        range, or NaN anywhere but in whole trailing steps.
     MemoryError
         Before the copy is made, if it cannot fit in memory.
     """
+    _refuse_table(X, name)
     if is_ragged_list(X):
         X = _pad_list(X, dtype, name)
     if isinstance(X, np.ndarray):
@@ -103,6 +106,31 @@ def as_sequences(X, dtype, name="X"):
     X[nan] = 0
     lengths = lengths.astype(np.int64)
     return np.ascontiguousarray(X), (None if np.all(lengths == T) else lengths)
+
+
+def _refuse_table(X, name):
+    """Raise ValueError if X is a pandas DataFrame.
+
+    A 2-D array is a batch of univariate series (rows are sequences, columns
+    are time steps); a DataFrame is almost always the other way round, rows
+    of observations and columns of features, and reading it as 2-D would
+    silently train on len(df) sequences of len(df.columns) steps. pandas is
+    looked up in sys.modules, never imported: if it is not loaded, X cannot
+    be a DataFrame.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(X, pandas.DataFrame):
+        return
+    columns = ", ".join(repr(str(c)) for c in list(X.columns)[:5])
+    more = ", ..." if X.shape[1] > 5 else ""
+    raise ValueError(
+        f"{name} is a pandas DataFrame of shape {X.shape} (columns {columns}{more}): a "
+        f"table of observations x features, not a batch of sequences. Turn it into "
+        f"sequences of shape (n_sequences, n_timesteps, n_features) first: windows to "
+        f"forecast from, with X, y = lstm_fast.datasets.sliding_window(df.to_numpy(), "
+        f"window=...) (y: the row after each window; pick a column with y[:, j]), or "
+        f"the whole table as one long sequence with df.to_numpy()[None]"
+    )
 
 
 def is_ragged_list(seqs):
