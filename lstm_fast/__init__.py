@@ -20,8 +20,8 @@ if _importlib_util.find_spec(f"{__name__}._core") is None:
         f"without the compiled module lstm_fast._core, instead of an installed "
         f"lstm-fast. Run Python from another directory (or with PYTHONSAFEPATH=1), or "
         f"build it for this environment from the repository root: `pip install .` "
-        f"(a copy) or `pip install -e .` (editable: imports from this folder, "
-        f"rebuilds the C core on import after changes); see docs/install.md.",
+        f"(a copy) or `pip install -e .` (editable: the Python files from this "
+        f"folder, the compiled module from the build); see docs/install.md.",
         name=f"{__name__}._core")
 del _importlib_util, _os
 
