@@ -6,8 +6,27 @@ from what the CPU supports; set ``LSTM_FAST_ISA=generic|avx2|avx512`` before
 importing to force a lower one.
 """
 
-from ._config import get_num_threads, set_num_threads, show_config
-from ._version import __version__
+import importlib.util as _importlib_util
+import os as _os
+
+if _importlib_util.find_spec(f"{__name__}._core") is None:
+    # Without this check, the import below fails with "cannot import name
+    # '_core' from partially initialized module", which reads like a bug in
+    # the package. The usual cause: Python was started in the repository
+    # root, whose source folder lstm_fast/ (never compiled) comes first on
+    # sys.path and hides the installed package.
+    raise ImportError(
+        f"lstm_fast was imported from {_os.path.dirname(__file__)}, a source folder "
+        f"without the compiled module lstm_fast._core, instead of an installed "
+        f"lstm-fast. Run Python from another directory (or with PYTHONSAFEPATH=1), or "
+        f"build it for this environment from the repository root: `pip install .` "
+        f"(a copy) or `pip install -e .` (editable: the Python files from this "
+        f"folder, the compiled module from the build); see docs/install.md.",
+        name=f"{__name__}._core")
+del _importlib_util, _os
+
+from ._config import get_num_threads, set_num_threads, show_config  # noqa: E402
+from ._version import __version__  # noqa: E402
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads",
            "LSTMRegressor", "LSTMClassifier"]

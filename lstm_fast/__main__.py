@@ -1,14 +1,82 @@
-"""The ``lstm-fast`` command (also ``python -m lstm_fast``)."""
+"""The ``lstm-fast`` command (also ``python -m lstm_fast``).
+
+Bad input (a missing or damaged file, an array of the wrong shape, an option
+out of range) ends the command with one line on stderr that names the
+argument and what it expected, and exit status 2; an unexpected failure
+with one line and exit status 1. ``--traceback`` (or
+``LSTM_FAST_TRACEBACK=1``) shows the full traceback instead.
+"""
 
 import argparse
+import os
 import sys
+
+from ._version import __version__
+
+TRACEBACK_ENV = "LSTM_FAST_TRACEBACK"
+
+
+class UsageError(Exception):
+    """Bad input to the command: reported as "argument NAME: MESSAGE", exit 2."""
+
+    def __init__(self, argument, message):
+        super().__init__(f"argument {argument}: {message}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
+
+
+def _at_least_two(text):
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {text!r}")
+    return value
+
+
+def _writable_file(argument, path):
+    """Refuse an output path whose folder is missing, before any long work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(argument, f"{path} is a folder; expected a file name")
+    if not os.path.isdir(folder):
+        raise UsageError(argument, f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(argument, f"cannot write {path}: the folder {folder} is not writable")
+
+
+def _needs_matplotlib(argument):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(argument, "needs matplotlib, which is not installed: "
+                                   "pip install 'lstm-fast[plot]'") from None
+
+
+# How to get each library `bench --compare` can time. torch is not in the
+# compare extra: the public index's Linux wheel is the multi-GB CUDA build.
+_INSTALL_HINTS = {
+    "torch": "the CPU build: pip install torch --index-url https://download.pytorch.org/whl/cpu",
+    "onnxruntime": "pip install 'lstm-fast[compare]'",
+    "keras": "pip install tensorflow-cpu",
+}
 
 
 def _info(args):
@@ -27,13 +95,16 @@ def _bench(args):
     compare = [lib for item in args.compare for lib in item.split(",") if lib]
     for lib in compare:
         if lib not in _compare.STEPPERS:
-            print(f"--compare: unknown library {lib!r}; choose from "
-                  f"{', '.join(_compare.STEPPERS)}", file=sys.stderr)
-            return 2
+            raise UsageError("--compare", f"unknown library {lib!r}; choose from "
+                                          f"{', '.join(_compare.STEPPERS)}")
+    if args.json:
+        _writable_file("--json", args.json)
+    if args.plot:
+        _writable_file("--plot", args.plot)
+        _needs_matplotlib("--plot")
     missing = [lib for lib in compare if not _compare.available(lib)]
-    if missing:
-        print(f"not installed, left out: {', '.join(missing)} "
-              "(pip install 'lstm-fast[compare]')", file=sys.stderr)
+    for lib in missing:
+        print(f"not installed, left out: {lib} ({_INSTALL_HINTS[lib]})", file=sys.stderr)
     compare = [lib for lib in compare if lib not in missing]
 
     show_config()
@@ -85,6 +156,9 @@ def _bench(args):
 def _demo(args):
     from . import _demo
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError("--out", f"{args.out} is a file; expected a folder (new or existing) "
+                                  "for the pictures")
     if args.quick:
         args.samples, args.epochs, args.steps = 600, 2, 20
     _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
@@ -92,45 +166,109 @@ def _demo(args):
     return 0
 
 
-def _explain(args):
-    import numpy as np
-
+def _load_estimator(path):
+    """The estimator saved in `path`, whichever of the two classes it is."""
     from ._estimators import LSTMClassifier, LSTMRegressor
 
+    _existing_file("model", path, "a model file written by est.save(path)")
     try:
-        estimator = LSTMRegressor.load(args.model)
-    except ValueError as error:  # the file says which class it holds
-        if "LSTMClassifier" not in str(error):
-            raise
-        estimator = LSTMClassifier.load(args.model)
-    x = np.loadtxt(args.input, delimiter=",", ndmin=2) if args.input.endswith(".csv") \
-        else np.load(args.input, allow_pickle=False)
-    print(estimator.explain_html(x, args.out))
+        try:
+            return LSTMRegressor.load(path)
+        except ValueError as error:  # the file says which class it holds
+            if "LSTMClassifier" not in str(error):
+                raise
+            return LSTMClassifier.load(path)
+    except (OSError, ValueError) as error:
+        raise UsageError("model", f"expected a model file written by est.save(path); "
+                                  f"{_one_line(error)}") from error
+
+
+def _existing_file(argument, path, expected):
+    if not os.path.exists(path):
+        raise UsageError(argument, f"no such file: {path} (expected {expected})")
+    if os.path.isdir(path):
+        raise UsageError(argument, f"{path} is a folder (expected {expected})")
+
+
+def _load_sequence(path, n_features):
+    """One sequence from a .npy or .csv file, as an (n_timesteps, n_features) array."""
+    import numpy as np
+
+    expected = (f"one sequence: a .npy file of shape (n_timesteps, {n_features}) or a .csv "
+                f"file of one row per step and {n_features} columns")
+    _existing_file("input", path, expected)
+    try:
+        if path.endswith(".csv"):
+            x = np.loadtxt(path, delimiter=",", ndmin=2)
+        else:
+            x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        kind = ".csv file of numbers" if path.endswith(".csv") else ".npy file (np.save)"
+        raise UsageError("input", f"cannot read {path} as a {kind}: {_one_line(error)}; "
+                                  f"expected {expected}") from error
+    if not isinstance(x, np.ndarray):  # an .npz archive
+        x.close()
+        raise UsageError("input", f"{path} is an .npz archive; expected {expected}")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise UsageError("input", f"{path} holds {x.dtype} values; expected {expected}")
+    if x.ndim == 1 and n_features == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != n_features or x.shape[0] == 0:
+        hint = " (one sequence of several? save one: np.save(path, X[i]))" if x.ndim == 3 else ""
+        raise UsageError("input", f"expected {expected} (the model was fitted on {n_features} "
+                                  f"features), got a {x.ndim}-D array of shape {x.shape} in "
+                                  f"{path}{hint}")
+    return x
+
+
+def _explain(args):
+    _writable_file("--out", args.out)
+    estimator = _load_estimator(args.model)
+    x = _load_sequence(args.input, estimator.n_features_in_)
+    try:
+        print(estimator.explain_html(x, args.out))
+    except OSError as error:
+        raise UsageError("--out", f"cannot write {args.out}: {_one_line(error)}") from error
     return 0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="lstm-fast", description="Fast CPU LSTM layers.")
+    parser = _Parser(prog="lstm-fast", description="Fast CPU LSTM layers.",
+                     epilog=f"Bad input ends a command with a one-line error (exit status 2); "
+                            f"--traceback or {TRACEBACK_ENV}=1 shows the full traceback.")
+    parser.add_argument("--version", action="version", version=f"lstm-fast {__version__}")
+    parser.add_argument("--traceback", action="store_true", default=False,
+                        help="on an error, print the full traceback (or set "
+                             f"{TRACEBACK_ENV}=1)")
+    # --traceback is accepted after the subcommand too; SUPPRESS keeps a
+    # subcommand that does not see it from resetting the value given before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, print the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="print version, ISA, OpenMP runtime and threads")
+    info = sub.add_parser("info", parents=[common],
+                          help="print version, ISA, OpenMP runtime and threads")
     info.set_defaults(run=_info)
     demo = sub.add_parser(
-        "demo", help="LSTM vs plain RNN on the adding problem: results and pictures",
+        "demo", parents=[common],
+        help="LSTM vs plain RNN on the adding problem: results and pictures",
         description="Fit an LSTM and a plain RNN of the same size on the adding problem "
                     "(a long-time-lag task), print their test error and fit time, and write "
                     "loss curves, the LSTM's gates on one sequence, and the gradient flow "
                     "of both models as PNG files.")
     demo.add_argument("--out", default="lstm-fast-demo", help="folder for the pictures "
                       "(default: ./lstm-fast-demo)")
-    demo.add_argument("--samples", type=int, default=5000, help="training sequences")
-    demo.add_argument("--steps", type=int, default=50, help="time steps per sequence")
-    demo.add_argument("--hidden", type=int, default=32, help="hidden units of each model")
-    demo.add_argument("--epochs", type=int, default=25, help="training epochs")
+    demo.add_argument("--samples", type=_positive_int, default=5000, help="training sequences")
+    demo.add_argument("--steps", type=_at_least_two, default=50, help="time steps per sequence")
+    demo.add_argument("--hidden", type=_positive_int, default=32,
+                      help="hidden units of each model")
+    demo.add_argument("--epochs", type=_positive_int, default=25, help="training epochs")
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds on small data (the pictures, not the result)")
     demo.set_defaults(run=_demo)
     explain = sub.add_parser(
-        "explain", help="write an interactive page stepping through one sequence",
+        "explain", parents=[common],
+        help="write an interactive page stepping through one sequence",
         description="Load a model saved with est.save() and write a self-contained HTML page "
                     "that steps through one sequence: inputs, gates and states at each step.")
     explain.add_argument("model", help="a model file written by est.save(path)")
@@ -139,8 +277,8 @@ def main(argv=None):
     explain.add_argument("--out", default="explain.html", help="page to write")
     explain.set_defaults(run=_explain)
     bench = sub.add_parser(
-        "bench", help="time the kernels against the NumPy reference (and torch, "
-        "onnxruntime, Keras)",
+        "bench", parents=[common],
+        help="time the kernels against the NumPy reference (and torch, onnxruntime, Keras)",
         description="Time lstm_fast's layers against the NumPy reference and, with --compare, "
                     "the same layers (same weights, same threads) in other libraries, "
                     "side by side in this process; print one table of medians.")
@@ -154,7 +292,8 @@ def main(argv=None):
                        help="also time the same layers in these of torch, onnxruntime, keras "
                             "(space- or comma-separated; those not installed are left out)")
     bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    bench.add_argument("--repeat", type=int, default=7, help="timed calls per measurement")
+    bench.add_argument("--repeat", type=_positive_int, default=7,
+                       help="timed calls per measurement")
     bench.add_argument("--no-reference", action="store_true",
                        help="skip the (slow) NumPy reference")
     bench.add_argument("--dtypes", action="store_true",
@@ -170,7 +309,21 @@ def main(argv=None):
                        help="write a bar chart of the speed-ups (PNG; needs matplotlib)")
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
-    return args.run(args)
+    if args.traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        return args.run(args)
+    prog = f"lstm-fast {args.command}"
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line instead of a traceback
+        print(f"{prog}: error: {type(error).__name__}: {_one_line(error)} (rerun with "
+              f"--traceback for the details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
