@@ -11,6 +11,7 @@ padded arrays in :mod:`._sequences`, the file format of save/load in
 
 import copy
 import functools
+import inspect
 import sys
 import warnings
 from numbers import Integral, Real
@@ -45,6 +46,24 @@ _PREDICT_CHUNK = 1024
 
 
 # --------------------------------------------------------------- estimators
+
+
+def _base_and_own_signature(init):
+    """The signature of a derived estimator's ``__init__(self,
+    hidden_layer_sizes, *, <own parameters>, **base_params)``: every
+    parameter of ``_BaseRecurrent.__init__``, then the class's own.
+
+    scikit-learn reads an estimator's parameters from its ``__init__``'s
+    signature (``get_params``, ``clone``, the repr), so the derived classes
+    must show the base's parameters there; stating that signature once,
+    here, keeps them from repeating the base's list (which MLPRegressor and
+    MLPClassifier write out twice)."""
+    base = list(inspect.signature(_BaseRecurrent.__init__).parameters.values())
+    own = [p for p in inspect.signature(init).parameters.values()
+           if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return inspect.Signature(base + own)
+
+
 
 
 class _BaseRecurrent(BaseEstimator):
@@ -1135,30 +1154,14 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         "quantile": [None, Interval(Real, 0, 1, closed="neither"), "array-like"],
     }
 
-    # Every parameter of _BaseRecurrent.__init__, then the regressor's own
-    # (scikit-learn reads the parameters from this signature, as in MLPRegressor).
-    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
-                 output="last",
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
-                 learning_rate="constant", power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
-                 warm_start=False, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32,
-                 loss="squared_error", huber_delta=1.35, quantile=None):
-        super().__init__(
-            hidden_layer_sizes, cell=cell, bidirectional=bidirectional, output=output,
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, learning_rate=learning_rate,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
-            n_jobs=n_jobs, dtype=dtype)
+    def __init__(self, hidden_layer_sizes=(64,), *, loss="squared_error", huber_delta=1.35,
+                 quantile=None, **base_params):
+        super().__init__(hidden_layer_sizes, **base_params)
         self.loss = loss
         self.huber_delta = huber_delta
         self.quantile = quantile
+
+    __init__.__signature__ = _base_and_own_signature(__init__)
 
     _is_classifier = False
     # What the fitted network's head means: the loss it was fitted with and
@@ -1428,28 +1431,11 @@ best_validation_score_, n_iter_, t_, n_features_in_, network_
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
-    # Every parameter of _BaseRecurrent, then class_weight: scikit-learn
-    # reads an estimator's parameters from its __init__'s signature.
-    def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
-                 output="last",
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
-                 learning_rate="constant", power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
-                 warm_start=False, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, clip_norm=None, n_jobs=None, dtype=np.float32,
-                 class_weight=None):
-        super().__init__(
-            hidden_layer_sizes, cell=cell, bidirectional=bidirectional, output=output,
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, learning_rate=learning_rate,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
-            n_jobs=n_jobs, dtype=dtype)
+    def __init__(self, hidden_layer_sizes=(64,), *, class_weight=None, **base_params):
+        super().__init__(hidden_layer_sizes, **base_params)
         self.class_weight = class_weight
+
+    __init__.__signature__ = _base_and_own_signature(__init__)
 
     def _class_weight_vector(self, target, mask, sample_weight, target_attrs):
         """class_weight as one weight per class of ``classes_`` (None: none)."""
