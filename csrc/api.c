@@ -104,7 +104,8 @@ int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which) {
 
 int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
                       void *packed_hh) {
-    if (!lstmf_shape_ok(s) || !lstmf_weights_ok(w) || !packed_ih || !packed_hh)
+    if (!lstmf_shape_ok(s) || !lstmf_weights_ok(w) || lstmf_weights_masked(w) || !packed_ih ||
+        !packed_hh)
         return LSTMF_EINVAL;
     return lstmf_variant_of(s->dtype)->stream_pack(s, w, packed_ih, packed_hh);
 }

@@ -17,6 +17,8 @@
  * weights; a stack of stream layers that chain. */
 int lstmf_shape_ok(const lstmf_shape *s);
 int lstmf_weights_ok(const lstmf_weights *w);
+/* Whether w carries dropout masks (training only, lstmf.h). */
+int lstmf_weights_masked(const lstmf_weights *w);
 int lstmf_stream_ok(int n_layers, const lstmf_stream_layer *layers);
 /* The arguments of lstmf_forward (its packed row count, or LSTMF_EINVAL),
  * lstmf_backward and lstmf_stream_step (1 if acceptable, else 0). */

@@ -57,6 +57,16 @@ typedef struct {
 
 typedef struct {
     const void *w_ih, *w_hh, *b_ih, *b_hh;
+    /* Variational dropout (training only; NULL for none): per-sample masks
+     * on the inputs of the two products, the same at every step, as if
+     * sample b's weights were W_ih diag(x_mask[b]) and W_hh diag(h_mask[b]).
+     * x_mask (B, D) scales x_t; h_mask (B, H) scales h_{t-1} where W_hh
+     * reads it (the cell's own use of h_{t-1}, the GRU's update, and the
+     * outputs keep h unmasked). Values are the caller's: 0 or 1/(1 - p)
+     * for inverted dropout. lstmf_forward takes them only with a cache
+     * (training), lstmf_backward needs the same masks as its forward, and
+     * streaming none. */
+    const void *x_mask, *h_mask;
 } lstmf_weights;
 
 typedef struct {

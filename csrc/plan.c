@@ -60,6 +60,9 @@ static void plan_forward(call_plan *p, int splits_allowed) {
     take(p, WS_Z, training || p->fuse_input ? 0 : lstmf_mul(B, p->cell.z_width * H), sz);
     take(p, WS_H, lstmf_mul(2 * B, H), sz);
     take(p, WS_C, p->cell.has_cell_state ? lstmf_mul(B, H) : 0, sz);
+    /* Reserved in every training call, so that the size query needs no
+     * dropout flag: two (B, H) buffers beside a cache of N rows. */
+    take(p, WS_HM, training ? lstmf_mul(2 * B, H) : 0, sz);
     take(p, WS_W_HH, FN(recurrent_packed_elems)(G, H, H), sz);
     take(p, WS_W_IH, p->fuse_input ? FN(recurrent_packed_elems)(G, H, D)
                                    : FN(gemm_packed_b_elems)(D, GH), sz);
@@ -92,6 +95,7 @@ static void plan_backward(call_plan *p, int splits_allowed) {
     }
     take(p, WS_DH, lstmf_mul(B, H), sz);
     take(p, WS_DC, p->cell.has_cell_state ? lstmf_mul(B, H) : 0, sz);
+    take(p, WS_DHM, p->cell.direct_dh ? lstmf_mul(B, H) : 0, sz);
     take(p, WS_W_HH, FN(gemm_packed_b_elems)(GH, H), sz);
     take(p, WS_W_IH, p->want_dx ? FN(gemm_packed_b_elems)(GH, D) : 0, sz);
     take(p, WS_DX, p->dx_in_place ? 0 : lstmf_mul(N, D), sz);

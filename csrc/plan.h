@@ -18,6 +18,8 @@ enum {
     WS_Z,       /* forward, inference, unfused: one step's z rows */
     WS_H,       /* forward: h_{t-1} and h_t of every row (two buffers) */
     WS_C,       /* forward: c of every row (cells with a cell state) */
+    WS_HM,      /* forward, training: h_{t-1} and h_t times the dropout mask
+                 * where W_hh reads them (two buffers; unused without masks) */
     WS_W_HH,    /* W_hh^T packed (forward: pack_recurrent; backward: W_hh for dh) */
     WS_W_IH,    /* W_ih^T packed (forward: per unit block if fused, else for
                  * the projection; backward: W_ih for dx, if wanted) */
@@ -26,6 +28,8 @@ enum {
     WS_TILES,   /* forward: one output tile per thread */
     WS_DH,      /* backward: dh carried through the steps */
     WS_DC,      /* backward: dc carried (cells with a cell state) */
+    WS_DHM,     /* backward, cells with direct_dh: dZ W_hh before the dropout
+                 * mask scales it into dh (unused without masks) */
     WS_DX,      /* backward: dx in packed rows, unless written in place */
     WS_DWT,     /* backward: [dW_ih, dW_hh]^T */
     WS_GEMM,    /* backward: the weight-gradient GEMM's packing buffers */

@@ -186,13 +186,14 @@ static inline int64_t step_tile_elems(int gates, int64_t rows) {
 
 /* Rows [r0, i_end) and unit blocks [blk0, blk1) of one forward step: per
  * tile of recurrent_blocks_per_tile blocks, the products (with x_t, rows
- * ldx apart, when fused; h_{t-1} at st->h_prev, rows H apart) into `tile`,
+ * ldx apart, when fused; with h, rows H apart: h_{t-1} as W_hh reads it,
+ * st->h_prev or its dropout-masked copy) into `tile`,
  * then the cell's epilogue (st) on it. `descending`: tiles and passes last
  * to first, for a single row (time_loop.c alternates it, see row_panels). */
 LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell,
                           const FN(fwd_step) *st, int64_t r0, int64_t i_end, const real *x,
-                          int64_t ldx, int64_t blk0, int64_t blk1, int descending,
-                          real *tile) {
+                          int64_t ldx, const real *h, int64_t blk0, int64_t blk1,
+                          int descending, real *tile) {
     const int G = sw->gates;
     const int64_t D = sw->D, H = sw->H, U = sw->U, W = G * U;
     const int64_t tile_blocks = sw->tile_blocks, TW = tile_blocks * W;
@@ -203,10 +204,10 @@ LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell
         const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
         if (sw->fuse_input)
             rows_times_packed_pair(r0, i_end, x, ldx, D, sw->wi + blk * (W / GEMM_NR) * panel_in,
-                                   st->h_prev, H, sw->wp + blk * (W / GEMM_NR) * panel, cols,
+                                   h, H, sw->wp + blk * (W / GEMM_NR) * panel, cols,
                                    tile, TW, descending);
         else
-            rows_times_packed(r0, i_end, st->h_prev, H, H, sw->wp + blk * (W / GEMM_NR) * panel,
+            rows_times_packed(r0, i_end, h, H, H, sw->wp + blk * (W / GEMM_NR) * panel,
                               cols, NULL, tile, TW, 0, descending);
         for (int64_t i = r0; i < i_end; i += GEMM_MR) {
             const int mr = (int)MIN(GEMM_MR, i_end - i);

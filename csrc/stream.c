@@ -97,7 +97,7 @@ static void layer_step(const lstmf_stream_layer *layer, int cur, const real *x,
         .seq = {.perm = rows, .row_len = NULL, .T = 1, .ld = H, .t = 0, .reverse = 0},
     };
     const step_weights sw = step_weights_of(G, D, H, fuse, wi, layer->packed_hh);
-    forward_tiles(&sw, cell, &st, 0, k, x, D, 0, recurrent_blocks(G, H), 0, tile);
+    forward_tiles(&sw, cell, &st, 0, k, x, D, st.h_prev, 0, recurrent_blocks(G, H), 0, tile);
 }
 
 int FN(stream_step)(int n_layers, const lstmf_stream_layer *layers, int cur, const void *x,

@@ -86,6 +86,10 @@ typedef struct {
     real *z;              /* the cache's z (training), one step's z rows
                            * (inference, unfused), or NULL */
     real *hbuf, *cbuf, *tiles;
+    /* Dropout (training, lstmf.h): the masks, NULL for none; with h_mask,
+     * hmbuf holds h_{t-1} and h_t times it, as step_h's two buffers. */
+    const real *x_mask, *h_mask;
+    real *hmbuf;
     int64_t ldx, y_ld;
 } fwd_call;
 
@@ -100,6 +104,21 @@ static inline real *step_h(const fwd_call *f, int64_t t) {
     return f->hbuf + (t & 1) * f->p->B * f->p->H;
 }
 
+/* h_{t-1} as W_hh reads it: times the dropout mask, if any. */
+static inline const real *step_h_rec(const fwd_call *f, int64_t t) {
+    return f->h_mask ? f->hmbuf + (t & 1) * f->p->B * f->p->H : step_h(f, t);
+}
+
+/* dst[k] = src[k] * mask[k], k < n. */
+static inline void masked_copy(real *dst, const real *src, const real *mask, int64_t n) {
+    for (int64_t k = 0; k < n; k++) dst[k] = src[k] * mask[k];
+}
+
+/* dst[k] *= mask[k], k < n. */
+static inline void mask_in_place(real *dst, const real *mask, int64_t n) {
+    for (int64_t k = 0; k < n; k++) dst[k] *= mask[k];
+}
+
 /* Rows [i0, i1) before the loop: inputs gathered into packed rows,
  * initial states into sorted rows, padded outputs zeroed (as torch's
  * pad_packed_sequence gives). */
@@ -109,11 +128,15 @@ static void forward_prepare_rows(const fwd_call *f, int64_t i0, int64_t i1) {
     const int has_c = p->cell.has_cell_state;
     const int64_t *perm = f->ix.perm, *row_len = f->ix.row_len;
     for (int64_t i = i0; i < i1; i++) {
-        for (int64_t t = 0; t < row_len[i] && !p->x_in_place; t++)
-            memcpy(f->xp + (f->ix.off[t] + i) * f->ldx,
-                   f->x + (perm[i] * T + seq_time(f->s, row_len, i, t)) * D, sizeof(real) * D);
+        for (int64_t t = 0; t < row_len[i] && !p->x_in_place; t++) {
+            real *dst = f->xp + (f->ix.off[t] + i) * f->ldx;
+            const real *src = f->x + (perm[i] * T + seq_time(f->s, row_len, i, t)) * D;
+            if (f->x_mask) masked_copy(dst, src, f->x_mask + perm[i] * D, D);
+            else memcpy(dst, src, sizeof(real) * D);
+        }
         if (f->h0) memcpy(f->hbuf + i * H, f->h0 + perm[i] * H, sizeof(real) * H);
         else memset(f->hbuf + i * H, 0, sizeof(real) * H);
+        if (f->h_mask) masked_copy(f->hmbuf + i * H, f->hbuf + i * H, f->h_mask + perm[i] * H, H);
         if (has_c && f->c0) memcpy(f->cbuf + i * H, f->c0 + perm[i] * H, sizeof(real) * H);
         else if (has_c) memset(f->cbuf + i * H, 0, sizeof(real) * H);
         if (f->cache) { /* h_{-1} and c_{-1} as backward reads them */
@@ -160,9 +183,18 @@ static int forward_step(const fwd_call *f, FN(fwd_step) *st, split_thread *th, i
     /* A thread with one row takes its tiles, and the panels in each, last
      * to first at every other step, so that each step starts on the
      * panels the step before ended with (row_panels); the same bits. */
-    forward_tiles(&f->sw, f->cell, st, r0, i_end, step_x(f, t), f->ldx,
-                  split_range_lo(th, p->nblocks), split_range_hi(th, p->nblocks),
-                  (t & 1) && i_end - r0 == 1, tile);
+    const int64_t blk0 = split_range_lo(th, p->nblocks), blk1 = split_range_hi(th, p->nblocks);
+    forward_tiles(&f->sw, f->cell, st, r0, i_end, step_x(f, t), f->ldx, step_h_rec(f, t), blk0,
+                  blk1, (t & 1) && i_end - r0 == 1, tile);
+    /* Dropout: the thread's part of h_t (its rows, its units) masked for
+     * the next step's product, before the barrier that publishes h_t. */
+    if (f->h_mask) {
+        const int64_t j0 = blk0 * f->sw.U, j1 = MIN(blk1 * f->sw.U, H);
+        real *hm = (real *)step_h_rec(f, t + 1);
+        for (int64_t i = r0; i < MIN(i_end, st->n_next); i++)
+            masked_copy(hm + i * H + j0, st->h_out + i * H + j0,
+                        f->h_mask + f->ix.perm[i] * H + j0, j1 - j0);
+    }
     /* Splitting units: h_t complete before any thread reads it (and
      * h_{t-1}'s buffer free for h_{t+1}). */
     return split_step_end(th, t);
@@ -222,7 +254,8 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
                   .x = x, .h0 = h0, .c0 = c0, .b_ih = w->b_ih, .y = y, .h_n = h_n, .c_n = c_n,
                   .cache = cache, .hbuf = plan_array(&p, ws, WS_H),
                   .cbuf = plan_array(&p, ws, WS_C), .tiles = plan_array(&p, ws, WS_TILES),
-                  .y_ld = s->y_ld ? s->y_ld : p.H};
+                  .x_mask = w->x_mask, .h_mask = w->h_mask,
+                  .hmbuf = plan_array(&p, ws, WS_HM), .y_ld = s->y_ld ? s->y_ld : p.H};
     build_index(p.B, p.T, lengths, index);
     f.lay = lstmf_cache_layout(p.cell.z_width, p.cell.has_cell_state, N, p.B, p.D, p.H);
     f.xp = cache ? f.cache + f.lay.xh : plan_array(&p, ws, WS_X);
@@ -247,10 +280,15 @@ typedef struct {
     lstmf_cache_offsets lay;
     real *z;              /* the cached activations, turned into dZ in place:
                            * the cache is single-use, as documented in lstmf.h */
-    const real *xh;
+    real *xh;             /* x_t, h_{t-1} rows; h masked in place after the loop
+                           * under recurrent dropout (backward_finish_rows) */
     const real *dy, *dh_n, *dc_n;
     const lstmf_grads *g;
     real *dh, *dc, *wp, *wxp, *dxp, *dx;
+    /* Dropout: the forward's masks (NULL for none); dhm, for cells with
+     * direct_dh, takes dZ W_hh before the mask scales it into dh. */
+    const real *x_mask, *h_mask;
+    real *dhm;
     int64_t ldx, y_ld;
 } bwd_call;
 
@@ -267,7 +305,10 @@ static void backward_prepare_rows(const bwd_call *b, int64_t i0, int64_t i1) {
 }
 
 /* Rows [i0, i1) after the loop: dh0, dc0 and dx (from packed rows) into
- * the samples' places, and zeros at their padded steps, never written. */
+ * the samples' places, and zeros at their padded steps, never written.
+ * With dropout, dx_t is dx~_t (that of the masked x_t) times the mask, and
+ * the cached h_{t-1} (unmasked: the cell's backward read it) is masked
+ * for the weight gradient, dW_hh = sum h~_{t-1}^T dZ_t. */
 static void backward_finish_rows(const bwd_call *b, int64_t i0, int64_t i1) {
     const call_plan *p = b->p;
     const int64_t T = p->T, D = p->D, H = p->H, *row_len = b->ix.row_len;
@@ -276,14 +317,40 @@ static void backward_finish_rows(const bwd_call *b, int64_t i0, int64_t i1) {
         const int64_t s = b->ix.perm[i];
         memcpy((real *)g->h0 + s * H, b->dh + i * H, sizeof(real) * H);
         if (b->dc) memcpy((real *)g->c0 + s * H, b->dc + i * H, sizeof(real) * H);
-        for (int64_t t = 0; t < row_len[i] && !p->dx_in_place; t++)
-            memcpy(b->dx + (s * T + seq_time(b->s, row_len, i, t)) * D,
-                   b->dxp + (b->ix.off[t] + i) * D, sizeof(real) * D);
+        for (int64_t t = 0; t < row_len[i] && b->dx; t++) {
+            real *dx = b->dx + (s * T + seq_time(b->s, row_len, i, t)) * D;
+            if (!p->dx_in_place) memcpy(dx, b->dxp + (b->ix.off[t] + i) * D, sizeof(real) * D);
+            if (b->x_mask) mask_in_place(dx, b->x_mask + s * D, D);
+        }
+        for (int64_t t = 0; t < row_len[i] && b->h_mask; t++)
+            mask_in_place(b->xh + (b->ix.off[t] + i) * (D + H) + D, b->h_mask + s * H, H);
         for (int64_t t = row_len[i]; t < T; t++) {
             if (b->dx) memset(b->dx + (s * T + t) * D, 0, sizeof(real) * D);
             if (g->h_seq) memset((real *)g->h_seq + (s * T + t) * H, 0, sizeof(real) * H);
             if (b->dc && g->c_seq) memset((real *)g->c_seq + (s * T + t) * H, 0, sizeof(real) * H);
         }
+    }
+}
+
+/* Column panel q of dh_{t-1} for rows [r0, i_end) under recurrent dropout:
+ * dZ_t W_hh is the gradient of h~_{t-1} = h_{t-1} * mask, so it reaches
+ * dh_{t-1} times the mask, added to the cell's direct part if it has one. */
+static void recurrent_dh_masked(const bwd_call *b, const FN(bwd_step) *st, int64_t r0,
+                                int64_t i_end, int64_t q) {
+    const call_plan *p = b->p;
+    const int64_t H = p->H, GH = p->cell.gates * H, ZW = p->cell.z_width * H;
+    const int64_t zh = p->cell.separate_recurrent_dz ? GH : 0;
+    const int64_t j0 = q * GEMM_NR, n = MIN(GEMM_NR, H - j0);
+    real *prod = p->cell.direct_dh ? b->dhm : b->dh;
+    rows_times_packed(r0, i_end, st->z + zh, ZW, GH, b->wp + q * GH * GEMM_NR, n, NULL,
+                      prod + r0 * H + j0, H, 0, 0);
+    for (int64_t i = r0; i < i_end; i++) {
+        const real *m = b->h_mask + b->ix.perm[i] * H + j0, *src = prod + i * H + j0;
+        real *dh = b->dh + i * H + j0;
+        if (p->cell.direct_dh)
+            for (int64_t k = 0; k < n; k++) dh[k] += src[k] * m[k];
+        else
+            mask_in_place(dh, m, n);
     }
 }
 
@@ -316,7 +383,9 @@ static int backward_step(const bwd_call *b, FN(bwd_step) *st, split_thread *th, 
     /* Column panels: dh_{t-1}'s [0, ph), then dx_t's [ph, ph + pd). */
     const int64_t ph = p->dh_panels, parts = ph + p->dx_panels;
     for (int64_t q = split_range_lo(th, parts); q < split_range_hi(th, parts); q++) {
-        if (q < ph)
+        if (q < ph && b->h_mask)
+            recurrent_dh_masked(b, st, r0, i_end, q);
+        else if (q < ph)
             rows_times_packed(r0, i_end, st->z + zh, ZW, GH, b->wp + q * GH * GEMM_NR,
                               MIN(GEMM_NR, H - q * GEMM_NR), NULL, b->dh + r0 * H + q * GEMM_NR,
                               H, p->cell.direct_dh, 0);
@@ -406,6 +475,7 @@ static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cach
                   .dc = plan_array(&p, ws, WS_DC), .wp = plan_array(&p, ws, WS_W_HH),
                   .wxp = plan_array(&p, ws, WS_W_IH), .dxp = plan_array(&p, ws, WS_DX),
                   .dx = g->x, .ldx = p.dx_in_place ? p.T * p.D : p.D,
+                  .x_mask = w->x_mask, .h_mask = w->h_mask, .dhm = plan_array(&p, ws, WS_DHM),
                   .y_ld = s->y_ld ? s->y_ld : p.H};
     b.lay = lstmf_cache_layout(p.cell.z_width, p.cell.has_cell_state, N, p.B, p.D, p.H);
     b.z = b.cache + b.lay.z;

@@ -42,6 +42,10 @@ int lstmf_weights_ok(const lstmf_weights *w) {
     return w && w->w_ih && w->w_hh && w->b_ih && w->b_hh;
 }
 
+int lstmf_weights_masked(const lstmf_weights *w) {
+    return w->x_mask || w->h_mask;
+}
+
 int64_t lstmf_packed_rows(const lstmf_shape *s, const int64_t *lengths) {
     if (!lstmf_shape_ok(s)) return LSTMF_EINVAL;
     if (!lengths) return s->batch * s->steps;
@@ -89,7 +93,8 @@ int lstmf_stream_ok(int n_layers, const lstmf_stream_layer *layers) {
             s->dtype != layers[0].shape.dtype ||
             (l > 0 && s->input_size != layers[l - 1].shape.hidden_size) ||
             (lstmf_cell(s->cell).has_cell_state && !layers[l].c) ||
-            !layers[l].w.b_ih || !layers[l].w.b_hh || !layers[l].packed_ih ||
+            !layers[l].w.b_ih || !layers[l].w.b_hh || lstmf_weights_masked(&layers[l].w) ||
+            !layers[l].packed_ih ||
             !layers[l].packed_hh || !layers[l].h[0] || !layers[l].h[1])
             return 0;
     }
@@ -100,7 +105,7 @@ int64_t lstmf_forward_ok(const lstmf_shape *s, const lstmf_weights *w, const voi
                          const int64_t *lengths, const void *h_n, const void *c_n,
                          const void *cache, const int64_t *cache_index) {
     if (!lstmf_shape_ok(s) || (cache && !cache_index) || !lstmf_weights_ok(w) || !x || !h_n ||
-        (lstmf_cell(s->cell).has_cell_state && !c_n))
+        (lstmf_cell(s->cell).has_cell_state && !c_n) || (!cache && lstmf_weights_masked(w)))
         return LSTMF_EINVAL;
     return lstmf_packed_rows(s, lengths);
 }

@@ -50,10 +50,12 @@ static void cell_step(int cell, int64_t H, const double *xi, const double *hi,
 void ref_forward(const ref_shape *s, const double *w_ih, const double *w_hh,
                  const double *b_ih, const double *b_hh, const double *x,
                  const double *h0, const double *c0, const int64_t *lengths,
-                 double *y, double *h_n, double *c_n, const ref_nudge *nudge) {
+                 const ref_masks *masks, double *y, double *h_n, double *c_n,
+                 const ref_nudge *nudge) {
     const int64_t B = s->B, T = s->T, D = s->D, H = s->H, GH = ref_gates(s->cell) * H;
-    double *h = calloc((size_t)(4 * H + 2 * GH), sizeof(double));
+    double *h = calloc((size_t)(5 * H + 2 * GH + D), sizeof(double));
     double *c = h + H, *hprev = c + H, *xi = hprev + H, *hi = xi + GH;
+    double *xin = hi + GH, *hin = xin + D; /* the products' inputs, masked */
     memset(y, 0, sizeof(double) * (size_t)(B * T * H));
     for (int64_t b = 0; b < B; b++) {
         const int64_t len = lengths ? lengths[b] : T;
@@ -64,8 +66,12 @@ void ref_forward(const ref_shape *s, const double *w_ih, const double *w_hh,
         for (int64_t k = 0; k < len; k++) {
             const int64_t t = s->reverse ? len - 1 - k : k;
             memcpy(hprev, h, sizeof(double) * (size_t)H);
-            affine(w_ih, b_ih, x + (b * T + t) * D, GH, D, xi);
-            affine(w_hh, b_hh, hprev, GH, H, hi);
+            for (int64_t k = 0; k < D; k++)
+                xin[k] = x[(b * T + t) * D + k] * (masks && masks->x ? masks->x[b * D + k] : 1);
+            for (int64_t j = 0; j < H; j++)
+                hin[j] = hprev[j] * (masks && masks->h ? masks->h[b * H + j] : 1);
+            affine(w_ih, b_ih, xin, GH, D, xi);
+            affine(w_hh, b_hh, hin, GH, H, hi);
             cell_step(s->cell, H, xi, hi, h, c);
             if (nudge && nudge->b == b && nudge->t == t)
                 (nudge->state ? c : h)[nudge->j] += nudge->eps;

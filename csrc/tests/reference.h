@@ -24,11 +24,19 @@ typedef struct {
 
 int ref_gates(int cell);
 
+/* Variational dropout's masks, per sample and the same at every step:
+ * x_t * x_mask[b] (B, D) is the input of W_ih, h_{t-1} * h_mask[b] (B, H)
+ * that of W_hh (and nothing else reads them masked); NULL for none. */
+typedef struct {
+    const double *x, *h;
+} ref_masks;
+
 /* y (B, T, H) with zeros at padded steps, h_n, c_n (B, H); h0, c0, lengths
- * may be NULL; c_n is ignored by cells without a cell state. */
+ * and masks may be NULL; c_n is ignored by cells without a cell state. */
 void ref_forward(const ref_shape *s, const double *w_ih, const double *w_hh,
                  const double *b_ih, const double *b_hh, const double *x,
                  const double *h0, const double *c0, const int64_t *lengths,
-                 double *y, double *h_n, double *c_n, const ref_nudge *nudge);
+                 const ref_masks *masks, double *y, double *h_n, double *c_n,
+                 const ref_nudge *nudge);
 
 #endif

@@ -14,6 +14,13 @@ static double *drandom(rng_t *r, int64_t n, double scale) {
     return p;
 }
 
+/* n values 0 (with probability 0.2) or 1.25. */
+static double *dropout_mask(rng_t *r, int64_t n) {
+    double *p = dalloc(n);
+    for (int64_t i = 0; i < n; i++) p[i] = rng_uniform(r, 0, 1) < 0.2 ? 0 : 1.25;
+    return p;
+}
+
 static int64_t live_len(const tcase *c, int64_t b) { return c->lengths ? c->lengths[b] : c->s.T; }
 
 tcase *case_make(rng_t *r, int cell, int64_t B, int64_t T, int64_t D, int64_t H, int reverse,
@@ -40,6 +47,8 @@ tcase *case_make(rng_t *r, int cell, int64_t B, int64_t T, int64_t D, int64_t H,
     if (flags & CASE_DY) c->dy = drandom(r, B * T * H, 1.0);
     if (flags & CASE_DH_N) c->dh_n = drandom(r, B * H, 1.0);
     if (flags & CASE_DC_N && cell == LSTMF_CELL_LSTM) c->dc_n = drandom(r, B * H, 1.0);
+    if (flags & CASE_X_MASK) c->x_mask = dropout_mask(r, B * D);
+    if (flags & CASE_H_MASK) c->h_mask = dropout_mask(r, B * H);
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = live_len(c, b); t < T; t++) {
             for (int64_t k = 0; k < D; k++) c->x[(b * T + t) * D + k] = NAN;
@@ -53,6 +62,7 @@ void case_free(tcase *c) {
     if (!c) return;
     free(c->w_ih); free(c->w_hh); free(c->b_ih); free(c->b_hh); free(c->x);
     free(c->h0); free(c->c0); free(c->lengths); free(c->dy); free(c->dh_n); free(c->dc_n);
+    free(c->x_mask); free(c->h_mask);
     free(c);
 }
 
@@ -83,8 +93,9 @@ void grad_out_free(grad_out *g) {
 }
 
 void case_reference(const tcase *c, fwd_out *o, const ref_nudge *nudge) {
+    const ref_masks masks = {c->x_mask, c->h_mask};
     ref_forward(&c->s, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->x, c->h0, c->c0, c->lengths,
-                o->y, o->h_n, o->c_n, nudge);
+                &masks, o->y, o->h_n, o->c_n, nudge);
 }
 
 double case_loss(const tcase *c, const ref_nudge *nudge) {
@@ -158,7 +169,10 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
     lstmf_shape s = {c->s.cell, dtype, B, T, D, H, c->y_ld, c->s.reverse};
     void *w_ih = to_lib(c->w_ih, GH * D, dtype), *w_hh = to_lib(c->w_hh, GH * H, dtype);
     void *b_ih = to_lib(c->b_ih, GH, dtype), *b_hh = to_lib(c->b_hh, GH, dtype);
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh};
+    /* Masks are training's only (an inference forward refuses them). */
+    void *x_mask = g ? to_lib(c->x_mask, B * D, dtype) : NULL;
+    void *h_mask = g ? to_lib(c->h_mask, B * H, dtype) : NULL;
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, x_mask, h_mask};
     void *x = to_lib(c->x, B * T * D, dtype);
     void *h0 = to_lib(c->h0, B * H, dtype), *c0 = to_lib(c->c0, B * H, dtype);
     int64_t *lengths = NULL;
@@ -181,6 +195,7 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
     CHECK(st == LSTMF_OK, "%s: forward returned %d", label, st);
     CHECK_GUARD(y, "y"); CHECK_GUARD(h_n, "h_n"); CHECK_GUARD(c_n, "c_n");
     CHECK_GUARD(cache, "the cache"); CHECK_GUARD(index, "the cache index");
+    CHECK_GUARD(x_mask, "x_mask"); CHECK_GUARD(h_mask, "h_mask");
     if (index) CHECK(lstmf_cache_index_valid(&s, index), "%s: forward's index is invalid", label);
     /* Columns past H of every y row are the other direction's: untouched. */
     int64_t touched = 0;
@@ -223,7 +238,7 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
     }
     gbuf_free(w_ih); gbuf_free(w_hh); gbuf_free(b_ih); gbuf_free(b_hh); gbuf_free(x);
     gbuf_free(h0); gbuf_free(c0); gbuf_free(lengths); gbuf_free(y); gbuf_free(h_n);
-    gbuf_free(c_n); gbuf_free(cache); gbuf_free(index);
+    gbuf_free(c_n); gbuf_free(cache); gbuf_free(index); gbuf_free(x_mask); gbuf_free(h_mask);
 }
 
 int use_isa(int isa) {

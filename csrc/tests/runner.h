@@ -20,10 +20,13 @@ typedef struct {
     int64_t *lengths;    /* NULL: every sample has T steps */
     double *dy;          /* (B, T, H) upstream gradient, NaN at padded steps; NULL: none */
     double *dh_n, *dc_n; /* NULL: none */
+    /* Dropout masks (B, D), (B, H): 0 or 1.25 (a rate of 0.2, inverted,
+     * exact in both dtypes); NULL: none. Training runs only. */
+    double *x_mask, *h_mask;
 } tcase;
 
 enum { CASE_H0 = 1, CASE_C0 = 2, CASE_LENGTHS = 4, CASE_DY = 8, CASE_DH_N = 16, CASE_DC_N = 32,
-       CASE_ALL = 63 };
+       CASE_ALL = 63, CASE_X_MASK = 64, CASE_H_MASK = 128 };
 
 tcase *case_make(rng_t *r, int cell, int64_t B, int64_t T, int64_t D, int64_t H, int reverse,
                  int64_t y_ld, int flags);

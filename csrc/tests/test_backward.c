@@ -44,7 +44,7 @@ static void fd_states(tcase *c, int state, double *out) {
             }
 }
 
-static void fd_grads(tcase *c, grad_out *g) {
+void fd_grads(tcase *c, grad_out *g) {
     const int64_t GH = ref_gates(c->s.cell) * c->s.H, B = c->s.B, T = c->s.T;
     const int64_t D = c->s.D, H = c->s.H;
     fd_array(c, c->w_ih, GH * D, g->w_ih);

@@ -13,5 +13,13 @@ void test_invalid(void);   /* test_invalid.c */
 void test_sizes(void);     /* test_sizes.c */
 void test_registry(void);  /* test_call_bytes.c */
 void test_call_bytes(void); /* test_call_bytes.c */
+void test_dropout(void);   /* test_dropout.c */
+
+
+#include "runner.h"
+
+/* Every gradient of case c by central differences of the reference
+ * forward (test_backward.c). */
+void fd_grads(tcase *c, grad_out *g);
 
 #endif
