@@ -46,6 +46,8 @@ cdef extern from "lstmf.h" nogil:
         const void *w_hh
         const void *b_ih
         const void *b_hh
+        const void *x_mask
+        const void *h_mask
     ctypedef struct lstmf_grads:
         void *w_ih
         void *w_hh
@@ -277,6 +279,15 @@ cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, o
     w.w_hh = _ptr(w_hh, "weight_hh", dtype, (gh, s.hidden_size))
     w.b_ih = _ptr(b_ih, "bias_ih", dtype, (gh,))
     w.b_hh = _ptr(b_hh, "bias_hh", dtype, (gh,))
+    w.x_mask = NULL
+    w.h_mask = NULL
+    return 0
+
+
+cdef int _masks(lstmf_weights *w, lstmf_shape *s, object dtype, object x_mask,
+                object h_mask) except -1:
+    w.x_mask = _optional(x_mask, "x_mask", dtype, (s.batch, s.input_size))
+    w.h_mask = _optional(h_mask, "h_mask", dtype, (s.batch, s.hidden_size))
     return 0
 
 
@@ -434,17 +445,22 @@ def adam_step(params, grad, m, v, double b1, double b2, double eps, double lr):
 
 
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
-            cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0):
+            cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0,
+            x_mask=None, h_mask=None):
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
 
     Y is (B, T, width): this direction writes columns [y_offset,
     y_offset + H) of it; None: not wanted. reverse runs each sequence from
-    its last step."""
+    its last step. x_mask (B, D), h_mask (B, H): dropout masks on the
+    inputs of W_ih and W_hh (training only, lstmf.h)."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     dtype = _ndarray(X, "X").dtype
     _make_shape(&s, cell, dtype, X.shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
+    if cache is None and (x_mask is not None or h_mask is not None):
+        raise ValueError("dropout masks are for training: pass a cache, or no masks")
+    _masks(&w, &s, dtype, x_mask, h_mask)
     cdef tuple state = (s.batch, s.hidden_size)
     cdef const void *xp = _ptr(X, "X", dtype, (s.batch, s.steps, s.input_size))
     cdef bint has_c = lstmf_cell_describe(s.cell).has_cell_state
@@ -480,19 +496,22 @@ def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
 
 def backward(str cell, tuple x_shape, w_ih, w_hh, b_ih, b_hh, cache, cache_index,
              dY, dh_n, dc_n, g_w_ih, g_w_hh, g_b_ih, g_b_hh, dX, dh0, dc0,
-             bint reverse=False, int64_t y_offset=0, h_seq=None, c_seq=None):
+             bint reverse=False, int64_t y_offset=0, h_seq=None, c_seq=None,
+             x_mask=None, h_mask=None):
     """Run the kernel backward from a training cache; fills the gradients.
 
     dY, if given, is (B, T, width) with this direction's columns at
     [y_offset, y_offset + H); reverse must match the forward. dX None skips
     the input gradient. h_seq, c_seq (B, T, H), if given, receive dLoss/dh_t
-    and dLoss/dc_t of every step."""
+    and dLoss/dc_t of every step. x_mask, h_mask: the forward's dropout
+    masks."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     cdef lstmf_grads g
     dtype = _ndarray(w_ih, "weight_ih").dtype
     _make_shape(&s, cell, dtype, x_shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
+    _masks(&w, &s, dtype, x_mask, h_mask)
     cdef int64_t gh = lstmf_cell_describe(s.cell).gates * s.hidden_size
     cdef tuple state = (s.batch, s.hidden_size)
     cdef int64_t *ip = <int64_t *>_ptr(cache_index, "cache_index", np.int64,

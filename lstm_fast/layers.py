@@ -9,9 +9,10 @@ layers in plain NumPy.
 import numpy as np
 
 from . import _core
+from ._dropout import dropout_masks
 from ._layer_base import _CHECK_MEMORY_ABOVE, PARAMS, GRUBase, LSTMBase, RNNBase, check_memory
 
-__all__ = ["LSTM", "GRU", "RNN"]
+__all__ = ["LSTM", "GRU", "RNN", "dropout_masks"]
 
 
 def _aligned_empty(n_elements, dtype, alignment=64):
@@ -34,9 +35,9 @@ class _KernelCache:
     activations with their gradients, so a cache serves one backward only.
     """
 
-    __slots__ = ("layer", "x_shape", "lengths", "buffers", "indexes", "used", "Y")
+    __slots__ = ("layer", "x_shape", "lengths", "buffers", "indexes", "used", "Y", "masks")
 
-    def __init__(self, layer, x_shape, lengths, buffers, indexes, Y):
+    def __init__(self, layer, x_shape, lengths, buffers, indexes, Y, masks):
         self.layer = layer
         self.x_shape = x_shape
         self.lengths = lengths
@@ -44,6 +45,7 @@ class _KernelCache:
         self.indexes = indexes
         self.used = False
         self.Y = Y  # the forward's output (a reference), for trace()
+        self.masks = masks  # per direction: (x_mask, h_mask), dropout's, or Nones
 
     # The single direction's arrays, for unidirectional layers.
     @property
@@ -87,13 +89,15 @@ class _KernelLayer:
             for name in PARAMS
         )
 
-    def _run_forward(self, X, h0, c0, lengths, training, return_sequences=True):
+    def _run_forward(self, X, h0, c0, lengths, training, return_sequences=True,
+                     dropout_masks=None):
         """Both directions of a bidirectional layer write their halves of Y
         (B, T, 2H); the reverse one runs each sequence from its own last step
         (as torch's packed sequences do). States are (2, B, H) then."""
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
+        masks = self._dropout_masks(dropout_masks, training, B)
         h0 = None if h0 is None else self._initial_state(h0, "h0", B)
         c0 = None if c0 is None else self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
@@ -114,9 +118,44 @@ class _KernelLayer:
                 indexes.append(index)
             _core.forward(self._cell, X, *self._weights(d), self._of(h0, d), self._of(c0, d),
                           lengths, Y, self._of(h_n, d), self._of(c_n, d), buffer, index,
-                          reverse=d == 1, y_offset=d * H)
-        cache = _KernelCache(self, X.shape, lengths, buffers, indexes, Y) if training else None
+                          reverse=d == 1, y_offset=d * H, x_mask=masks[d][0],
+                          h_mask=masks[d][1])
+        cache = (_KernelCache(self, X.shape, lengths, buffers, indexes, Y, masks)
+                 if training else None)
         return Y, h_n, c_n, cache
+
+    def _dropout_masks(self, dropout_masks, training, B):
+        """Per direction, (x_mask, h_mask) as the kernels take them (Nones:
+        no dropout), from the public ``dropout_masks`` argument."""
+        none = [(None, None)] * self.directions
+        if dropout_masks is None:
+            return none
+        if not training:
+            raise ValueError("dropout_masks are for training: pass training=True, or no masks")
+        try:
+            x_mask, h_mask = dropout_masks
+        except (TypeError, ValueError):
+            raise ValueError("dropout_masks must be a pair (x_mask, h_mask), either of them "
+                             "None") from None
+        lead = (2, B) if self.bidirectional else (B,)
+        checked = [self._mask(m, name, lead + (size,))
+                   for m, name, size in ((x_mask, "x_mask", self.input_size),
+                                         (h_mask, "h_mask", self.hidden_size))]
+        return [tuple(None if m is None else (m[d] if self.bidirectional else m)
+                      for m in checked) for d in range(self.directions)]
+
+    def _mask(self, mask, name, shape):
+        if mask is None:
+            return None
+        mask = np.ascontiguousarray(mask, dtype=self.dtype)
+        if mask.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} (per sample"
+                             f"{', per direction' if self.bidirectional else ''}), "
+                             f"got {mask.shape}")
+        if not np.all(np.isfinite(mask)) or np.any(mask < 0):
+            raise ValueError(f"{name} must hold finite values >= 0 (0 drops a unit, "
+                             "1 / (1 - rate) keeps it, for inverted dropout)")
+        return mask
 
     def _check_forward_memory(self, x_shape, lengths, training, return_sequences):
         """MemoryError, before anything is allocated, if a forward of this
@@ -180,7 +219,8 @@ class _KernelLayer:
                            cache.indexes[d], dY, self._of(dh_n, d), self._of(dc_n, d),
                            *(grads[name + suffix] for name in PARAMS), dX,
                            self._of(grads["h0"], d), self._of(grads.get("c0"), d),
-                           reverse=d == 1, y_offset=d * H,
+                           reverse=d == 1, y_offset=d * H, x_mask=cache.masks[d][0],
+                           h_mask=cache.masks[d][1],
                            **{name: arrays[d] for name, arrays in seqs.items()})
             if d == 1 and input_gradient:
                 grads["X"] += dX
@@ -352,7 +392,7 @@ class LSTM(_KernelLayer, LSTMBase):
                          bidirectional=bidirectional)
 
     def forward(self, X, h0=None, c0=None, lengths=None, training=False,
-                return_sequences=True):
+                return_sequences=True, dropout_masks=None):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -371,6 +411,17 @@ class LSTM(_KernelLayer, LSTMBase):
             for a last layer whose final state is all that is read, the
             kernels then skip writing B x T x H outputs. States, cache and
             gradients are the same; :meth:`trace` needs ``Y``.
+        dropout_masks : tuple (x_mask, h_mask), optional
+            Variational dropout for this training forward (as Keras's
+            ``dropout`` and ``recurrent_dropout``): ``x_mask`` (B, D) scales
+            each sample's input at every step before ``W_ih`` reads it,
+            ``h_mask`` (B, H) scales ``h_{t-1}`` where ``W_hh`` reads it (the
+            outputs and the cell's own use of ``h_{t-1}`` are unmasked);
+            either may be None. Shapes (2, B, D), (2, B, H) for a
+            bidirectional layer, one mask per direction. Values are 0 (drop)
+            or ``1 / (1 - rate)`` (keep, inverted scaling) for dropout, any
+            finite value >= 0 in general; :func:`dropout_masks`
+            draws them. :meth:`backward` uses the same masks. Training only.
 
         Returns
         -------
@@ -391,7 +442,8 @@ class LSTM(_KernelLayer, LSTMBase):
         TypeError
             If an input is not numeric.
         """
-        Y, h_n, c_n, cache = self._run_forward(X, h0, c0, lengths, training, return_sequences)
+        Y, h_n, c_n, cache = self._run_forward(X, h0, c0, lengths, training, return_sequences,
+                                               dropout_masks)
         if training:
             return Y, (h_n, c_n), cache
         return Y, (h_n, c_n)
@@ -452,7 +504,8 @@ class _SingleStateLayer(_KernelLayer):
     """forward/backward of the cells whose only state is h (GRU, RNN),
     with torch's return convention: ``(Y, h_n)``."""
 
-    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True):
+    def forward(self, X, h0=None, lengths=None, training=False, return_sequences=True,
+                dropout_masks=None):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -469,6 +522,10 @@ class _SingleStateLayer(_KernelLayer):
         return_sequences : bool, default=True
             If False, ``Y`` is not computed and None is returned in its
             place, as in :meth:`LSTM.forward`.
+        dropout_masks : tuple (x_mask, h_mask), optional
+            Variational dropout masks for this training forward, as in
+            :meth:`LSTM.forward` (the GRU's update ``z * h_{t-1}`` reads
+            ``h_{t-1}`` unmasked, as Keras's GRU does).
 
         Returns
         -------
@@ -480,7 +537,8 @@ class _SingleStateLayer(_KernelLayer):
         cache : object
             Only when `training` is True: for one call of :meth:`backward`.
         """
-        Y, h_n, _, cache = self._run_forward(X, h0, None, lengths, training, return_sequences)
+        Y, h_n, _, cache = self._run_forward(X, h0, None, lengths, training, return_sequences,
+                                             dropout_masks)
         if training:
             return Y, h_n, cache
         return Y, h_n

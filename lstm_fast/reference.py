@@ -79,11 +79,27 @@ def _optional_sequences(forward):
     return with_option
 
 
-def _with_input_gradient(grads, wanted, dZ, weight_ih):
-    """grads with ``'X'`` = dZ (B, T, G*H) times W_ih, if wanted."""
+def _with_input_gradient(grads, wanted, dZ, weight_ih, x_mask=1.0):
+    """grads with ``'X'`` = dZ (B, T, G*H) times W_ih (times the dropout
+    mask on x), if wanted."""
     if wanted:
-        grads["X"] = dZ @ weight_ih
+        grads["X"] = (dZ @ weight_ih) * x_mask
     return grads
+
+
+def _masks(dropout_masks, B, D, H, dtype):
+    """Dropout's (x_mask, h_mask) as factors: x_mask (B, 1, D) for X,
+    h_mask (B, H) for h_{t-1} where W_hh reads it; 1.0 for none."""
+    x_mask, h_mask = (None, None) if dropout_masks is None else dropout_masks
+    x_factor = 1.0 if x_mask is None else np.asarray(x_mask, dtype).reshape(B, 1, D)
+    h_factor = 1.0 if h_mask is None else np.asarray(h_mask, dtype).reshape(B, H)
+    return x_factor, h_factor
+
+
+def _masked_h_prev(cache):
+    """h_{t-1} of every step as W_hh read it: times the dropout mask."""
+    mask = cache.h_mask
+    return cache.h_prev * (mask if np.isscalar(mask) else mask[:, None, :])
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,7 @@ class _Bidirectional:
     def _states(self):
         return ("h0", "c0") if isinstance(self, LSTMBase) else ("h0",)
 
-    def _bidirectional_forward(self, X, states, lengths, training):
+    def _bidirectional_forward(self, X, states, lengths, training, dropout_masks=None):
         X = self._input(X)
         B, T, _ = X.shape
         lengths = self._lengths(lengths, B, T)
@@ -111,8 +127,10 @@ class _Bidirectional:
         for d in (0, 1):
             Xd = X if d == 0 else _reverse_in_time(X, lengths)
             args = [None if s is None else s[d] for s in states]
+            masks = None if dropout_masks is None else tuple(
+                None if m is None else np.asarray(m)[d] for m in dropout_masks)
             outs.append(self._direction(d).forward(Xd, *args, lengths=lengths,
-                                                    training=training))
+                                                    training=training, dropout_masks=masks))
         Y = np.concatenate([outs[0][0], _reverse_in_time(outs[1][0], lengths)], axis=2)
         finals = [o[1] if isinstance(o[1], tuple) else (o[1],) for o in outs]
         final = tuple(np.stack(pair) for pair in zip(*finals))
@@ -161,6 +179,9 @@ class _Cache:
         ``tanh(c_t)`` of each step.
     mask : ndarray of bool, shape (B, T)
         ``mask[b, t]`` is True while ``t < lengths[b]``.
+    x_mask, h_mask : ndarray or float
+        Dropout's factors on x and on h_{t-1} where W_hh reads it (1.0:
+        none); X is already times x_mask.
     """
 
     X: np.ndarray
@@ -169,6 +190,8 @@ class _Cache:
     gates: np.ndarray
     tanh_c: np.ndarray
     mask: np.ndarray
+    x_mask: object = 1.0
+    h_mask: object = 1.0
 
 
 class LSTM(_Bidirectional, LSTMBase):
@@ -215,7 +238,7 @@ class LSTM(_Bidirectional, LSTMBase):
     # ------------------------------------------------------------------ forward
 
     @_optional_sequences
-    def forward(self, X, h0=None, c0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, c0=None, lengths=None, training=False, dropout_masks=None):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -229,6 +252,9 @@ class LSTM(_Bidirectional, LSTMBase):
             every sequence has length ``T``.
         training : bool, default=False
             If True, also return the cache needed by :meth:`backward`.
+        dropout_masks : tuple (x_mask, h_mask), optional
+            Variational dropout's per-sample masks, as in
+            :meth:`lstm_fast.layers.LSTM.forward`.
         return_sequences : bool, default=True
             If False, return None in place of ``Y`` (as the kernels' layers
             do, which then skip computing it).
@@ -250,7 +276,7 @@ class LSTM(_Bidirectional, LSTMBase):
             If an input has the wrong shape or `lengths` is out of range.
         """
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0, c0), lengths, training)
+            return self._bidirectional_forward(X, (h0, c0), lengths, training, dropout_masks)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -258,6 +284,8 @@ class LSTM(_Bidirectional, LSTMBase):
         c = self._initial_state(c0, "c0", B)
         lengths = self._lengths(lengths, B, T)
         mask = _live_steps(lengths, B, T)
+        x_mask, h_mask = _masks(dropout_masks, B, self.input_size, H, self.dtype)
+        X = X * x_mask
 
         # The input projection of all time steps at once; both biases folded in.
         XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)  # (B, T, 4H)
@@ -271,7 +299,7 @@ class LSTM(_Bidirectional, LSTMBase):
             tanh_c = np.empty((B, T, H), dtype=self.dtype)
 
         for t in range(T):
-            z = XW[:, t] + h @ W_hh_T
+            z = XW[:, t] + (h * h_mask) @ W_hh_T
             i = sigmoid(z[:, 0 * H:1 * H])
             f = sigmoid(z[:, 1 * H:2 * H])
             g = np.tanh(z[:, 2 * H:3 * H])
@@ -293,7 +321,7 @@ class LSTM(_Bidirectional, LSTMBase):
             Y[:, t] = np.where(active, h_new, 0)
 
         if training:
-            cache = _Cache(X, h_prev, c_prev, gates, tanh_c, mask)
+            cache = _Cache(X, h_prev, c_prev, gates, tanh_c, mask, x_mask, h_mask)
             return Y, (h, c), cache
         return Y, (h, c)
 
@@ -360,7 +388,7 @@ class LSTM(_Bidirectional, LSTMBase):
             dZ[:, t] = dz
 
             # Finished sequences pass their state gradient through unchanged.
-            dh = np.where(active, dz @ self.weight_hh, dh)
+            dh = np.where(active, (dz @ self.weight_hh) * cache.h_mask, dh)
             dc = np.where(active, dc_t * f, dc)
 
         # Weight gradients and dX: one product over all (sample, step) pairs.
@@ -368,13 +396,13 @@ class LSTM(_Bidirectional, LSTMBase):
         dbias = dZ_2d.sum(axis=0)
         grads = {
             "weight_ih": dZ_2d.T @ X.reshape(B * T, self.input_size),
-            "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
+            "weight_hh": dZ_2d.T @ _masked_h_prev(cache).reshape(B * T, H),
             "bias_ih": dbias,
             "bias_hh": dbias.copy(),
             "h0": dh,
             "c0": dc,
         }
-        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih)
+        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih, cache.x_mask)
 
 
 @dataclass(frozen=True)
@@ -389,6 +417,8 @@ class _GRUCache:
     n: np.ndarray
     hn: np.ndarray
     mask: np.ndarray
+    x_mask: object = 1.0
+    h_mask: object = 1.0
 
 
 class GRU(_Bidirectional, GRUBase):
@@ -403,22 +433,24 @@ class GRU(_Bidirectional, GRUBase):
     """
 
     @_optional_sequences
-    def forward(self, X, h0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, lengths=None, training=False, dropout_masks=None):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training)
+            return self._bidirectional_forward(X, (h0,), lengths, training, dropout_masks)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
         h = self._initial_state(h0, "h0", B)
         lengths = self._lengths(lengths, B, T)
         mask = _live_steps(lengths, B, T)
+        x_mask, h_mask = _masks(dropout_masks, B, self.input_size, H, self.dtype)
+        X = X * x_mask
 
         XW = X @ self.weight_ih.T + self.bias_ih  # (B, T, 3H): x_r, x_z, x_n
         Y = np.zeros((B, T, H), dtype=self.dtype)
         saved = {k: np.empty((B, T, H), dtype=self.dtype) for k in ("h_prev", "r", "z", "n", "hn")}
         for t in range(T):
-            hW = h @ self.weight_hh.T + self.bias_hh  # (B, 3H)
+            hW = (h * h_mask) @ self.weight_hh.T + self.bias_hh  # (B, 3H)
             r = sigmoid(XW[:, t, :H] + hW[:, :H])
             z = sigmoid(XW[:, t, H:2 * H] + hW[:, H:2 * H])
             hn = hW[:, 2 * H:]
@@ -430,7 +462,7 @@ class GRU(_Bidirectional, GRUBase):
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y, h, _GRUCache(X, mask=mask, **saved)
+            return Y, h, _GRUCache(X, mask=mask, x_mask=x_mask, h_mask=h_mask, **saved)
         return Y, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
@@ -456,16 +488,16 @@ class GRU(_Bidirectional, GRUBase):
             dzx = np.where(active, np.concatenate([dr, dz, dn], axis=1), 0)
             dzh = np.where(active, np.concatenate([dr, dz, dn * r], axis=1), 0)
             dZx[:, t], dZh[:, t] = dzx, dzh
-            dh = np.where(active, dzh @ self.weight_hh + dh_t * z, dh)
+            dh = np.where(active, (dzh @ self.weight_hh) * cache.h_mask + dh_t * z, dh)
         dZx_2d, dZh_2d = dZx.reshape(B * T, 3 * H), dZh.reshape(B * T, 3 * H)
         grads = {
             "weight_ih": dZx_2d.T @ X.reshape(B * T, D),
-            "weight_hh": dZh_2d.T @ cache.h_prev.reshape(B * T, H),
+            "weight_hh": dZh_2d.T @ _masked_h_prev(cache).reshape(B * T, H),
             "bias_ih": dZx_2d.sum(axis=0),
             "bias_hh": dZh_2d.sum(axis=0),
             "h0": dh,
         }
-        return _with_input_gradient(grads, input_gradient, dZx, self.weight_ih)
+        return _with_input_gradient(grads, input_gradient, dZx, self.weight_ih, cache.x_mask)
 
 
 @dataclass(frozen=True)
@@ -477,6 +509,8 @@ class _RNNCache:
     h_prev: np.ndarray
     h: np.ndarray
     mask: np.ndarray
+    x_mask: object = 1.0
+    h_mask: object = 1.0
 
 
 class RNN(_Bidirectional, RNNBase):
@@ -494,30 +528,32 @@ class RNN(_Bidirectional, RNNBase):
         return 1 - h**2 if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
 
     @_optional_sequences
-    def forward(self, X, h0=None, lengths=None, training=False):
+    def forward(self, X, h0=None, lengths=None, training=False, dropout_masks=None):
         """Run the layer; returns ``(Y, h_n)``, plus a cache when training."""
         if self.bidirectional:
-            return self._bidirectional_forward(X, (h0,), lengths, training)
+            return self._bidirectional_forward(X, (h0,), lengths, training, dropout_masks)
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
         h = self._initial_state(h0, "h0", B)
         lengths = self._lengths(lengths, B, T)
         mask = _live_steps(lengths, B, T)
+        x_mask, h_mask = _masks(dropout_masks, B, self.input_size, H, self.dtype)
+        X = X * x_mask
 
         XW = X @ self.weight_ih.T + (self.bias_ih + self.bias_hh)
         Y = np.zeros((B, T, H), dtype=self.dtype)
         h_prev = np.empty((B, T, H), dtype=self.dtype)
         h_all = np.empty((B, T, H), dtype=self.dtype)
         for t in range(T):
-            h_new = self._act(XW[:, t] + h @ self.weight_hh.T)
+            h_new = self._act(XW[:, t] + (h * h_mask) @ self.weight_hh.T)
             h_prev[:, t] = h
             h_all[:, t] = h_new
             active = mask[:, t, None]
             h = np.where(active, h_new, h)
             Y[:, t] = np.where(active, h_new, 0)
         if training:
-            return Y, h, _RNNCache(X, h_prev, h_all, mask)
+            return Y, h, _RNNCache(X, h_prev, h_all, mask, x_mask, h_mask)
         return Y, h
 
     def backward(self, cache, dY=None, dh_n=None, *, input_gradient=True):
@@ -536,14 +572,14 @@ class RNN(_Bidirectional, RNNBase):
             active = mask[:, t, None]
             dz = np.where(active, (dh + dY[:, t]) * self._act_grad(cache.h[:, t]), 0)
             dZ[:, t] = dz
-            dh = np.where(active, dz @ self.weight_hh, dh)
+            dh = np.where(active, (dz @ self.weight_hh) * cache.h_mask, dh)
         dZ_2d = dZ.reshape(B * T, H)
         dbias = dZ_2d.sum(axis=0)
         grads = {
             "weight_ih": dZ_2d.T @ X.reshape(B * T, D),
-            "weight_hh": dZ_2d.T @ cache.h_prev.reshape(B * T, H),
+            "weight_hh": dZ_2d.T @ _masked_h_prev(cache).reshape(B * T, H),
             "bias_ih": dbias,
             "bias_hh": dbias.copy(),
             "h0": dh,
         }
-        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih)
+        return _with_input_gradient(grads, input_gradient, dZ, self.weight_ih, cache.x_mask)
