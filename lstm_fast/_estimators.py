@@ -94,6 +94,8 @@ class _BaseRecurrent(BaseEstimator):
         "output": [StrOptions({"last", "sequence"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions(set(LR_SCHEDULES))],
@@ -120,7 +122,8 @@ class _BaseRecurrent(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(64,), *, cell="lstm", bidirectional=False,
                  output="last",
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 solver="adam", alpha=0.0001, dropout=0.0, recurrent_dropout=0.0,
+                 batch_size="auto", learning_rate_init=0.001,
                  learning_rate="constant", power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False,
@@ -132,6 +135,8 @@ class _BaseRecurrent(BaseEstimator):
         self.output = output
         self.solver = solver
         self.alpha = alpha
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
@@ -349,13 +354,14 @@ class _BaseRecurrent(BaseEstimator):
         # float64 out, as scikit-learn expects of predictions and probabilities.
         return self._output_activation(np.concatenate(outs).astype(np.float64))
 
-    def _backprop(self, network, X, lengths, target, mask, weight_sum=None):
+    def _backprop(self, network, X, lengths, target, mask, weight_sum=None, dropout=None):
         """Loss of one minibatch; its gradient lands in ``network.grad``.
 
         `mask`: the step mask, or the loss weights of a weighted fit (then
         `weight_sum`, the batch's sum of sequence weights, divides the L2
-        term instead of the batch size, as in MLP)."""
-        out, state = network.forward(X, lengths, training=True)
+        term instead of the batch size, as in MLP). `dropout`: as
+        :meth:`RecurrentNetwork.forward` takes it, or None."""
+        out, state = network.forward(X, lengths, training=True, dropout=dropout)
         loss, d_out = self._loss_function()(out, target, mask)
         network.backward(state, d_out)
         if self.alpha:
@@ -507,6 +513,12 @@ class _BaseRecurrent(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n))
 
         best_params = network.params.copy()
+        # Dropout's masks come from their own stream, seeded from rng, so
+        # that they do not shift the shuffling's.
+        dropout = None
+        if self.dropout or self.recurrent_dropout:
+            dropout = (float(self.dropout), float(self.recurrent_dropout),
+                       np.random.RandomState(rng.randint(np.iinfo(np.int32).max)))
         n_epochs = 1 if incremental else self.max_iter
         progress = None
         if self.verbose:
@@ -536,11 +548,11 @@ class _BaseRecurrent(BaseEstimator):
                         if mb is not None and mb.ndim == 2:
                             mb, tb = mb[:, :T_b], tb[:, :T_b]
                     if weights is None:
-                        loss = self._backprop(network, Xb, lb, tb, mb)
+                        loss = self._backprop(network, Xb, lb, tb, mb, dropout=dropout)
                     elif not mb.any():
                         continue  # all weights zero: as if the batch were removed
                     else:
-                        loss = self._backprop(network, Xb, lb, tb, mb, batch_weight)
+                        loss = self._backprop(network, Xb, lb, tb, mb, batch_weight, dropout)
                     if not np.isfinite(loss):
                         diverged = True
                         break
@@ -1003,6 +1015,18 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     alpha : float, default=1e-4
         L2 penalty on the weights (not the biases), as in MLP:
         ``loss += alpha * ||W||^2 / (2 * batch_size)``.
+    dropout : float in [0, 1), default=0.0
+        Fraction of each recurrent layer's input features dropped while
+        training, the same ones at every step of a sequence (variational
+        dropout, as Keras's LSTM and GRU ``dropout``; a new mask per
+        sequence and minibatch, drawn from `random_state`). Kept features
+        are scaled by ``1 / (1 - dropout)``, so predictions use the whole
+        network unscaled. Applied inside the kernels.
+    recurrent_dropout : float in [0, 1), default=0.0
+        Likewise for the units of ``h_{t-1}`` where each layer's recurrent
+        weights read them (Keras's ``recurrent_dropout``). PyTorch's
+        ``dropout`` is different: between stacked layers, a new mask at
+        every step.
     batch_size : int or "auto", default="auto"
         Sequences per minibatch; "auto" is ``min(200, n_samples)``.
     learning_rate_init : float, default=1e-3
@@ -1378,7 +1402,7 @@ class LSTMClassifier(ClassifierMixin, _BaseRecurrent):
 
     Parameters
     ----------
-    hidden_layer_sizes, cell, output, solver, alpha, batch_size, \
+    hidden_layer_sizes, cell, output, solver, alpha, dropout, recurrent_dropout, batch_size, \
 learning_rate_init, learning_rate, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, early_stopping, validation_fraction, beta_1, beta_2, \
 epsilon, n_iter_no_change, clip_norm, n_jobs, dtype

@@ -25,7 +25,7 @@ from . import _core
 from ._layer_base import PARAMS, check_memory, parameter_count, parameter_shapes
 # The losses live in ._losses; these names stay importable from here.
 from ._losses import LOSSES, log_loss, softmax, squared_loss  # noqa: F401
-from .layers import GRU, LSTM, RNN
+from .layers import GRU, LSTM, RNN, dropout_masks
 
 __all__ = ["CELLS", "RecurrentNetwork"]
 
@@ -214,7 +214,7 @@ class RecurrentNetwork:
 
     # --------------------------------------------------------------- forward
 
-    def forward(self, X, lengths=None, training=False, keep_sequences=False):
+    def forward(self, X, lengths=None, training=False, keep_sequences=False, dropout=None):
         """Network output for a batch.
 
         Parameters
@@ -228,6 +228,11 @@ class RecurrentNetwork:
             Compute the last layer's outputs at every step even when the
             head reads only the last one (``output="last"``), where they are
             otherwise skipped: :meth:`trace` needs them.
+        dropout : tuple (rate, recurrent_rate, random_state), optional
+            Training only: variational dropout in every layer, masks drawn
+            from `random_state` (``lstm_fast.layers.dropout_masks``): each
+            layer's input features and its ``h_{t-1}`` where ``W_hh`` reads
+            it, the same units for all steps of a sequence.
 
         Returns
         -------
@@ -240,8 +245,14 @@ class RecurrentNetwork:
         Y = X
         for i, layer in enumerate(self.layers):
             sequences = keep_sequences or self.output != "last" or i < len(self.layers) - 1
+            masks = None
+            if training and dropout is not None:
+                rate, recurrent_rate, random_state = dropout
+                masks = dropout_masks(random_state, Y.shape[0], layer.input_size,
+                                      layer.hidden_size, rate, recurrent_rate,
+                                      self.bidirectional, self.dtype)
             result = layer.forward(Y, lengths=lengths, training=training,
-                                   return_sequences=sequences)
+                                   return_sequences=sequences, dropout_masks=masks)
             Y, state = result[0], result[1]
             # LSTM returns (h_n, c_n); single-state cells (GRU, RNN) return h_n.
             h_n = state[0] if isinstance(state, tuple) else state

@@ -80,6 +80,8 @@ def save(estimator, path):
     if "quantile" in params:
         params["quantile"] = _quantile_to_json(params["quantile"])
         params["huber_delta"] = float(params["huber_delta"])
+    for name in ("dropout", "recurrent_dropout"):
+        params[name] = float(params[name])
     if isinstance(params.get("class_weight"), dict):
         # JSON keys are strings: the labels keep their type as [label, weight] pairs.
         params["class_weight"] = [[_json_label(k, "class_weight"), float(v)]
