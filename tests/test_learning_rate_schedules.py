@@ -316,11 +316,11 @@ def test_an_interrupted_adaptive_fit_keeps_the_rate_its_last_epoch_left(monkeypa
     est = LSTMRegressor(max_iter=50, **kwargs)
     original, calls = LSTMRegressor._backprop, {"n": 0}
 
-    def interrupt_in_epoch_four(self, *args):
+    def interrupt_in_epoch_four(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3 * 3 + 2:  # 3 minibatches per epoch
             raise KeyboardInterrupt
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LSTMRegressor, "_backprop", interrupt_in_epoch_four)
     with pytest.raises(KeyboardInterrupt):

@@ -124,11 +124,11 @@ def test_interrupted_fits_do_not_grow_memory(monkeypatch, n_slow):
     count = {"n": 0}
     original = LSTMRegressor._backprop
 
-    def interrupt_sometimes(self, *args):
+    def interrupt_sometimes(self, *args, **kwargs):
         count["n"] += 1
         if count["n"] % 3 == 0:
             raise KeyboardInterrupt
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LSTMRegressor, "_backprop", interrupt_sometimes)
 

@@ -134,6 +134,7 @@ static seq_case read_case(input *in) {
 
 typedef struct {
     void *w[4], *x, *h0, *c0, *dy, *dh_n, *dc_n;
+    void *x_mask, *h_mask; /* dropout's, training only */
 } seq_inputs;
 
 typedef struct {
@@ -163,7 +164,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
         o->cache = galloc(o->n_cache);
         o->index = galloc(o->n_index);
     }
-    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], NULL, NULL}, in->x,
+    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask}, in->x,
                            in->h0, in->c0, c->lengths, o->y, o->h_n, lstm ? o->c_n : NULL,
                            o->cache, o->index);
     REQUIRE(st == (c->valid ? LSTMF_OK : LSTMF_EINVAL));
@@ -189,7 +190,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
     }
     lstmf_grads g = {o->g[0], o->g[1], o->g[2], o->g[3], o->g[4], o->g[5], o->g[6], o->g[7],
                      o->g[8]};
-    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], NULL, NULL}, o->cache,
+    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask}, o->cache,
                         o->index, in->dy, in->dh_n, in->dc_n, &g);
     REQUIRE(st == LSTMF_OK);
     REQUIRE(gintact(o->cache, o->n_cache, 0) && gintact(o->index, o->n_index, 0));
@@ -229,6 +230,8 @@ static void fuzz_sequences(input *in, int training) {
     if (opt & 4) v.dy = values(in, B * T * (ld > 0 ? ld : 0), dt);
     if (opt & 8) v.dh_n = values(in, B * H, dt);
     if (opt & 16) v.dc_n = values(in, B * H, dt);
+    if (training && opt & 32) v.x_mask = values(in, B * D, dt);
+    if (training && opt & 64) v.h_mask = values(in, B * H, dt);
     seq_outputs o, o0;
     run_seq(&c, &v, training, &o);
     if (c.valid && isa != LSTMF_ISA_GENERIC) {
@@ -246,7 +249,7 @@ static void fuzz_sequences(input *in, int training) {
     free_outputs(&o);
     for (int i = 0; i < 4; i++) gfree(v.w[i]);
     gfree(v.x); gfree(v.h0); gfree(v.c0); gfree(v.dy); gfree(v.dh_n); gfree(v.dc_n);
-    gfree(c.lengths);
+    gfree(v.x_mask); gfree(v.h_mask); gfree(c.lengths);
 }
 
 /* ---- mode 2: streams ---- */
