@@ -43,6 +43,13 @@ const struct lstmf_variant_s *lstmf_variant_of(int dtype);
 int64_t lstmf_l1d_bytes(void);
 void lstmf_set_l1d_bytes(int64_t bytes);
 
+/* Test hook: every call plans under this hold (plan.h's PLAN_HOLD_*:
+ * 0 none, 1 no column splits, 2 the caller's thread alone) instead of
+ * the holds the calls themselves set (thread_split.h); -1 gives them
+ * back. Results are the same bits under any hold. */
+void lstmf_set_forced_hold(int hold);
+int lstmf_forced_hold(void);
+
 /* Bytes of scratch the library has allocated since the process started
  * (memory.c): the difference over one call is what lstmf_call_bytes
  * reports as its workspace_bytes. */

@@ -27,7 +27,7 @@ static int64_t tiles_elems(const call_plan *p, int nthreads) {
     return by_rows > by_cols ? by_rows : by_cols;
 }
 
-static void plan_forward(call_plan *p, int splits_allowed) {
+static void plan_forward(call_plan *p, int hold) {
     const int G = p->cell.gates, training = p->mode == LSTMF_MODE_TRAINING;
     const int64_t B = p->B, D = p->D, H = p->H, GH = G * H, sz = sizeof(real);
     /* W_ih x_t joins W_hh h_{t-1} in each step's tile (K grows by D)
@@ -45,9 +45,9 @@ static void plan_forward(call_plan *p, int splits_allowed) {
     p->x_in_place = !training && p->N == B * p->T;
     p->nblocks = recurrent_blocks(G, H);
     p->z_panels = (GH + GEMM_NR - 1) / GEMM_NR;
-    p->split_cols = splits_allowed ? column_split_threads(p->nthreads, B, D + H, GH, p->nblocks)
-                                   : 0;
-    p->threads = p->split_cols ? p->split_cols : row_split_threads(p->nthreads, B, H, G);
+    p->split_cols = hold == PLAN_HOLD_NONE
+                        ? column_split_threads(p->nthreads, B, D + H, GH, p->nblocks) : 0;
+    p->threads = p->split_cols ? p->split_cols : row_split_threads(p->run_threads, B, H, G);
     /* One tile per thread, as tall as its rows rounded up to whole row
      * panels (all rows while splitting columns). */
     p->tile_elems = step_tile_elems(G, p->split_cols ? B : (B + p->threads - 1) / p->threads);
@@ -71,7 +71,7 @@ static void plan_forward(call_plan *p, int splits_allowed) {
     take(p, WS_TILES, tiles_elems(p, p->nthreads), sz);
 }
 
-static void plan_backward(call_plan *p, int splits_allowed) {
+static void plan_backward(call_plan *p, int hold) {
     const int G = p->cell.gates;
     const int64_t B = p->B, D = p->D, H = p->H, GH = G * H, N = p->N, sz = sizeof(real);
     /* When every sample runs all T steps, dx_t goes straight into dX, rows
@@ -80,10 +80,11 @@ static void plan_backward(call_plan *p, int splits_allowed) {
     p->dx_in_place = N == B * p->T || !p->want_dx;
     p->dh_panels = (H + GEMM_NR - 1) / GEMM_NR;
     p->dx_panels = p->want_dx ? (D + GEMM_NR - 1) / GEMM_NR : 0;
-    p->split_cols = splits_allowed ? column_split_threads(p->nthreads, B, D + H, GH,
-                                                          p->dh_panels + p->dx_panels)
-                                   : 0;
-    p->threads = p->split_cols ? p->split_cols : row_split_threads(p->nthreads, B, H, G);
+    p->split_cols = hold == PLAN_HOLD_NONE
+                        ? column_split_threads(p->nthreads, B, D + H, GH,
+                                               p->dh_panels + p->dx_panels)
+                        : 0;
+    p->threads = p->split_cols ? p->split_cols : row_split_threads(p->run_threads, B, H, G);
     /* The weight gradients: one GEMM over [x, h_{t-1}], or one over x and
      * one over h_{t-1} when the recurrent product has its own dZ; one
      * after the other, so they share their packing buffers. */
@@ -104,15 +105,16 @@ static void plan_backward(call_plan *p, int splits_allowed) {
 }
 
 call_plan FN(plan_call)(const lstmf_shape *s, int64_t N, int mode, int want, int nthreads,
-                        int splits_allowed) {
+                        int hold) {
     call_plan p = {0};
     p.mode = mode;
     p.cell = lstmf_cell(s->cell);
     p.B = s->batch, p.T = s->steps, p.D = s->input_size, p.H = s->hidden_size, p.N = N;
     p.want_dx = mode == LSTMF_MODE_BACKWARD && want;
     p.nthreads = nthreads < 1 ? 1 : nthreads;
-    if (mode == LSTMF_MODE_BACKWARD) plan_backward(&p, splits_allowed);
-    else plan_forward(&p, splits_allowed);
+    p.run_threads = hold == PLAN_HOLD_THREADS ? 1 : p.nthreads;
+    if (mode == LSTMF_MODE_BACKWARD) plan_backward(&p, hold);
+    else plan_forward(&p, hold);
     return p;
 }
 

@@ -45,7 +45,9 @@ typedef struct {
      * dx wanted; dx written where it goes. */
     int fuse_input, x_in_place;
     int want_dx, dx_in_place;
-    int nthreads;        /* the caller's: the weight-gradient GEMM's */
+    int nthreads;        /* the caller's: the workspace's layout is for them */
+    int run_threads;     /* those that run: the caller's, or one while threads
+                          * are on hold (the weight-gradient GEMM's too) */
     /* The time loop's threads, and how many of them split columns (0:
      * they split rows). The column parts: the forward's unit blocks and
      * projection panels, the backward's panels of dh and dx. */
@@ -56,12 +58,15 @@ typedef struct {
     int64_t bytes;       /* the whole workspace; -1 if its size overflows */
 } call_plan;
 
+/* What a plan may not use for now (thread_split.h's holds): nothing,
+ * column splits, or any thread but the caller's. */
+enum { PLAN_HOLD_NONE = 0, PLAN_HOLD_SPLITS = 1, PLAN_HOLD_THREADS = 2 };
+
 /* The plan of a forward (LSTMF_MODE_INFERENCE, LSTMF_MODE_TRAINING) or a
  * backward (LSTMF_MODE_BACKWARD; want: dx) on N packed rows and nthreads
- * threads. splits_allowed = 0: rows only (column splits on hold); the
- * layout is the same either way. */
+ * threads, under a PLAN_HOLD_*; the layout is the same whatever the hold. */
 call_plan FN(plan_call)(const lstmf_shape *s, int64_t N, int mode, int want, int nthreads,
-                        int splits_allowed);
+                        int hold);
 
 /* The workspace of plan p, or NULL (out of memory); and its release. */
 void *FN(plan_alloc)(const call_plan *p);

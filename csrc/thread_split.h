@@ -59,6 +59,24 @@ static inline void hold_splits(void) {
     __atomic_store_n(&split_hold_until_ms, now_ms() + 1000, __ATOMIC_RELAXED);
 }
 
+/* Until when calls run on the caller's thread alone: a second after a
+ * call's first thread, its own share done, waited for the others longer
+ * than it had worked (run_threads). The call then took longer than one
+ * thread doing it all: another thread's core was taken (a competing
+ * process, a CPU quota), and every later call of a team would wait for
+ * that thread too, a scheduler quantum at a time, where one thread runs
+ * at its own speed. A second later a call tries the team again. */
+static int64_t thread_hold_until_ms;
+
+static inline int threads_on_hold(void) {
+    return __atomic_load_n(&thread_hold_until_ms, __ATOMIC_RELAXED) > now_ms();
+}
+
+static inline void hold_threads(void) {
+    __atomic_store_n(&thread_hold_until_ms, now_ms() + 1000, __ATOMIC_RELAXED);
+}
+
+
 /* One thread's share, inside the parallel region. Rows [r0, r1) are its
  * rows in the loop (all of them while splitting columns); rows [own0,
  * own1) are the ones it prepares before the loop and finishes after it,
@@ -153,11 +171,18 @@ typedef void (*split_body)(const void *call, split_thread *thread);
 static inline void run_threads(int threads, int split_cols, int64_t B, split_body body,
                                const void *call) {
     int votes[2] = {0, 0}; /* split_step_end */
+    const double start = omp_get_wtime();
+    double first_done = start;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         split_thread th = split_thread_begin(split_cols, B, votes);
         body(call, &th);
+        if (th.tid == 0) first_done = omp_get_wtime();
     }
+    /* Thread 0's wait at the region's end against its work (hold_threads);
+     * 50 us spare for waking a sleeping thread on an idle machine. */
+    if (threads > 1 && omp_get_wtime() - first_done > first_done - start + 5e-5)
+        hold_threads();
 }
 
 #endif

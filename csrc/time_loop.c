@@ -66,6 +66,14 @@ static inline int64_t seq_time(const lstmf_shape *s, const int64_t *row_len,
     return s->reverse ? row_len[i] - 1 - t : t;
 }
 
+/* The plan's hold for a call starting now (the C tests may force one). */
+static int current_hold(void) {
+    const int forced = lstmf_forced_hold();
+    if (forced >= 0) return forced;
+    return threads_on_hold() ? PLAN_HOLD_THREADS : splits_on_hold() ? PLAN_HOLD_SPLITS
+                                                                   : PLAN_HOLD_NONE;
+}
+
 /* ------------------------------------------------------------- forward */
 
 /* Everything a forward's threads read, worked out once per call. */
@@ -246,7 +254,7 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
     const FN(cell_ops) *cell = FN(cell_ops_for)(s->cell);
     if (!cell) return LSTMF_EINVAL;
     const call_plan p = FN(plan_call)(s, N, cache ? LSTMF_MODE_TRAINING : LSTMF_MODE_INFERENCE,
-                                      y != NULL, nthreads, !splits_on_hold());
+                                      y != NULL, nthreads, current_hold());
     void *ws = FN(plan_alloc)(&p);
     if (!ws) return LSTMF_ENOMEM;
     int64_t *index = cache_index ? cache_index : plan_array(&p, ws, WS_INDEX);
@@ -444,7 +452,7 @@ static void transpose(const real *src, int64_t rows, int64_t cols, real *dst, in
 static void weight_gradients(const bwd_call *b, real *dwt, real *scratch) {
     const call_plan *p = b->p;
     const int64_t D = p->D, H = p->H, DH = D + H, GH = p->cell.gates * H, N = p->N;
-    const int64_t ZW = p->cell.z_width * H, nt = p->nthreads;
+    const int64_t ZW = p->cell.z_width * H, nt = p->run_threads;
     const lstmf_grads *g = b->g;
     if (!p->cell.separate_recurrent_dz) {
         FN(gemm_sum_b)(DH, GH, N, b->xh, 1, DH, b->z, ZW, 1, dwt, GH, g->b_ih, nt, scratch);
@@ -466,7 +474,7 @@ static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cach
     const row_index ix = index_of(index, s->batch, s->steps);
     const int64_t N = ix.off[s->steps];
     const call_plan p = FN(plan_call)(s, N, LSTMF_MODE_BACKWARD, g->x != NULL, nthreads,
-                                      !splits_on_hold());
+                                      current_hold());
     void *ws = FN(plan_alloc)(&p);
     if (!ws) return LSTMF_ENOMEM;
     const int64_t GH = p.cell.gates * p.H;
@@ -496,7 +504,7 @@ static int run_backward(const lstmf_shape *s, const lstmf_weights *w, void *cach
  * column splits are on hold (the layout is the same). */
 static int64_t call_workspace_bytes(const lstmf_shape *s, int64_t N, int mode, int want,
                                     int nthreads) {
-    return FN(plan_call)(s, N, mode, want, nthreads, 1).bytes;
+    return FN(plan_call)(s, N, mode, want, nthreads, PLAN_HOLD_NONE).bytes;
 }
 
 const lstmf_variant FN(lstmf_variant) = {

@@ -134,18 +134,24 @@ void test_call_bytes(void) {
                     const int dtype = k & 1, training = (k >> 1) & 1, packed = (k >> 2) & 1;
                     lstmf_shape s = {cell, dtype, dims[di][0], dims[di][1], dims[di][2],
                                      dims[di][3], 0, (int)(k & 1)};
+                    /* The plan's layout, hence its workspace, is the same
+                     * under any hold (thread_split.h). */
                     for (int ti = 0; ti < 3; ti++)
-                        for (int want = 0; want < 2; want++) {
-                            char label[128];
-                            snprintf(label, sizeof label,
-                                     "cell %d B=%lld %s %s %s %s, %d threads, want=%d", cell,
-                                     (long long)s.batch, lstmf_isa_name(isa),
-                                     dtype ? "f64" : "f32", training ? "training" : "inference",
-                                     packed ? "packed" : "full", threads[ti], want);
-                            lstmf_set_num_threads(threads[ti]);
-                            measure(s, packed && s.batch > 1 ? lengths : NULL, training, want,
-                                    label);
-                        }
+                        for (int hold = -1; hold <= 2; hold++)
+                            for (int want = 0; want < 2; want++) {
+                                char label[128];
+                                snprintf(label, sizeof label,
+                                         "cell %d B=%lld %s %s %s %s, %d threads, hold %d, "
+                                         "want=%d", cell, (long long)s.batch,
+                                         lstmf_isa_name(isa), dtype ? "f64" : "f32",
+                                         training ? "training" : "inference",
+                                         packed ? "packed" : "full", threads[ti], hold, want);
+                                lstmf_set_num_threads(threads[ti]);
+                                lstmf_set_forced_hold(hold);
+                                measure(s, packed && s.batch > 1 ? lengths : NULL, training,
+                                        want, label);
+                            }
+                    lstmf_set_forced_hold(-1);
                 }
             }
     lstmf_set_num_threads(saved);

@@ -6,12 +6,14 @@
  *   a looser tolerance), on shapes small enough for those;
  * - on every test shape (threads splitting rows or columns among them):
  *   the forward against the reference, and outputs and gradients the same
- *   bits on 1, 2 and 3 threads;
+ *   bits on 1, 2 and 3 threads, and on 2 with column splits or threads on
+ *   hold (thread_split.h);
  * - an inference forward and a stream refuse masks. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lstmf.h"
+#include "internal.h"
 #include "runner.h"
 #include "shapes.h"
 #include "tests.h"
@@ -94,12 +96,17 @@ static void every_shape_and_thread_count(void) {
             for (int isa = 0; isa < LSTMF_N_ISA; isa++) {
                 if (!use_isa(isa)) continue;
                 for (int dtype = 0; dtype < 2; dtype++)
-                    for (int threads = 1; threads <= 3; threads++) {
+                    for (int run = 0; run < 5; run++) {
+                        /* 1, 2, 3 threads; 2 with column splits and then
+                         * all threads on hold (thread_split.h). */
+                        const int threads = run < 3 ? run + 1 : 2, hold = run < 3 ? -1 : run - 2;
                         char label[192];
-                        snprintf(label, sizeof label, "dropout, %s, cell %d %s %s, %d threads",
-                                 sh->why, cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32",
-                                 threads);
+                        snprintf(label, sizeof label,
+                                 "dropout, %s, cell %d %s %s, %d threads, hold %d", sh->why,
+                                 cells[ci], lstmf_isa_name(isa), dtype ? "f64" : "f32", threads,
+                                 hold);
                         lstmf_set_num_threads(threads);
+                        lstmf_set_forced_hold(hold);
                         lib_run(c, dtype, threads == 1 ? &o1 : &o, threads == 1 ? &g1 : &g,
                                 label);
                         if (threads == 1) {
@@ -114,6 +121,7 @@ static void every_shape_and_thread_count(void) {
                     }
             }
             lstmf_set_num_threads(saved);
+            lstmf_set_forced_hold(-1);
             fwd_out_free(&ref);
             fwd_out_free(&o1);
             fwd_out_free(&o);
