@@ -107,6 +107,11 @@ def sliding_window(series, window, horizon=1, *, stride=1, past_covariates=None,
     missing dates on a regular grid first (``df.asfreq("D")``, then fill the
     gaps, e.g. ``.interpolate()``).
 
+    To forecast past the end of the data, append ``max(horizon)`` rows: any
+    placeholder for the series and the past covariates (their values at
+    forecast steps never enter X), the known future covariates, and take
+    the last window, ``X[-1:]`` (docs/forecasting.md shows it).
+
     Examples
     --------
     >>> import numpy as np

@@ -209,7 +209,8 @@ def test_sliding_window_rejects_pandas_input_it_cannot_window():
     with pytest.raises(ValueError, match="no regular frequency.*asfreq"):
         sliding_window(s.drop(days[4]), window=3)
     with pytest.raises(ValueError, match="index differs.*reindex"):
-        sliding_window(s, window=3, past_covariates=pd.Series(np.ones(10), index=days + 1 * days.freq))
+        shifted = pd.Series(np.ones(10), index=days + pd.Timedelta(days=1))
+        sliding_window(s, window=3, past_covariates=shifted)
     with pytest.raises(ValueError, match="non-numeric columns \\['kind'\\]"):
         sliding_window(s, window=3, future_covariates=pd.DataFrame({"kind": ["x"] * 10},
                                                                     index=days))

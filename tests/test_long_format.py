@@ -15,8 +15,8 @@ def shuffled_table():
     rows = []
     for sensor, n in (("s2", 2), ("s10", 3), ("s1", 4)):
         for t in range(n):
-            rows.append({"sensor": sensor, "when": pd.Timestamp("2024-01-01") + pd.Timedelta(hours=t),
-                         "temp": 10 * int(sensor[1:]) + t, "on": t % 2 == 0})
+            rows.append({"sensor": sensor, "temp": 10 * int(sensor[1:]) + t, "on": t % 2 == 0,
+                         "when": pd.Timestamp("2024-01-01") + pd.Timedelta(hours=t)})
     return pd.DataFrame(rows).sample(frac=1.0, random_state=0).reset_index(drop=True)
 
 
@@ -46,7 +46,7 @@ def test_feature_columns_are_chosen_and_ordered():
 
 def test_numeric_times_and_ids_and_tz_aware_times_sort():
     df = pd.DataFrame({"id": [2, 1, 2, 1], "t": [5.0, 0.5, -1.0, 0.25], "x": [1., 2., 3., 4.]})
-    X, ids, lengths = from_long_format(df, "id", "t")
+    X, ids, _ = from_long_format(df, "id", "t")
     np.testing.assert_array_equal(ids, [1, 2])
     np.testing.assert_array_equal(X[:, :, 0], [[4, 2], [3, 1]])
     df["t"] = pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-03"]) \
@@ -63,6 +63,7 @@ def test_sequences_feed_an_estimator_and_are_exported_at_the_top():
                        "x": rng.standard_normal(180)})
     df = df[~((df["id"] % 3 == 0) & (df["t"] > 3))]  # every 3rd id is shorter
     X, ids, lengths = from_long_format(df, "id", "t")
+    np.testing.assert_array_equal(lengths, np.where(ids % 3 == 0, 4, 6))
     y = np.array([df.loc[df["id"] == i, "x"].sum() for i in ids])
     est = lstm_fast.LSTMRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     with pytest.warns(Warning):  # 2 epochs: a ConvergenceWarning, on purpose
