@@ -29,20 +29,22 @@ from ._config import get_num_threads, set_num_threads, show_config  # noqa: E402
 from ._version import __version__  # noqa: E402
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads",
-           "LSTMRegressor", "LSTMClassifier"]
+           "LSTMRegressor", "LSTMClassifier", "from_long_format"]
 
-_ESTIMATORS = ("LSTMRegressor", "LSTMClassifier")
+# name -> the module that defines it, imported on first use
+_LAZY = {"LSTMRegressor": "_estimators", "LSTMClassifier": "_estimators",
+         "from_long_format": "_long_format"}
 
 
 def __getattr__(name):
     # The estimators import scikit-learn: only when asked for, so that the
     # layers (lstm_fast.layers) load without it.
-    if name in _ESTIMATORS:
-        from . import _estimators
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_estimators, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'lstm_fast' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_ESTIMATORS))
+    return sorted(list(globals()) + list(_LAZY))

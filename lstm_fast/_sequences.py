@@ -128,8 +128,10 @@ def _refuse_table(X, name):
         f"table of observations x features, not a batch of sequences. Turn it into "
         f"sequences of shape (n_sequences, n_timesteps, n_features) first: windows to "
         f"forecast from, with X, y = lstm_fast.datasets.sliding_window(df.to_numpy(), "
-        f"window=...) (y: the row after each window; pick a column with y[:, j]), or "
-        f"the whole table as one long sequence with df.to_numpy()[None]"
+        f"window=...) (y: the row after each window; pick a column with y[:, j]), "
+        f"the whole table as one long sequence with df.to_numpy()[None], or, for a long "
+        f"table with one row per (id, time), one sequence per id with "
+        f"lstm_fast.from_long_format(df, id_col, time_col)"
     )
 
 

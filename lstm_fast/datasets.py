@@ -1,10 +1,15 @@
-"""Sequence data sets for trying models, and a helper that turns any series
-into forecasting examples."""
+"""Sequence data sets for trying models, and the helpers that turn data as it
+comes into sequences: a series (and its covariates) into forecasting
+examples (`sliding_window`), a long table of (id, time) rows into padded
+sequences (`from_long_format`)."""
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["make_adding_problem", "make_sine_forecast", "sliding_window"]
+from ._long_format import from_long_format
+from ._windows import sliding_window
+
+__all__ = ["make_adding_problem", "make_sine_forecast", "sliding_window", "from_long_format"]
 
 
 def make_adding_problem(n_samples=1000, n_timesteps=50, random_state=None):
@@ -72,39 +77,3 @@ def make_sine_forecast(n_samples=1000, n_timesteps=50, noise=0.05, random_state=
     clean = amp * np.sin(2 * np.pi * freq * t + phase)
     X = clean[:, :n_timesteps] + noise * rng.standard_normal((n_samples, n_timesteps))
     return X[:, :, None], clean[:, n_timesteps]
-
-
-def sliding_window(series, window, horizon=1):
-    """Forecasting examples from one series: each window of `window` steps,
-    and the value `horizon` steps after its last one.
-
-    Parameters
-    ----------
-    series : array-like of shape (n_steps,) or (n_steps, n_features)
-    window : int
-        Steps per input sequence, at least 1.
-    horizon : int, default=1
-        How far ahead the target lies, at least 1.
-
-    Returns
-    -------
-    X : ndarray of shape (n_windows, window, n_features)
-        ``n_windows = n_steps - window - horizon + 1``.
-    y : ndarray of shape (n_windows,) or (n_windows, n_features)
-        1-D when the series is.
-    """
-    series = np.asarray(series)
-    if series.ndim not in (1, 2):
-        raise ValueError(f"series must be 1-D or 2-D (steps, features), got shape {series.shape}")
-    for name, value in (("window", window), ("horizon", horizon)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    data = series[:, None] if series.ndim == 1 else series
-    n_windows = data.shape[0] - window - horizon + 1
-    if n_windows < 1:
-        raise ValueError(f"a series of {data.shape[0]} steps is too short for window={window} "
-                         f"and horizon={horizon}")
-    X = np.lib.stride_tricks.sliding_window_view(data, window, axis=0)[:n_windows]
-    X = np.ascontiguousarray(X.transpose(0, 2, 1))
-    y = data[window + horizon - 1:window + horizon - 1 + n_windows]
-    return X, (y[:, 0] if series.ndim == 1 else y)

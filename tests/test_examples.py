@@ -14,6 +14,8 @@ EXPECTED = {
     "char_language_model.py": ["next-character accuracy", "generated:", "Beautiful is "],
     "quantile_forecast.py": ["90% interval coverage", "mean width",
                              "levels never cross: True"],
+    "daily_forecast.py": ["| LSTMRegressor |", "| naive |", "| seasonal naive |",
+                          "MAE by days ahead, seasonal naive:", "plot: daily_forecast.png"],
 }
 
 
