@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._explain_svg import StepAxis, chart_svg, gate_colour, signed_colour, state_map_svg
+from ._explain_svg import (GATE_PALETTE, SIGNED_PALETTE, StepAxis, chart_svg, gate_levels,
+                           hex_colours, signed_levels, state_map_svg)
 
 _TITLES = {
     "i": "input gate i", "f": "forget gate f", "g": "cell candidate g", "o": "output gate o",
@@ -136,7 +137,9 @@ function render(t) {
         h.textContent = "layer " + l; column.appendChild(h);
       }
       DATA.order.forEach(name => { if (name in layer) {
-        row(column, DATA.titles[name], name, layer[name].v[t], layer[name].c[t]); } });
+        const palette = layer[name].gate ? DATA.palettes.gate : DATA.palettes.signed;
+        row(column, DATA.titles[name], name, layer[name].v[t],
+            layer[name].c[t].map(level => palette[level])); } });
     });
   });
   if (location.hash !== "#step=" + t) { history.replaceState(null, "", "#step=" + t); }
@@ -147,6 +150,7 @@ slider.addEventListener("input", () => render(current()));
 document.getElementById("prev").onclick = () => render(Math.max(0, current() - 1));
 document.getElementById("next").onclick = () => render(Math.min(last, current() + 1));
 document.addEventListener("keydown", e => {
+  if (e.target === slider) { return; }  // the slider steps itself: once, not twice
   if (e.key === "ArrowLeft") render(Math.max(0, current() - 1));
   if (e.key === "ArrowRight") render(Math.min(last, current() + 1));
 });
@@ -203,13 +207,15 @@ def _trace(estimator, x):
 
 
 def _layer_data(layer):
-    """The per-step squares: values (3 decimals) and their colours."""
+    """The per-step squares: values (3 decimals) and their colours, as
+    levels of the gate palette ("gate": true) or the signed one."""
     out = {}
     for name, values in layer.items():
-        scale = _scale(values)
-        colour = gate_colour if name in _GATES else (lambda v, s=scale: signed_colour(v, s))
-        out[name] = {"v": np.round(values, 3).tolist(),
-                     "c": [[colour(float(v)) for v in step] for step in values]}
+        gate = name in _GATES
+        levels = gate_levels(values) if gate else signed_levels(values, _scale(values))
+        # float64 first: a float32 rounded to 3 decimals prints with 17 digits
+        out[name] = {"v": np.round(values.astype(float), 3).tolist(), "c": levels.tolist(),
+                     "gate": gate}
     return out
 
 
@@ -352,6 +358,7 @@ def explain_html(estimator, x, path, *, y=None, compare=None, task=None, marks=N
         "inputs": np.round(inputs, 5).tolist(), "feature_names": feature_names,
         "cursor": cursor, "step_width": axis.width,
         "cells_width": 300 if compare is not None else 720,
+        "palettes": {"gate": hex_colours(GATE_PALETTE), "signed": hex_colours(SIGNED_PALETTE)},
     }
     sizes = "; ".join(f"{name}: {len(model._hidden_sizes())} layer(s) of "
                       f"{', '.join(str(h) for h in model._hidden_sizes())} units"
@@ -368,7 +375,7 @@ def explain_html(estimator, x, path, *, y=None, compare=None, task=None, marks=N
         "chart_title": "Prediction after each step, and the inputs" if lines else "The inputs",
         "legend": _legend(lines, unlined, target is not None, bool(marks)),
         "chart_note": chart_note, "chart": chart, "maps": _state_maps(axis, names, traces),
-        "data": json.dumps(data),
+        "data": json.dumps(data, separators=(",", ":")),
     }
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)

@@ -3,8 +3,11 @@ built here rather than in the page's JavaScript, so that what they show
 (axes, the true target, every model's line, where a value's label goes,
 the colour of a zero) can be checked without a browser."""
 
+import base64
 import html
 import math
+import struct
+import zlib
 
 import numpy as np
 
@@ -22,29 +25,77 @@ LABEL_PAD = 8  # between the cursor and a label
 ZERO_STROKE = "#b0b0b0"  # outlines what a white (zero) cell is
 
 # Gates (0 closed .. 1 open): viridis's ends and middle. States and inputs:
-# blue (negative) .. white (0) .. red (positive).
+# blue (negative) .. white (0) .. red (positive). Each is a palette of
+# LEVELS + 1 colours and one more, white, for a missing value: the page
+# stores a cell's level, not its colour.
+LEVELS = 64
 _GATE_STOPS = ((0x44, 0x01, 0x54), (0x21, 0x91, 0x8c), (0xfd, 0xe7, 0x25))
 _NEGATIVE, _WHITE, _POSITIVE = (0x21, 0x66, 0xac), (0xff, 0xff, 0xff), (0xb2, 0x18, 0x2b)
+MISSING = LEVELS + 1
 
 
 def _mix(a, b, t):
-    return "#%02x%02x%02x" % tuple(round(p + (q - p) * t) for p, q in zip(a, b))
+    return tuple(round(p + (q - p) * t) for p, q in zip(a, b))
+
+
+def _palette(low, middle, high):
+    half = LEVELS // 2
+    rgb = ([_mix(low, middle, k / half) for k in range(half)]
+           + [_mix(middle, high, k / half) for k in range(half + 1)] + [_WHITE])
+    return np.array(rgb, dtype=np.uint8)
+
+
+GATE_PALETTE = _palette(*_GATE_STOPS)
+SIGNED_PALETTE = _palette(_NEGATIVE, _WHITE, _POSITIVE)
+
+
+def hex_colours(palette):
+    """The palette as CSS colours, "#rrggbb"."""
+    return ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in palette]
+
+
+def gate_levels(values):
+    """Palette levels of gate activations in [0, 1] (MISSING where not finite)."""
+    values = np.asarray(values, dtype=float)
+    levels = np.rint(np.clip(np.nan_to_num(values), 0, 1) * LEVELS).astype(int)
+    return np.where(np.isfinite(values), levels, MISSING)
+
+
+def signed_levels(values, scale):
+    """Palette levels of signed values: LEVELS // 2 (white) at 0, the ends at ±scale."""
+    values = np.asarray(values, dtype=float)
+    a = np.clip(np.nan_to_num(values) / scale, -1, 1)
+    levels = np.rint((a + 1) * (LEVELS // 2)).astype(int)
+    return np.where(np.isfinite(values), levels, MISSING)
 
 
 def gate_colour(v):
     """The colour of a gate's activation v in [0, 1]."""
-    if not math.isfinite(v):
-        return "#ffffff"
-    v = min(1.0, max(0.0, v))
-    return _mix(*_GATE_STOPS[:2], 2 * v) if v < 0.5 else _mix(*_GATE_STOPS[1:], 2 * v - 1)
+    return hex_colours(GATE_PALETTE[[gate_levels(v)]])[0]
 
 
 def signed_colour(v, scale):
     """The colour of a state or input value: white at 0, full colour at ±scale."""
-    if not math.isfinite(v):
-        return "#ffffff"
-    a = min(1.0, abs(v) / scale)
-    return _mix(_WHITE, _POSITIVE if v > 0 else _NEGATIVE, a)
+    return hex_colours(SIGNED_PALETTE[[signed_levels(v, scale)]])[0]
+
+
+def png_data_uri(rgb):
+    """An (height, width, 3) uint8 image as a data: URI of a PNG file.
+
+    The format's few lines are written here (zlib and a CRC from the
+    standard library) so that the page needs neither Pillow nor matplotlib.
+    """
+    height, width, _ = rgb.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(rgb, np.uint8))
+
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    png = (b"\x89PNG\r\n\x1a\n"
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def nice_ticks(lo, hi, n=5, integer=False):
@@ -229,7 +280,7 @@ def chart_svg(axis, lines, target, inputs, feature_names, input_scale, marks, y_
                    f'<text x="{LEFT - 6}" y="{row_top + STRIP_HEIGHT - 4}" text-anchor="end" '
                    f'fill="#222">{html.escape(name)}</text>')
         out.append(_cells(axis, row_top, STRIP_HEIGHT - 2,
-                          [signed_colour(v, input_scale) for v in column],
+                          hex_colours(SIGNED_PALETTE[signed_levels(column, input_scale)]),
                           [f"step {t}: {html.escape(name)} = {v:.4g}"
                            for t, v in enumerate(column)], outline))
         if not outline:
@@ -243,21 +294,25 @@ def chart_svg(axis, lines, target, inputs, feature_names, input_scale, marks, y_
         for k, (lx, ly, anchor) in enumerate(place_labels(xs[t], points)):
             labels[k].append([lx, ly, anchor, round(points[k], 1)])
     out.append(f'<line class="cursor" x1="{xs[0]:.1f}" x2="{xs[0]:.1f}" y1="{TOP}" '
-               f'y2="{height - 4}" stroke="#d33" stroke-width="1.5"/>')
+               f'y2="{height - 4}" stroke="#d33" stroke-width="1.5" pointer-events="none"/>')
     for k, (name, colour, vs) in enumerate(lines):
         lx, ly, anchor, py = labels[k][0]
         # the label's white box is sized by the page's script, which knows its text's width
-        out.append(f'<circle id="dot-{k}" cx="{xs[0]:.1f}" cy="{py}" r="4.5" fill="{colour}" '
-                   f'stroke="#fff"/><rect id="value-bg-{k}" fill="#fff" fill-opacity="0.85" '
-                   f'width="0" height="0"/><text id="value-{k}" class="value-label" x="{lx}" '
-                   f'y="{ly}" text-anchor="{anchor}" fill="{colour}">'
-                   f'{html.escape(name)} {vs[0]:.3f}</text>')
+        out.append(f'<g pointer-events="none"><circle id="dot-{k}" cx="{xs[0]:.1f}" '
+                   f'cy="{py}" r="4.5" fill="{colour}" stroke="#fff"/>'
+                   f'<rect id="value-bg-{k}" fill="#fff" fill-opacity="0.85" width="0" '
+                   f'height="0"/><text id="value-{k}" class="value-label" x="{lx}" y="{ly}" '
+                   f'text-anchor="{anchor}" fill="{colour}">{html.escape(name)} {vs[0]:.3f}'
+                   f'</text></g>')
     out.append("</svg>")
     return "".join(out), {"x": [round(x, 1) for x in xs], "labels": labels}
 
 
 def state_map_svg(axis, name, values, scale):
     """One state over the steps: a row per unit, a column per step.
+
+    Drawn as an image (one pixel per unit and step, stretched to the step
+    axis): a long sequence of a wide layer would be too many SVG shapes.
 
     Parameters
     ----------
@@ -271,16 +326,18 @@ def state_map_svg(axis, name, values, scale):
     n_units = values.shape[1]
     row = max(1, min(6, 160 // n_units))
     height = row * n_units + 2
-    out = [f'<svg class="state-map" width="{WIDTH}" height="{height}" '
-           f'viewBox="0 0 {WIDTH} {height}" font-size="{FONT}">'
-           f'<text x="{LEFT - 6}" y="{height / 2 + 4:.1f}" text-anchor="end" fill="#222">'
-           f'{html.escape(name)}</text>']
-    for u in range(n_units):
-        colours = [signed_colour(v, scale) for v in values[:, u]]
-        titles = [f"step {t}, unit {u}: {v:.4f}" for t, v in enumerate(values[:, u])]
-        out.append(_cells(axis, 1 + u * row, row, colours, titles, outline=False))
-    out.append(f'<rect x="{LEFT}" y="1" width="{WIDTH - RIGHT - LEFT}" height="{row * n_units}" '
-               f'fill="none" stroke="{ZERO_STROKE}"/>'
-               f'<line class="cursor" x1="{axis.centre(0):.1f}" x2="{axis.centre(0):.1f}" '
-               f'y1="0" y2="{height}" stroke="#d33" stroke-width="1.5"/></svg>')
-    return "".join(out)
+    width = WIDTH - RIGHT - LEFT
+    image = SIGNED_PALETTE[signed_levels(values.T, scale)]
+    return (f'<svg class="state-map" width="{WIDTH}" height="{height}" '
+            f'viewBox="0 0 {WIDTH} {height}" font-size="{FONT}">'
+            f'<text x="{LEFT - 6}" y="{height / 2 + 4:.1f}" text-anchor="end" fill="#222">'
+            f'{html.escape(name)}</text>'
+            f'<image x="{LEFT}" y="1" width="{width}" height="{row * n_units}" '
+            f'preserveAspectRatio="none" style="image-rendering: pixelated" '
+            f'href="{png_data_uri(image)}"><title>{html.escape(name)}: a row per unit, a '
+            f'column per step</title></image>'
+            f'<rect x="{LEFT}" y="1" width="{width}" height="{row * n_units}" fill="none" '
+            f'stroke="{ZERO_STROKE}"/>'
+            f'<line class="cursor" x1="{axis.centre(0):.1f}" x2="{axis.centre(0):.1f}" '
+            f'y1="0" y2="{height}" stroke="#d33" stroke-width="1.5" '
+            f'pointer-events="none"/></svg>')

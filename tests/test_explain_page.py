@@ -74,7 +74,7 @@ def chart_of(text):
 def test_page_is_self_contained(page):
     text = open(page, encoding="utf-8").read()
     assert "<script src" not in text and "http://" not in text and "https://" not in text
-    assert '"length": 7' in text  # padding steps are not shown
+    assert page_data(text)["length"] == 7  # padding steps are not shown
 
 
 def test_the_sentence_at_the_top_says_what_to_look_for(adding, page, tmp_path):
@@ -130,6 +130,23 @@ def test_the_rnn_is_shown_beside_the_lstm(adding):
     assert "grid-template-columns: repeat(2, 1fr)" in text  # the step panels side by side
     # the readout names both and how far each is from the target
     assert '" (off by "' in text
+
+
+def test_the_state_maps_show_each_unit_at_every_step(adding):
+    import base64
+    import io
+
+    from matplotlib.image import imread
+
+    maps = re.findall(r'<svg class="state-map".*?href="data:image/png;base64,([^"]+)"',
+                      adding["text"], flags=re.S)
+    assert len(maps) == 2
+    for encoded, model, state in zip(maps, (adding["lstm"], adding["rnn"]), ("c", "h")):
+        values = model.inspect(adding["x"][None]).layers[0][state][0]  # (steps, units)
+        image = np.rint(imread(io.BytesIO(base64.b64decode(encoded)), format="png") * 255)
+        assert image.shape == (8, 12, 3)  # a row per unit, a column per step
+        expected = svg.SIGNED_PALETTE[svg.signed_levels(values.T, np.abs(values).max())]
+        np.testing.assert_array_equal(image, expected)
 
 
 def test_the_marked_steps_and_the_inputs_are_drawn(adding):
@@ -379,6 +396,33 @@ def test_the_labels_stay_inside_the_chart(adding, where, tmp_path):
     readout = re.search(r'id="readout">([^<]*)<', dom).group(1)
     assert f"After step {step}: LSTM " in readout and "true target" in readout
     assert ("marker = 1.000" in readout) == (where == "marked")
+
+
+# Appended to a copy of the page: the arrow keys and a click on the chart
+# choose the step (what the page shows after each, for --dump-dom to read).
+STEPS = """<script>
+const seen = [], shown = () => seen.push(document.getElementById("label").textContent);
+const key = name => document.dispatchEvent(new KeyboardEvent("keydown", {key: name}));
+key("ArrowRight"); shown(); key("ArrowRight"); shown(); key("ArrowLeft"); shown();
+key("ArrowLeft"); key("ArrowLeft"); shown();  // not before the first step
+const box = document.getElementById("chart").getBoundingClientRect();
+document.getElementById("chart").dispatchEvent(new MouseEvent("click", {bubbles: true,
+  clientX: box.left + DATA.cursor.x[7] + 2, clientY: box.top + 100})); shown();
+document.getElementById("step").value = 11;
+document.getElementById("step").dispatchEvent(new Event("input")); key("ArrowRight"); shown();
+document.body.setAttribute("data-seen", JSON.stringify(seen));
+</script></body>"""
+
+
+@needs_chromium
+def test_the_keys_and_a_click_on_the_chart_choose_the_step(adding, tmp_path):
+    copy = tmp_path / "steps.html"
+    copy.write_text(adding["text"].replace("</body>", STEPS), encoding="utf-8")
+    dom = chromium("--dump-dom", f"file://{copy}").stdout
+    seen = json.loads(re.search(r'data-seen="([^"]*)"', dom).group(1).replace("&quot;", '"'))
+    assert seen == [f"step {t} of 11" for t in (1, 2, 1, 0, 7, 11)]
+    assert '<line class="cursor" x1="{0}" x2="{0}"'.format(
+        page_data(adding["text"])["cursor"]["x"][11]) in dom
 
 
 @needs_chromium
