@@ -308,23 +308,36 @@ def test_the_command_names_a_bad_option(adding, args, error, tmp_path):
 
 
 def test_the_docs_example_runs_and_the_lstm_wins(tmp_path):
+    """docs/layers.md's example prints what it shows, its page says what the
+    docs say, and its command line (on the example's models) writes the page."""
     if not DOC.exists():
         pytest.skip(f"{DOC} is not beside the tests (installed without the source tree)")
     section = DOC.read_text(encoding="utf-8").split("## The step-through page", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
-    # the page's claims about this run: the LSTM lands near the target, the
-    # RNN near the average
-    check = ("\nlast = lambda m: float(m.predict(x[None])[0])\n"
+    code, shown = re.search(r"```python\n(.*?)```\n```\n(.*?)```", section, flags=re.S).groups()
+    # the docs' claims about this run: the LSTM lands near the target, the
+    # RNN near the average; then the files the command line reads
+    check = ("last = lambda m: float(m.predict(x[None])[0])\n"
              "print(abs(last(lstm) - y_test[i]), abs(last(rnn) - y_test[i]), "
-             "abs(last(rnn) - 1))\n")
+             "abs(last(rnn) - 1))\n"
+             "lstm.save('lstm.npz'); rnn.save('rnn.npz'); np.save('x.npy', x)\n")
     (tmp_path / "page.py").write_text(code + check, encoding="utf-8")
     proc = subprocess.run([sys.executable, "-W", "ignore", "page.py"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lstm_error, rnn_error, rnn_from_mean = map(float, proc.stdout.split())
+    printed, numbers = proc.stdout.splitlines()
+    assert printed == shown.strip()
+    lstm_error, rnn_error, rnn_from_mean = map(float, numbers.split())
     assert lstm_error < 0.15 < rnn_error and rnn_from_mean < 0.3
     text = (tmp_path / "explain.html").read_text()
     assert "The adding problem: the target is the sum" in text and "RNN" in text
+
+    command = re.search(r"```\n(lstm-fast explain .*?)```", section, flags=re.S).group(1)
+    args = command.replace("\\\n", " ").split()[1:]
+    (tmp_path / "explain.html").unlink()
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = page_data((tmp_path / "explain.html").read_text())
+    assert data["target"] == 0.46 and [m["name"] for m in data["models"]] == ["LSTM", "RNN"]
 
 
 # ------------------------------------------------------------ in Chromium
@@ -346,6 +359,21 @@ def test_page_renders_to_a_screenshot(page, tmp_path):
 
     image = imread(shot)
     assert image.shape[:2] == (1000, 1200) and image[..., :3].std() > 0.05
+
+
+@needs_chromium
+def test_screenshots_at_the_first_a_marked_and_the_last_step_differ(adding, tmp_path):
+    from matplotlib.image import imread
+
+    shots = []
+    for step in (0, int(adding["marks"][0]), 11):
+        shot = tmp_path / f"step-{step}.png"
+        chromium(f"--screenshot={shot}", "--window-size=1200,1400",
+                 f"file://{adding['path']}#step={step}")
+        shots.append(imread(shot)[..., :3])
+        assert shots[-1].std() > 0.05
+    # the cursor, the labels and the panels move with the step
+    assert all(np.abs(a - b).max() > 0.5 for a, b in zip(shots, shots[1:]))
 
 
 @needs_chromium
