@@ -231,6 +231,8 @@ def test_a_classifier_page_shows_the_inputs_and_states_without_a_plot(tmp_path):
     assert '<g id="y-axis" display="none">' in text and 'id="target"' not in text
     assert "GRU reads the sequence one step at a time" in text
     assert text.count('class="input-strip"') == 3
+    with pytest.raises(ValueError, match="y is drawn against the prediction after every step"):
+        clf.explain_html(X[0], str(tmp_path / "d.html"), y=1)
 
 
 def test_a_per_step_target_for_output_sequence(tmp_path):
