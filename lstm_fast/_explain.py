@@ -328,9 +328,9 @@ def explain_html(estimator, x, path, *, y=None, compare=None, task=None, marks=N
     traces = [_trace(model, x) for model in models]
     length = traces[0][1]
     if y is not None and traces[0][2] is None:
-        raise OptionError("y", f"y is drawn against the prediction after every step, which "
-                               f"this model does not make (a classifier or a bidirectional "
-                               f"model predicts from the whole sequence): leave y out")
+        raise OptionError("y", "y is drawn against the prediction after every step, which "
+                               "this model does not make (a classifier or a bidirectional "
+                               "model predicts from the whole sequence): leave y out")
     target = _target(y, estimator, length, x.shape[0])
     feature_names = _feature_names(feature_names, x.shape[1])
     marks = _marks(marks, length)
