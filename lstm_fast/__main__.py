@@ -166,11 +166,11 @@ def _demo(args):
     return 0
 
 
-def _load_estimator(path):
+def _load_estimator(path, argument="model"):
     """The estimator saved in `path`, whichever of the two classes it is."""
     from ._estimators import LSTMClassifier, LSTMRegressor
 
-    _existing_file("model", path, "a model file written by est.save(path)")
+    _existing_file(argument, path, "a model file written by est.save(path)")
     try:
         try:
             return LSTMRegressor.load(path)
@@ -179,8 +179,8 @@ def _load_estimator(path):
                 raise
             return LSTMClassifier.load(path)
     except (OSError, ValueError) as error:
-        raise UsageError("model", f"expected a model file written by est.save(path); "
-                                  f"{_one_line(error)}") from error
+        raise UsageError(argument, f"expected a model file written by est.save(path); "
+                                   f"{_one_line(error)}") from error
 
 
 def _existing_file(argument, path, expected):
@@ -224,9 +224,20 @@ def _load_sequence(path, n_features):
 def _explain(args):
     _writable_file("--out", args.out)
     estimator = _load_estimator(args.model)
+    compare = None if args.compare is None else _load_estimator(args.compare, "--compare")
+    if compare is not None and compare.n_features_in_ != estimator.n_features_in_:
+        raise UsageError("--compare", f"{args.compare} was fitted on {compare.n_features_in_} "
+                                      f"features, {args.model} on {estimator.n_features_in_}: "
+                                      f"both must read the same sequences")
     x = _load_sequence(args.input, estimator.n_features_in_)
+    from ._explain import OptionError
+
+    flags = {"y": "--target", "marks": "--mark", "feature_names": "--feature-names"}
     try:
-        print(estimator.explain_html(x, args.out))
+        print(estimator.explain_html(x, args.out, y=args.target, compare=compare, task=args.task,
+                                     marks=args.mark, feature_names=args.feature_names))
+    except OptionError as error:
+        raise UsageError(flags[error.option], _one_line(error)) from error
     except OSError as error:
         raise UsageError("--out", f"cannot write {args.out}: {_one_line(error)}") from error
     return 0
@@ -270,11 +281,25 @@ def main(argv=None):
         "explain", parents=[common],
         help="write an interactive page stepping through one sequence",
         description="Load a model saved with est.save() and write a self-contained HTML page "
-                    "that steps through one sequence: inputs, gates and states at each step.")
+                    "that steps through one sequence: the prediction after every step, the "
+                    "inputs, the states over the steps, and the gates and states at each step; "
+                    "with --compare, a second model (say an RNN beside an LSTM) beside it.")
     explain.add_argument("model", help="a model file written by est.save(path)")
     explain.add_argument("input", help="one sequence: .npy (n_timesteps, n_features) or "
                          ".csv (one row per step)")
     explain.add_argument("--out", default="explain.html", help="page to write")
+    explain.add_argument("--compare", metavar="MODEL2",
+                         help="a second model file, fitted on the same features, shown beside "
+                              "the first")
+    explain.add_argument("--target", type=float, metavar="Y",
+                         help="the sequence's true target, drawn in the chart")
+    explain.add_argument("--mark", type=int, nargs="+", metavar="STEP",
+                         help="steps to highlight (counted from 0)")
+    explain.add_argument("--feature-names", nargs="+", metavar="NAME",
+                         help="names of the input features (default x[0], x[1]...)")
+    explain.add_argument("--task", metavar="TEXT",
+                         help="the sentence at the top of the page: what the task is and what "
+                              "to look for (default: a generic one)")
     explain.set_defaults(run=_explain)
     bench = sub.add_parser(
         "bench", parents=[common],

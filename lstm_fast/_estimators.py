@@ -868,13 +868,19 @@ class _BaseRecurrent(BaseEstimator):
             if "c_seq" in flows[0] else None
         return GradientFlow(h_norm=h_norm, c_norm=c_norm, loss=float(loss))
 
-    def explain_html(self, x, path):
+    def explain_html(self, x, path, *, y=None, compare=None, task=None, marks=None,
+                     feature_names=None):
         """Write an interactive page that steps through one sequence.
 
-        At each step (slider or arrow keys) it shows the input, every
-        layer's gates, cell state and hidden state (from :meth:`inspect`),
-        and, for regressors, the prediction so far. One self-contained HTML
-        file: inline SVG and JavaScript, nothing fetched from the network.
+        At the top, a sentence says what the page shows and what to look
+        for; then a chart of the prediction after every step (regressors)
+        with the true target, the inputs under it, each model's cell state
+        (LSTM) or hidden state over the steps, and, at the step chosen with
+        the slider or the arrow keys, every layer's gates and states (from
+        :meth:`inspect`). With `compare`, a second model (an RNN beside an
+        LSTM, say) is shown beside this one on the same sequence. One
+        self-contained HTML file: inline SVG and JavaScript, nothing fetched
+        from the network.
 
         Parameters
         ----------
@@ -882,15 +888,34 @@ class _BaseRecurrent(BaseEstimator):
             One sequence (trailing NaN steps are padding).
         path : str
             Where to write the page.
+        y : float or array-like of shape (n_timesteps,), default=None
+            The sequence's true target, drawn in the chart (one per step for
+            ``output="sequence"``; for several outputs, the first one).
+        compare : fitted LSTMRegressor or LSTMClassifier, default=None
+            A second model fitted on the same features, shown beside this one.
+        task : str, default=None
+            The sentence at the top: what the task is and what to look for.
+            By default a generic one.
+        marks : sequence of int, default=None
+            Steps to highlight (for example the steps a target depends on).
+        feature_names : sequence of str, default=None
+            Names of the input features (default ``x[0]``, ``x[1]``...).
 
         Returns
         -------
         str
             `path`.
+
+        Raises
+        ------
+        ValueError
+            If `compare` was fitted on other features, or `y`, `marks` or
+            `feature_names` do not fit the sequence.
         """
         from ._explain import explain_html
 
-        return explain_html(self, x, path)
+        return explain_html(self, x, path, y=y, compare=compare, task=task, marks=marks,
+                            feature_names=feature_names)
 
     # ------------------------------------------------------------ streaming
 
