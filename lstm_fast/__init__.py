@@ -25,6 +25,10 @@ if _importlib_util.find_spec(f"{__name__}._core") is None:
         name=f"{__name__}._core")
 del _importlib_util, _os
 
+from ._cpus import set_default_threads as _set_default_threads  # noqa: E402
+
+_set_default_threads()  # before the kernels' OpenMP runtime loads with _core
+
 from ._config import get_num_threads, set_num_threads, show_config  # noqa: E402
 from ._version import __version__  # noqa: E402
 
