@@ -51,6 +51,26 @@ def _at_least_two(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _writable_file(argument, path):
     """Refuse an output path whose folder is missing, before any long work."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -89,7 +109,7 @@ def _info(args):
 def _bench(args):
     import numpy as np
 
-    from . import _benchmark, _compare, _fit_benchmark, show_config
+    from . import _benchmark, _compare, _fit_benchmark, _load_benchmark, show_config
     from ._config import config
 
     compare = [lib for item in args.compare for lib in item.split(",") if lib]
@@ -107,6 +127,9 @@ def _bench(args):
         print(f"not installed, left out: {lib} ({_INSTALL_HINTS[lib]})", file=sys.stderr)
     compare = [lib for lib in compare if lib not in missing]
 
+    busy = _load_benchmark.machine_load()
+    if busy:
+        print(busy + "\n")
     show_config()
     for lib in compare:
         print(f"{lib + ':':<16}{_compare.version(lib)}")
@@ -144,6 +167,15 @@ def _bench(args):
         report["fit_rss_mib_per_epoch"] = _fit_benchmark.rss_per_epoch()
         print("resident memory after each partial_fit epoch (MiB): "
               + ", ".join(f"{v:.1f}" for v in report["fit_rss_mib_per_epoch"]))
+    if args.load is not None:
+        libs = ("lstm_fast",) + tuple(lib for lib in compare if lib in ("torch", "onnxruntime"))
+        loads = tuple(args.load) if args.load else (0, 1, None)
+        report["load"] = _load_benchmark.run(args.shapes or tuple(_benchmark.SHAPES),
+                                             tuple(args.modes), loads, libs,
+                                             seconds=args.load_seconds)
+        print("\nunder load: each configuration's calls back to back, LOAD busy processes "
+              "competing; ratios to the same library on one thread under the same load:\n")
+        print(_benchmark.format_dicts(report["load"], _load_benchmark.COLUMNS))
     if args.json:
         _benchmark.to_json(rows, args.json, **report)
         print(f"\nwrote {args.json}")
@@ -329,6 +361,13 @@ def main(argv=None):
     bench.add_argument("--fit", action="store_true",
                        help="also time LSTMRegressor.fit against the compared libraries' "
                             "training loops, and resident memory across epochs")
+    bench.add_argument("--load", nargs="*", type=_non_negative_int, metavar="K",
+                       help="also time each shape on the default thread count and on one "
+                            "thread while K busy processes compete for the cores, for each K "
+                            "given (none given: 0, 1 and one per core), with the compared "
+                            "torch and onnxruntime")
+    bench.add_argument("--load-seconds", type=_positive_float, default=3.0, metavar="S",
+                       help="seconds of calls per configuration under --load (default 3)")
     bench.add_argument("--json", metavar="PATH", help="write every table as JSON")
     bench.add_argument("--plot", metavar="PATH",
                        help="write a bar chart of the speed-ups (PNG; needs matplotlib)")
