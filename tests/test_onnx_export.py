@@ -455,3 +455,50 @@ def test_without_onnx_the_error_says_what_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+
+
+# ------------------------------------------------- the README and docs page
+
+BLOCK = re.compile(r"```python\n(.*?)```\n```\n(.*?)```", re.S)
+DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def _run_and_compare(code, shown, tmp_path):
+    """Run `code` as a script in tmp_path; its output must be `shown`: the
+    same text, the decimals (from a trained model: another CPU rounds 30
+    epochs of float32 otherwise) to 0.05."""
+    script = tmp_path / "snippet.py"
+    script.write_text(code, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed, shown = proc.stdout.splitlines(), shown.splitlines()
+    assert len(printed) == len(shown), proc.stdout
+    for got, want in zip(printed, shown):
+        assert DECIMAL.sub("#", got) == DECIMAL.sub("#", want), (got, want)
+        for g, w in zip(DECIMAL.findall(got), DECIMAL.findall(want)):
+            assert abs(float(g) - float(w)) <= 0.05, (got, want)
+
+
+def _doc(path):
+    path = ROOT / path
+    if not path.exists():
+        pytest.skip(f"{path} is not beside the tests (installed without the source tree)")
+    return path.read_text(encoding="utf-8")
+
+
+def test_readme_deploying_section_runs_and_prints_what_it_shows(tmp_path):
+    _ort()
+    section = _doc("README.md").split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    blocks = BLOCK.findall(section)
+    assert len(blocks) == 1, "README's Deploying: one python block and its output"
+    _run_and_compare(*blocks[0], tmp_path)
+
+
+def test_deploying_page_runs_and_prints_what_it_shows(tmp_path):
+    _ort()
+    blocks = BLOCK.findall(_doc("docs/deploying.md"))
+    assert len(blocks) == 3, "docs/deploying.md: each python block followed by its output"
+    # One script, in order: the second block loads the file the first wrote.
+    _run_and_compare("\n".join(c for c, _ in blocks), "".join(o for _, o in blocks),
+                     tmp_path)
