@@ -185,10 +185,12 @@ def _padded_input(g, X, n_features):
     nan = g.op("IsNaN", [X], "is_nan")
     clean = g.op("Where", [nan, g.const(0, "zero"), X], "X_zero_padded")
     x_time_major = g.op("Transpose", [clean], "X_time_major", perm=[1, 0, 2])
-    # A step is padding when all its features are NaN (as predict reads X):
-    # count them with a product, which every opset writes the same way.
-    nan_count = g.op("MatMul", [g.op("Cast", [nan], "nan_as_float", to=g.elem),
-                                g.const(np.ones(n_features), "ones_features")], "nan_count")
+    # A step is padding when all its features are NaN (as predict reads X).
+    # A sum, not a product with ones: quantizers (onnxruntime's
+    # quantize_dynamic) rewrite every MatMul, and the count must stay exact.
+    nan_count = g.op("ReduceSum", [g.op("Cast", [nan], "nan_as_float", to=g.elem),
+                                   g.const([2], "axis_2", np.int64)], "nan_count",
+                     keepdims=0)
     real = g.op("Less", [nan_count, g.const(n_features, "n_features")], "real_step")
     T = g.op("Gather", [g.op("Shape", [X], "X_shape"), one], "T", axis=0)
     steps = g.op("Range", [g.const(0, "zero_i64", np.int64), T, one], "steps")
