@@ -14,6 +14,11 @@ refuse double): the float64 graphs are checked with onnx's checker, and the
 test expects onnxruntime's refusal; should a release add the kernels, the
 same test compares the outputs to 1e-12 instead.
 
+Also: the file (its opset, the full check, every supported opset run),
+a fresh process without lstm-fast, onnxruntime's int8 quantization of the
+graph, the errors for bad input, and the README's and docs/deploying.md's
+code as written.
+
 onnx and onnxruntime are in the test extra; without them the tests skip
 (but the one that checks the ImportError to_onnx raises without onnx).
 """
@@ -350,6 +355,35 @@ def test_saved_model_exported_runs_in_a_fresh_process_without_lstm_fast(cls, tmp
         assert_close(outputs["arr_1"], est.predict_proba(X))
 
 
+# ---------------------------------------------------------------------- int8
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_int8_quantized_graph_runs_near_the_float_one(output, tmp_path):
+    # onnxruntime's dynamic quantization turns the LSTM nodes into its
+    # DynamicQuantizeLSTM (int8 weights) and the MatMuls into integer ones;
+    # the lengths and the padding must survive it exactly. reduce_range:
+    # 7-bit weights, which x86 CPUs without VNNI need (docs/deploying.md).
+    _ort()
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    import onnx
+    import onnxruntime as ort
+
+    X, _ = mixed_batch(seed=9, n=64)
+    est = fit(LSTMRegressor, X, targets(X, output, 2), hidden_layer_sizes=(16, 8),
+              bidirectional=True, output=output)
+    est.to_onnx(tmp_path / "model.onnx")
+    quantization.quantize_dynamic(str(tmp_path / "model.onnx"), str(tmp_path / "int8.onnx"),
+                                  reduce_range=True)
+    kinds = op_types(onnx.load(str(tmp_path / "int8.onnx")))
+    assert kinds.count("DynamicQuantizeLSTM") == 2 and "LSTM" not in kinds
+    session = ort.InferenceSession(str(tmp_path / "int8.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"X": X})
+    want = est.predict(X)
+    assert_close(got, want, rtol=0.1)  # int8 weights: errors of a few percent
+
+
 # ------------------------------------------------------------------- float64
 
 
@@ -498,7 +532,7 @@ def test_readme_deploying_section_runs_and_prints_what_it_shows(tmp_path):
 def test_deploying_page_runs_and_prints_what_it_shows(tmp_path):
     _ort()
     blocks = BLOCK.findall(_doc("docs/deploying.md"))
-    assert len(blocks) == 3, "docs/deploying.md: each python block followed by its output"
+    assert len(blocks) == 4, "docs/deploying.md: each python block followed by its output"
     # One script, in order: the second block loads the file the first wrote.
     _run_and_compare("\n".join(c for c, _ in blocks), "".join(o for _, o in blocks),
                      tmp_path)
