@@ -531,8 +531,9 @@ def test_readme_deploying_section_runs_and_prints_what_it_shows(tmp_path):
 
 def test_deploying_page_runs_and_prints_what_it_shows(tmp_path):
     _ort()
+    pytest.importorskip("skl2onnx")
     blocks = BLOCK.findall(_doc("docs/deploying.md"))
-    assert len(blocks) == 4, "docs/deploying.md: each python block followed by its output"
+    assert len(blocks) == 5, "docs/deploying.md: each python block followed by its output"
     # One script, in order: the second block loads the file the first wrote.
     _run_and_compare("\n".join(c for c, _ in blocks), "".join(o for _, o in blocks),
                      tmp_path)
