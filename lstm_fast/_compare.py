@@ -84,7 +84,6 @@ def onnx_model(layer):
     from . import _onnx
 
     g = _onnx.GraphBuilder(layer.dtype)
-    g.name("X")
     Y, _, _ = _onnx.recurrent_node(g, layer, "X", state=False)
     H = layer.hidden_size
     graph = helper.make_graph(

@@ -89,7 +89,8 @@ class GraphBuilder:
         self.dtype = np.dtype(dtype)
         self.elem = _tensor_type(self.dtype)
         self.nodes, self.initializers = [], []
-        self._used = set()
+        # The graphs' public input and output names: never an internal one.
+        self._used = {"X", "variable", "label", "probabilities", "Y", "h_n", "c_n"}
         self._consts = {}
 
     def name(self, hint):
@@ -419,7 +420,6 @@ def estimator_model(est, path=None, opset=None):
     _warn_float64(network.dtype, type(est).__name__)
     g = GraphBuilder(network.dtype)
     X = "X"
-    g._used.add(X)
     D = est.n_features_in_
     x, lengths, lens32, steps = _padded_input(g, X, D)
     features = _stack(g, network.layers, x, lens32, network.output)
@@ -453,7 +453,6 @@ def layer_model(layer, path=None, opset=None):
     _warn_float64(layer.dtype, type(layer).__name__)
     g = GraphBuilder(layer.dtype)
     X = "X"
-    g._used.add(X)
     x, _, lens32, _ = _padded_input(g, X, layer.input_size)
     Y, Y_h, Y_c = recurrent_node(g, layer, x, lens32, sequence=True, state=True)
     directions, H = layer.directions, layer.hidden_size
