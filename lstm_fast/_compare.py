@@ -11,14 +11,11 @@ extra), and each is imported only when asked for.
 
 import numpy as np
 
-# Where each gate of torch's weight layout goes in the other libraries'.
-# torch: LSTM i,f,g,o; GRU r,z,n.  ONNX: LSTM i,o,f,c; GRU z,r,h.
-# Keras: LSTM i,f,c,o (as torch); GRU z,r,h.
-_ONNX_GATES = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
-_KERAS_GATES = {"LSTM": [0, 1, 2, 3], "GRU": [1, 0, 2], "RNN": [0]}
+from ._onnx import reorder_gates
 
-# The ONNX graph's opset and the oldest IR version that carries it.
-_OPSET, _IR_VERSION = 14, 7
+# Where each gate of torch's weight layout goes in Keras' (ONNX's: ._onnx).
+# torch: LSTM i,f,g,o; GRU r,z,n.  Keras: LSTM i,f,c,o (as torch); GRU z,r,h.
+_KERAS_GATES = {"LSTM": [0, 1, 2, 3], "GRU": [1, 0, 2], "RNN": [0]}
 
 
 # The modules each comparison needs (onnx builds the graphs onnxruntime runs).
@@ -50,11 +47,6 @@ def _kind(layer):
     return type(layer).__name__  # "LSTM", "GRU" or "RNN"
 
 
-def _reorder(array, order, hidden):
-    """Rows of a (G*H, ...) weight or a (G*H,) bias, gate blocks reordered."""
-    return np.concatenate([array[g * hidden:(g + 1) * hidden] for g in order])
-
-
 def torch_stepper(layer, mode, X, dY, threads):
     """``torch.nn.LSTM/GRU/RNN`` with the layer's weights (batch_first)."""
     import torch
@@ -80,38 +72,28 @@ def torch_stepper(layer, mode, X, dY, threads):
 
 
 def onnx_model(layer):
-    """An ONNX graph of one LSTM/GRU/RNN node with the layer's weights.
+    """An ONNX graph of one LSTM/GRU/RNN node with the layer's weights: the
+    node ``layer.to_onnx()`` holds, alone (no lengths, no padding).
 
     The graph takes X time-major, (T, B, D), which is the layout
-    onnxruntime's CPU kernels run natively; it returns Y as (T, 1, B, H).
+    onnxruntime's CPU kernels run natively; it returns Y as
+    (T, directions, B, H).
     """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
 
-    kind, H = _kind(layer), layer.hidden_size
-    order = _ONNX_GATES[kind]
-    W = _reorder(layer.weight_ih, order, H)[None]
-    R = _reorder(layer.weight_hh, order, H)[None]
-    B = np.concatenate([_reorder(layer.bias_ih, order, H),
-                        _reorder(layer.bias_hh, order, H)])[None]
-    attrs = {"hidden_size": H}
-    if kind == "GRU":
-        attrs["linear_before_reset"] = 1  # torch's GRU: r multiplies (W_hn h + b_hn)
-    if kind == "RNN":
-        attrs["activations"] = ["Tanh" if layer.nonlinearity == "tanh" else "Relu"]
-    node = helper.make_node(kind, ["X", "W", "R", "B"], ["Y"], **attrs)
-    elem = TensorProto.FLOAT if layer.dtype == np.float32 else TensorProto.DOUBLE
+    from . import _onnx
+
+    g = _onnx.GraphBuilder(layer.dtype)
+    Y, _, _ = _onnx.recurrent_node(g, layer, "X", state=False)
+    H = layer.hidden_size
     graph = helper.make_graph(
-        [node], "recurrent",
-        [helper.make_tensor_value_info("X", elem, ["T", "B", layer.input_size])],
-        [helper.make_tensor_value_info("Y", elem, ["T", 1, "B", H])],
-        initializer=[numpy_helper.from_array(np.ascontiguousarray(a), name)
-                     for a, name in ((W, "W"), (R, "R"), (B, "B"))])
-    # The IR version that introduced opset 14 (onnx 1.9). make_model's default
-    # is the installed onnx's newest, which an older onnxruntime refuses
-    # ("Unsupported model IR version") even though it runs opset 14.
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                             ir_version=_IR_VERSION)
+        g.nodes, "recurrent",
+        [helper.make_tensor_value_info("X", g.elem, ["T", "B", layer.input_size])],
+        [helper.make_tensor_value_info(Y, g.elem, ["T", layer.directions, "B", H])],
+        initializer=g.initializers)
+    opsets = [helper.make_opsetid("", _onnx.DEFAULT_OPSET)]
+    return helper.make_model(graph, opset_imports=opsets,
+                             ir_version=helper.find_min_ir_version_for(opsets))
 
 
 def onnxruntime_stepper(layer, mode, X, dY, threads):
@@ -143,9 +125,9 @@ def keras_stepper(layer, mode, X, dY, threads):
         pass
     kind, H = _kind(layer), layer.hidden_size
     order = _KERAS_GATES[kind]
-    kernel = _reorder(layer.weight_ih, order, H).T
-    recurrent = _reorder(layer.weight_hh, order, H).T
-    b_ih, b_hh = _reorder(layer.bias_ih, order, H), _reorder(layer.bias_hh, order, H)
+    kernel = reorder_gates(layer.weight_ih, order, H).T
+    recurrent = reorder_gates(layer.weight_hh, order, H).T
+    b_ih, b_hh = reorder_gates(layer.bias_ih, order, H), reorder_gates(layer.bias_hh, order, H)
     dtype = "float32" if layer.dtype == np.float32 else "float64"
     if kind == "LSTM":
         keras_layer = tf.keras.layers.LSTM(H, return_sequences=True, dtype=dtype)

@@ -1014,6 +1014,64 @@ class _BaseRecurrent(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    # ------------------------------------------------------------------ ONNX
+
+    def to_onnx(self, path=None, *, opset=None):
+        """The fitted model as an ONNX graph, for ONNX Runtime (or any runtime).
+
+        Built from standard ONNX operators: the recurrent layers as ``LSTM``
+        / ``GRU`` / ``RNN`` nodes, the head and the output activation as
+        plain operators. The graph takes what :meth:`predict` takes, as one
+        array: X of shape (n_samples, n_timesteps, n_features) in the
+        model's dtype, shorter sequences padded at the end with all-NaN
+        steps (a 2-D batch of univariate series as ``X[..., None]``, a list
+        as a NaN-padded array). It computes each sequence's length and feeds
+        it to the recurrent nodes; any batch size and length work. The graph
+        does not check X as predict does (NaN inside a sequence, infinity).
+
+        Outputs, in the model's dtype (predict's are float64):
+
+        - LSTMRegressor: ``"variable"``, predict's result (the predicted
+          mean for ``loss="poisson"``, the non-crossing levels for
+          ``loss="quantile"``; NaN at padded steps for ``output="sequence"``).
+        - LSTMClassifier: ``"label"`` (predict) and ``"probabilities"``
+          (predict_proba), skl2onnx's names.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also write the model there (``onnx.save``). A model beyond the
+            2 GiB one protobuf holds is written with its weights beside it,
+            in ``path + ".data"`` (ONNX external data).
+        opset : int, optional
+            ONNX opset of the graph, from 14 to the installed onnx's newest;
+            None: 14, which onnxruntime has run since version 1.8.
+
+        Returns
+        -------
+        onnx.ModelProto
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ImportError
+            If onnx is not installed (``pip install onnx``).
+        ValueError
+            For an unsupported opset, classifier labels ONNX cannot hold
+            (text that is not valid UTF-8), or a model beyond 2 GiB without
+            a path to write its weights to.
+
+        Notes
+        -----
+        onnxruntime runs LSTM, GRU and RNN nodes in float32 only: a float64
+        model exports (with a warning) as a valid double graph that
+        onnxruntime refuses. See docs/deploying.md.
+        """
+        from ._onnx import estimator_model
+
+        return estimator_model(self, path, opset)
+
 
 class LSTMRegressor(RegressorMixin, _BaseRecurrent):
     """LSTM regressor: stacked recurrent layers + a linear head.

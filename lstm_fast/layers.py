@@ -338,6 +338,40 @@ class _KernelLayer:
         state.pop("_spare", None)  # scratch memory, not part of the layer
         return state
 
+    def to_onnx(self, path=None, *, opset=None):
+        """The layer's forward as an ONNX graph (an LSTM, GRU or RNN node).
+
+        The graph takes X of shape (B, T, input_size) in the layer's dtype,
+        shorter sequences padded at the end with all-NaN steps (the
+        estimators' convention: the graph computes the lengths that
+        :meth:`forward` takes as ``lengths``), zero initial states, and
+        returns ``"Y"`` (B, T, directions*H), zero at padded steps,
+        ``"h_n"`` and, for the LSTM, ``"c_n"``, shaped as :meth:`forward`
+        returns them.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also write the model there (``onnx.save``; beyond 2 GiB, the
+            weights go beside it in ``path + ".data"``).
+        opset : int, optional
+            ONNX opset, from 14 to the installed onnx's newest; None: 14.
+
+        Returns
+        -------
+        onnx.ModelProto
+
+        Raises
+        ------
+        ImportError
+            If onnx is not installed (``pip install onnx``).
+        ValueError
+            For an unsupported opset, or a layer beyond 2 GiB without a path.
+        """
+        from ._onnx import layer_model
+
+        return layer_model(self, path, opset)
+
 
 class LSTM(_KernelLayer, LSTMBase):
     """One LSTM layer (unidirectional, batch first) run by the C kernels.
