@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import (Interval, Options, StrOptions,
                                             validate_parameter_constraints)
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from . import _persistence
 from ._checkpoint import EpochCheckpoint
@@ -46,6 +46,16 @@ _PREDICT_CHUNK = 1024
 
 
 # --------------------------------------------------------------- estimators
+
+
+@functools.lru_cache(maxsize=None)
+def _threadpool_controller():
+    """One scan of the process's thread pools (BLAS, OpenMP), kept: a new
+    ``threadpool_limits`` scans every loaded library again, 0.4 ms here and
+    several with torch loaded, next to a small predict's 1 ms. Pools of
+    libraries loaded later are not limited by the estimators; ours and
+    numpy's BLAS are loaded before."""
+    return ThreadpoolController()
 
 
 def _base_and_own_signature(init):
@@ -171,7 +181,7 @@ class _BaseRecurrent(BaseEstimator):
         limits = {"blas": 1}
         if self.n_jobs is not None:
             limits["openmp"] = effective_n_jobs(self.n_jobs)
-        return threadpool_limits(limits=limits)
+        return _threadpool_controller().limit(limits=limits)
 
     def _validate_X(self, X, reset):
         X, lengths = as_sequences(X, self._dtype())
