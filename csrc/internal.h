@@ -43,6 +43,17 @@ const struct lstmf_variant_s *lstmf_variant_of(int dtype);
 int64_t lstmf_l1d_bytes(void);
 void lstmf_set_l1d_bytes(int64_t bytes);
 
+/* thread_hold.c: the hold on threads. A parallel region whose thread 0,
+ * its own share done after `work` seconds, then waited `wait` seconds for
+ * the others longer than it had worked, took longer than one thread doing
+ * it all: another thread's core was taken (a competing process, a CPU
+ * quota), and every later call on a team would wait for such a thread
+ * too, a scheduler quantum at a time. So for a second calls run on their
+ * caller's thread alone, then a call tries a team again. Only a hint for
+ * speed: results are the same bits either way. */
+int lstmf_threads_on_hold(void);
+void lstmf_team_waited(double work, double wait);
+
 /* Test hook: every call plans under this hold (plan.h's PLAN_HOLD_*:
  * 0 none, 1 no column splits, 2 the caller's thread alone) instead of
  * the holds the calls themselves set (thread_split.h); -1 gives them

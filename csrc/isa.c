@@ -102,12 +102,6 @@ int64_t lstmf_l1d_bytes(void) {
     return bytes;
 }
 
-static int forced_hold = -1;
-
-void lstmf_set_forced_hold(int hold) { __atomic_store_n(&forced_hold, hold, __ATOMIC_RELAXED); }
-
-int lstmf_forced_hold(void) { return __atomic_load_n(&forced_hold, __ATOMIC_RELAXED); }
-
 void lstmf_set_l1d_bytes(int64_t bytes) {
     __atomic_store_n(&l1d_bytes, bytes < 0 ? -1 : bytes, __ATOMIC_RELAXED);
 }

@@ -59,23 +59,6 @@ static inline void hold_splits(void) {
     __atomic_store_n(&split_hold_until_ms, now_ms() + 1000, __ATOMIC_RELAXED);
 }
 
-/* Until when calls run on the caller's thread alone: a second after a
- * call's first thread, its own share done, waited for the others longer
- * than it had worked (run_threads). The call then took longer than one
- * thread doing it all: another thread's core was taken (a competing
- * process, a CPU quota), and every later call of a team would wait for
- * that thread too, a scheduler quantum at a time, where one thread runs
- * at its own speed. A second later a call tries the team again. */
-static int64_t thread_hold_until_ms;
-
-static inline int threads_on_hold(void) {
-    return __atomic_load_n(&thread_hold_until_ms, __ATOMIC_RELAXED) > now_ms();
-}
-
-static inline void hold_threads(void) {
-    __atomic_store_n(&thread_hold_until_ms, now_ms() + 1000, __ATOMIC_RELAXED);
-}
-
 
 /* One thread's share, inside the parallel region. Rows [r0, r1) are its
  * rows in the loop (all of them while splitting columns); rows [own0,
@@ -164,25 +147,52 @@ static inline int split_step_end(split_thread *t, int64_t step) {
     return t->tid != 0;
 }
 
-/* Runs body(call, thread) on `threads` OpenMP threads, each with its
- * share (split_thread_begin): split_cols > 0 splits columns, else rows. */
+/* Rows of a chunk of a row split: about four chunks per thread, so that a
+ * thread whose core is taken holds up one chunk while the others take the
+ * rest; in whole row panels (the micro-kernel's), at least two, and no
+ * more than a thread's share of a static split (each thread's tile is
+ * that tall, plan.c). */
+static inline int64_t row_chunk_rows(int64_t B, int threads) {
+    const int64_t share = (B + threads - 1) / threads;
+    int64_t rows = (B + 4 * threads - 1) / (4 * threads);
+    if (rows < 2 * GEMM_MR) rows = 2 * GEMM_MR;
+    rows = (rows + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+    return rows < share ? rows : share;
+}
+
+/* Runs body(call, thread) on `threads` OpenMP threads (split_thread_begin):
+ * split_cols > 0, each thread once with its share of every step's columns;
+ * else on chunks of rows that the threads claim one at a time (a row's
+ * recurrence never reads another row, so body runs a chunk's rows through
+ * every step, with its own0 .. own1 = r0 .. r1 = the chunk). Every row is
+ * computed by the same arithmetic whichever thread takes it. Thread 0's
+ * wait for the others at the end goes to lstmf_team_waited. */
 typedef void (*split_body)(const void *call, split_thread *thread);
 
 static inline void run_threads(int threads, int split_cols, int64_t B, split_body body,
                                const void *call) {
     int votes[2] = {0, 0}; /* split_step_end */
+    int64_t next_chunk = 0;
+    const int64_t chunk = split_cols ? B : row_chunk_rows(B, threads);
     const double start = omp_get_wtime();
     double first_done = start;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         split_thread th = split_thread_begin(split_cols, B, votes);
-        body(call, &th);
+        if (th.split_cols || th.nth == 1) {
+            body(call, &th);
+        } else {
+            for (;;) {
+                const int64_t lo = __atomic_fetch_add(&next_chunk, 1, __ATOMIC_RELAXED) * chunk;
+                if (lo >= B) break;
+                th.own0 = th.r0 = lo;
+                th.own1 = th.r1 = lo + chunk < B ? lo + chunk : B;
+                body(call, &th);
+            }
+        }
         if (th.tid == 0) first_done = omp_get_wtime();
     }
-    /* Thread 0's wait at the region's end against its work (hold_threads);
-     * 50 us spare for waking a sleeping thread on an idle machine. */
-    if (threads > 1 && omp_get_wtime() - first_done > first_done - start + 5e-5)
-        hold_threads();
+    if (threads > 1) lstmf_team_waited(first_done - start, omp_get_wtime() - first_done);
 }
 
 #endif

@@ -70,8 +70,9 @@ static inline int64_t seq_time(const lstmf_shape *s, const int64_t *row_len,
 static int current_hold(void) {
     const int forced = lstmf_forced_hold();
     if (forced >= 0) return forced;
-    return threads_on_hold() ? PLAN_HOLD_THREADS : splits_on_hold() ? PLAN_HOLD_SPLITS
-                                                                   : PLAN_HOLD_NONE;
+    return lstmf_threads_on_hold() ? PLAN_HOLD_THREADS
+           : splits_on_hold()      ? PLAN_HOLD_SPLITS
+                                   : PLAN_HOLD_NONE;
 }
 
 /* ------------------------------------------------------------- forward */
@@ -325,7 +326,7 @@ static void backward_finish_rows(const bwd_call *b, int64_t i0, int64_t i1) {
         const int64_t s = b->ix.perm[i];
         memcpy((real *)g->h0 + s * H, b->dh + i * H, sizeof(real) * H);
         if (b->dc) memcpy((real *)g->c0 + s * H, b->dc + i * H, sizeof(real) * H);
-        for (int64_t t = 0; t < row_len[i] && b->dx; t++) {
+        for (int64_t t = 0; t < row_len[i] && b->dx && (!p->dx_in_place || b->x_mask); t++) {
             real *dx = b->dx + (s * T + seq_time(b->s, row_len, i, t)) * D;
             if (!p->dx_in_place) memcpy(dx, b->dxp + (b->ix.off[t] + i) * D, sizeof(real) * D);
             if (b->x_mask) mask_in_place(dx, b->x_mask + s * D, D);

@@ -5,6 +5,7 @@
  * and the threads never synchronise inside a product.
  */
 #include "gemm.h"
+#include "../internal.h"
 #include "../memory.h"
 #include "../omp_compat.h"
 
@@ -160,6 +161,8 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
     if (!scratch && !own) return -1;
     if (!scratch) scratch = own;
 
+    const double start = omp_get_wtime();
+    double first_done = start;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -192,7 +195,11 @@ int FN(gemm_sum_b)(int64_t M, int64_t N, int64_t K,
                 }
             }
         }
+        if (tid == 0) first_done = omp_get_wtime();
     }
+    /* A thread whose core was taken holds the calls to one thread for a
+     * while (internal.h). */
+    if (nt > 1) lstmf_team_waited(first_done - start, omp_get_wtime() - first_done);
     lstmf_free(own);
     return 0;
 }

@@ -23,6 +23,7 @@ static const test_shape forward_shapes[] = {
     {2, 2, 3, 520, 0, 1 | 2, "H past the GEMM's KC slice and past a unit block; threads"},
     {9, 14, 520, 20, 1, 4, "D past KC, packed rows past MC: the input GEMM's blocking"},
     {2, 3, 5, 300, 0, 1 | 2 | 4, "few rows, large H: threads split each step's columns"},
+    {61, 4, 3, 24, 0, 1 | 2 | 4, "rows for several chunks per thread: threads claim them"},
 };
 #define N_FORWARD_SHAPES (int)(sizeof forward_shapes / sizeof forward_shapes[0])
 
