@@ -181,8 +181,13 @@ def _demo(args):
     for name, default in (_DEMO_QUICK if args.quick else _DEMO_DEFAULTS).items():
         if getattr(args, name) is None:
             setattr(args, name, default)
-    _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
-              hidden=args.hidden, epochs=args.epochs)
+    try:
+        _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
+                  hidden=args.hidden, epochs=args.epochs)
+    except MemoryError as error:  # sizes this machine cannot hold: the options' fault
+        argument = "--hidden" if "hidden_layer_sizes" in str(error) else "--samples/--steps"
+        raise UsageError(argument, f"too large for this machine: {_one_line(error)}") \
+            from error
     return 0
 
 

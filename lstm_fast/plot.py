@@ -168,8 +168,9 @@ def plot_gradient_flow(flows, layer=0, cell_state=False):
     ax = fig.subplots()
     for label, norms, style, color in curves:
         steps = np.arange(norms.shape[0])
+        # Dots on short sequences: a curve of one step is a point, not a line.
         ax.semilogy(steps, np.where(norms > 0, norms, np.nan), linestyle=style, color=color,
-                    label=label)
+                    marker="." if len(steps) <= 30 else None, label=label)
         zero = norms == 0
         if zero.any():
             ax.semilogy(steps, np.where(zero, floor, np.nan), linestyle="none", marker="x",
@@ -178,6 +179,7 @@ def plot_gradient_flow(flows, layer=0, cell_state=False):
         ax.axhline(floor, color="0.4", linestyle=":", linewidth=1,
                    label="exactly 0 (underflow): drawn at this floor")
     ax.set_xlabel("time step t (the loss is computed after the last step)")
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel("gradient norm (log scale)")
     ax.set_title("How far back the training signal reaches")
     ax.grid(True, which="both", alpha=0.3)

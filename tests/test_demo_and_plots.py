@@ -165,6 +165,16 @@ def test_demo_refuses_an_out_folder_before_fitting(tmp_path, out, message):
     assert message in proc.stderr
 
 
+@pytest.mark.parametrize("args, argument", [
+    (["--hidden", "100000"], "argument --hidden: too large for this machine"),
+    (["--samples", "2000000000"], "argument --samples/--steps: too large for this machine"),
+])
+def test_demo_says_which_option_is_too_large(tmp_path, args, argument):
+    proc = demo("--quick", *args, "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and argument in proc.stderr, proc.stderr
+
+
 def test_demo_refuses_a_folder_it_cannot_write(tmp_path, monkeypatch, capsys):
     from lstm_fast.__main__ import main
 
@@ -265,6 +275,15 @@ def test_plot_gradient_flow_draws_an_underflow_at_a_floor(tmp_path):
     assert_real_picture(tmp_path / "flow.png")
     no_zero = plot.plot_gradient_flow({"LSTM": GradientFlow([np.full(5, 1e-3)], None, 0.1)})
     assert legend(no_zero.axes[0]) == ["LSTM: |dLoss/dh_t|"]
+
+
+def test_plot_gradient_flow_shows_a_curve_of_one_step():
+    """Two steps: the cell state's curve is one point, drawn as a dot."""
+    flow = GradientFlow([np.array([2e-2, 4e-2])], [np.array([3e-2, 0.0])], 0.1)
+    ax = plot.plot_gradient_flow({"LSTM": flow}, cell_state=True).axes[0]
+    c_line = ax.get_lines()[1]
+    assert list(c_line.get_ydata()) == [3e-2] and c_line.get_marker() == "."
+    assert all(tick == int(tick) for tick in ax.get_xticks())
 
 
 def test_plot_loss_curve_has_one_line_per_estimator(models):
