@@ -100,9 +100,11 @@ def plot_gates(trace, sample=0, layer=0, X=None, feature_names=None):
     if x is not None:
         ax, axes = axes[0], axes[1:]
         image = ax.imshow(x.T, aspect="auto", interpolation="nearest", cmap="cividis")
-        ax.set_title("input x", fontsize=10, loc="left")
+        # Above layer 0 this is still the network's input, not the layer's.
+        ax.set_title("input x" if layer == 0 else "network input x", fontsize=10, loc="left")
         ax.set_yticks(np.arange(x.shape[1]),
-                      feature_names or [f"x[{k}]" for k in range(x.shape[1])])
+                      [str(name) for name in feature_names] if feature_names is not None
+                      else [f"x[{k}]" for k in range(x.shape[1])])
         fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     for ax, name in zip(axes, names):
         data = values[name][sample, :length].T  # units x steps
