@@ -185,16 +185,41 @@ def _bench(args):
     return 0
 
 
+def _output_folder(argument, path):
+    """Create the output folder now: a path that cannot be one fails before
+    the long work, not after it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(argument, f"{path} is a file; expected a folder (new or existing) "
+                                   "for the pictures")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise UsageError(argument, f"cannot create the folder {path}: "
+                                   f"{error.strerror or error}") from error
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(argument, f"cannot write in the folder {path}; choose another one")
+
+
+# --quick: small data, for the pictures rather than the result; options
+# given explicitly keep their values.
+_DEMO_DEFAULTS = {"samples": 5000, "steps": 50, "epochs": 25}
+_DEMO_QUICK = {"samples": 600, "steps": 20, "epochs": 2}
+
+
 def _demo(args):
     from . import _demo
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError("--out", f"{args.out} is a file; expected a folder (new or existing) "
-                                  "for the pictures")
-    if args.quick:
-        args.samples, args.epochs, args.steps = 600, 2, 20
-    _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
-              hidden=args.hidden, epochs=args.epochs)
+    _output_folder("--out", args.out)
+    for name, default in (_DEMO_QUICK if args.quick else _DEMO_DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    try:
+        _demo.run(out=args.out, n_samples=args.samples, n_timesteps=args.steps,
+                  hidden=args.hidden, epochs=args.epochs)
+    except MemoryError as error:  # sizes this machine cannot hold: the options' fault
+        argument = "--hidden" if "hidden_layer_sizes" in str(error) else "--samples/--steps"
+        raise UsageError(argument, f"too large for this machine: {_one_line(error)}") \
+            from error
     return 0
 
 
@@ -296,18 +321,25 @@ def main(argv=None):
         "demo", parents=[common],
         help="LSTM vs plain RNN on the adding problem: results and pictures",
         description="Fit an LSTM and a plain RNN of the same size on the adding problem "
-                    "(a long-time-lag task), print their test error and fit time, and write "
-                    "loss curves, the LSTM's gates on one sequence, and the gradient flow "
-                    "of both models as PNG files.")
+                    "(a long-time-lag task), print their test error and fit time, time one "
+                    "training step against PyTorch (when installed) and the NumPy reference, "
+                    "and write loss curves, the LSTM's gates on one sequence, and the gradient "
+                    "flow of both models as PNG files, with an HTML page stepping through "
+                    "one sequence.")
     demo.add_argument("--out", default="lstm-fast-demo", help="folder for the pictures "
                       "(default: ./lstm-fast-demo)")
-    demo.add_argument("--samples", type=_positive_int, default=5000, help="training sequences")
-    demo.add_argument("--steps", type=_at_least_two, default=50, help="time steps per sequence")
+    demo.add_argument("--samples", type=_positive_int,
+                      help=f"training sequences (default: {_DEMO_DEFAULTS['samples']})")
+    demo.add_argument("--steps", type=_at_least_two,
+                      help=f"time steps per sequence (default: {_DEMO_DEFAULTS['steps']})")
     demo.add_argument("--hidden", type=_positive_int, default=32,
-                      help="hidden units of each model")
-    demo.add_argument("--epochs", type=_positive_int, default=25, help="training epochs")
+                      help="hidden units of each model (default: 32)")
+    demo.add_argument("--epochs", type=_positive_int,
+                      help=f"training epochs (default: {_DEMO_DEFAULTS['epochs']})")
     demo.add_argument("--quick", action="store_true",
-                      help="a few seconds on small data (the pictures, not the result)")
+                      help="a few seconds on small data (the pictures, not the result): "
+                           + ", ".join(f"--{k} {v}" for k, v in _DEMO_QUICK.items())
+                           + " unless given")
     demo.set_defaults(run=_demo)
     explain = sub.add_parser(
         "explain", parents=[common],

@@ -55,5 +55,8 @@ def step_norms(grad, directions):
     (T,) or (directions, T)."""
     n, T, width = grad.shape
     per_direction = grad.reshape(n, T, directions, width // directions)
-    norms = np.sqrt(np.einsum("ntdh,ntdh->dt", per_direction, per_direction))
+    # Squared in float64: float32 squares of gradients below about 1e-19
+    # underflow to zero, and the norm would read 0 where the gradient is not.
+    norms = np.sqrt(np.einsum("ntdh,ntdh->dt", per_direction, per_direction,
+                              dtype=np.float64))
     return norms[0] if directions == 1 else norms
