@@ -161,8 +161,6 @@ def run(out="lstm-fast-demo", n_samples=5000, n_timesteps=50, hidden=32, epochs=
           f"scores MSE {BASELINE_MSE:.3f}: beating that takes memory.\n")
     models, rows = {}, []
     for cell in ("lstm", "rnn"):
-        # The progress bar below is labelled with the estimator's class:
-        # this line says which model that class is fitting.
         print(f"Fitting the {cell.upper()}: LSTMRegressor(cell={cell!r}), {hidden} units, "
               f"{epochs} epochs", flush=True)
         # alpha=0: no L2 term, so the loss curve is the training error alone.
@@ -208,7 +206,17 @@ def run(out="lstm-fast-demo", n_samples=5000, n_timesteps=50, hidden=32, epochs=
         fig.savefig(path, dpi=110)
         written[name] = path
         print(f"  {path}")
-    page = models["lstm"].explain_html(X_test[0], os.path.join(out, "explain.html"))
+    # A sequence whose target is far from the average: memory is needed.
+    i = int(np.flatnonzero(np.abs(y_test - 1) > 0.5)[0])
+    x = X_test[i]
+    page = models["lstm"].explain_html(
+        x, os.path.join(out, "explain.html"), y=y_test[i], compare=models["rnn"],
+        marks=np.flatnonzero(x[:, 1]), feature_names=["value", "marker"],
+        task="The adding problem: each step carries a random value and a marker; the target "
+             "is the sum of the values at the two marked steps (yellow). Watch the LSTM's cell "
+             "state change at each marked step and hold until the end, where its prediction "
+             "lands on the target; the RNN has not learned to keep the marked values and stays "
+             "near the average, 1.")
     written["explain.html"] = page
     print(f"  {page}  (open it in a browser and step through one sequence)")
     return written

@@ -533,7 +533,7 @@ class _BaseRecurrent(BaseEstimator):
         progress = None
         if self.verbose:
             from tqdm.auto import tqdm
-            progress = tqdm(total=n_epochs, unit="epoch", desc=type(self).__name__,
+            progress = tqdm(total=n_epochs, unit="epoch", desc=f"{type(self).__name__}({self.cell})",
                             dynamic_ncols=True)
         diverged = False
         converged = False
