@@ -132,11 +132,29 @@ class ParallelPostFit(_SequencesPostFit, wrappers.ParallelPostFit):
     """dask-ml's ``ParallelPostFit`` that also predicts a 3-D dask array of
     sequences, block by block (blocks of whole sequences).
 
-    Parameters are dask-ml's (``estimator``, ``scoring``, ``predict_meta``,
-    ``predict_proba_meta``, ``transform_meta``); ``predict_meta`` is optional
-    here: one sequence of X's shape is predicted to find the output's
-    dtype and shape. See :mod:`lstm_fast._dask_ml` for what differs from
-    dask-ml and why.
+    What differs from dask-ml, and why: :mod:`lstm_fast._dask_ml`.
+
+    Parameters
+    ----------
+    estimator : LSTMRegressor or LSTMClassifier, fitted
+    scoring : str or callable, default=None
+        As in dask-ml (``score`` hands dask arrays to the estimator's
+        ``score``, which loads them into memory).
+    predict_meta, predict_proba_meta : array, default=None
+        Empty arrays of the outputs' type. Optional: one sequence of X's
+        shape is predicted to find the output's dtype and shape.
+    transform_meta : array, default=None
+        As in dask-ml (the estimators have no ``transform``).
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> from lstm_fast import LSTMRegressor
+    >>> from lstm_fast.dask import ParallelPostFit
+    >>> X = np.random.default_rng(0).standard_normal((40, 5, 2))
+    >>> est = LSTMRegressor((4,), max_iter=1).fit(X, X[:, :, 0].sum(axis=1))
+    >>> ParallelPostFit(est).predict(da.from_array(X, chunks=(10, 5, 2))).chunks
+    ((10, 10, 10, 10),)
     """
 
 
@@ -144,13 +162,34 @@ class Incremental(_SequencesPostFit, wrappers.Incremental):
     """dask-ml's ``Incremental`` that also fits on a 3-D dask array of
     sequences: one ``partial_fit`` call (one epoch) per block along axis 0.
 
-    Parameters are dask-ml's (``estimator``, ``scoring``, ``shuffle_blocks``,
-    ``random_state``, ``assume_equal_chunks`` and the ``*_meta``): with
-    ``shuffle_blocks=True`` (dask-ml's default) the blocks come in the order
-    ``check_random_state(random_state).shuffle`` gives. Fit arguments
-    (``classes=`` for a classifier) go to every ``partial_fit`` call.
-    Prediction is :class:`ParallelPostFit`'s. See :mod:`lstm_fast._dask_ml`
-    for what differs from dask-ml and why.
+    Prediction is :class:`ParallelPostFit`'s. What differs from dask-ml,
+    and why: :mod:`lstm_fast._dask_ml`.
+
+    Parameters
+    ----------
+    estimator : LSTMRegressor or LSTMClassifier
+        Cloned by ``fit``; ``partial_fit`` goes on from the fitted
+        ``estimator_``. Fit arguments (``classes=`` for a classifier) go
+        to every ``partial_fit`` call; ``sample_weight`` is refused with a
+        3-D dask X (dask-ml would hand it whole to every block).
+    scoring : str or callable, default=None
+        As in dask-ml.
+    shuffle_blocks : bool, default=True
+        Visit the blocks in the order ``check_random_state(random_state)
+        .shuffle`` gives, as dask-ml does; in order otherwise.
+    random_state : int, RandomState or None, default=None
+        The blocks' order (the network's initialisation and mini-batches
+        follow the estimator's own ``random_state``).
+    assume_equal_chunks : bool, default=False
+        As in dask-ml (y is rechunked to X's blocks here).
+    predict_meta, predict_proba_meta, transform_meta : array, default=None
+        As in :class:`ParallelPostFit`.
+
+    Attributes
+    ----------
+    estimator_ : LSTMRegressor or LSTMClassifier
+        The fitted estimator (its fitted attributes are copied onto the
+        wrapper too, as dask-ml does).
     """
 
     def _fit_for_estimator(self, estimator, X, y, **fit_kwargs):
@@ -166,10 +205,11 @@ class Incremental(_SequencesPostFit, wrappers.Incremental):
                              "sample_weight=w_block) for each block yourself")
         X = _whole_sequences(X)
         y = da.asarray(y)
-        if y.shape[0] != X.shape[0]:
+        if not np.isnan(X.shape[0]) and y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} sequences but y has {y.shape[0]} rows")
         # y's blocks must hold the targets of X's blocks.
-        y = y.rechunk((X.chunks[0],) + tuple((n,) for n in y.shape[1:]))
+        if y.chunks[0] != X.chunks[0] or y.numblocks[1:] != (1,) * (y.ndim - 1):
+            y = y.rechunk((X.chunks[0],) + tuple((n,) for n in y.shape[1:]))
         return super()._fit_for_estimator(estimator, _blocks_bag(X), _blocks_bag(y),
                                           **fit_kwargs)
 
