@@ -87,7 +87,7 @@ def config():
     dict
         ``version``, ``isa`` (in use), ``isas_compiled``, ``isas_supported``
         (compiled and usable on this CPU), ``openmp`` (version the kernels were
-        built with), ``openmp_runtime``, ``threads``, ``threads_default``
+        built with), ``openmp_runtime``, ``threads``, ``threads_from``
         (where the default thread count came from: the CPU affinity, a
         cgroup's CPU quota, or OMP_NUM_THREADS), ``machine``.
     """
@@ -100,14 +100,14 @@ def config():
         "openmp": _openmp_spec(omp),
         "openmp_runtime": _openmp_runtime(),
         "threads": get_num_threads(),
-        "threads_default": _cpus.threads_source,
+        "threads_from": _cpus.threads_source,
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
     }
 
 
 def show_config():
     """Print the version, ISA in use, ISAs compiled, OpenMP runtime and threads."""
-    width = 18
+    width = 16
     for key, value in config().items():
         if isinstance(value, list):
             value = ", ".join(value)

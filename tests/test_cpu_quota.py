@@ -70,7 +70,7 @@ def test_no_quota_and_no_cgroup_files(monkeypatch):
 
 
 CHILD = ("import lstm_fast, os; c = lstm_fast._config.config(); "
-         "print(c['threads'], '|', c['threads_default'], '|', os.environ.get('OMP_NUM_THREADS'))")
+         "print(c['threads'], '|', c['threads_from'], '|', os.environ.get('OMP_NUM_THREADS'))")
 
 
 def _run_child(prefix=(), env=None):
