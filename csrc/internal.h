@@ -48,9 +48,10 @@ void lstmf_set_l1d_bytes(int64_t bytes);
  * the others longer than it had worked, took longer than one thread doing
  * it all: another thread's core was taken (a competing process, a CPU
  * quota), and every later call on a team would wait for such a thread
- * too, a scheduler quantum at a time. So for a second calls run on their
- * caller's thread alone, then a call tries a team again. Only a hint for
- * speed: results are the same bits either way. */
+ * too, a scheduler quantum at a time. So for a while (50 ms, doubled by
+ * each team that waits again, up to 2 s) calls run on their caller's
+ * thread alone, then a call tries a team again. Only a hint for speed:
+ * results are the same bits either way. */
 int lstmf_threads_on_hold(void);
 void lstmf_team_waited(double work, double wait);
 

@@ -147,17 +147,18 @@ static inline int split_step_end(split_thread *t, int64_t step) {
     return t->tid != 0;
 }
 
-/* Rows of a chunk of a row split: about four chunks per thread, so that a
+/* Rows of a chunk of a row split: k chunks per thread, k up to 4 while a
+ * chunk keeps two row panels (the micro-kernel's) or more, so that a
  * thread whose core is taken holds up one chunk while the others take the
- * rest; in whole row panels (the micro-kernel's), at least two, and no
- * more than a thread's share of a static split (each thread's tile is
- * that tall, plan.c). */
+ * rest. The same number of chunks for every thread, of rows as even as
+ * can be: on an idle machine each thread takes its k, as a static split
+ * would. Never more rows than a static share (each thread's tile is that
+ * tall, plan.c). */
 static inline int64_t row_chunk_rows(int64_t B, int threads) {
-    const int64_t share = (B + threads - 1) / threads;
-    int64_t rows = (B + 4 * threads - 1) / (4 * threads);
-    if (rows < 2 * GEMM_MR) rows = 2 * GEMM_MR;
-    rows = (rows + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
-    return rows < share ? rows : share;
+    int64_t k = B / ((int64_t)threads * 2 * GEMM_MR);
+    if (k < 1) k = 1;
+    if (k > 4) k = 4;
+    return (B + threads * k - 1) / (threads * k);
 }
 
 /* Runs body(call, thread) on `threads` OpenMP threads (split_thread_begin):
