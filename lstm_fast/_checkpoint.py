@@ -42,7 +42,8 @@ class EpochCheckpoint:
         early_stopping : bool
             best_loss_ is None after a fit with early stopping, as in MLP.
         """
-        scalars = {k: v for k, v in fitted.items() if not isinstance(v, list)}
+        # Copied: the random stream (_random_state) goes on in the next epoch.
+        scalars = copy.deepcopy({k: v for k, v in fitted.items() if not isinstance(v, list)})
         if early_stopping:
             scalars["best_loss_"] = None
         lengths = {k: len(v) for k, v in fitted.items() if isinstance(v, list)}

@@ -394,7 +394,14 @@ class _BaseRecurrent(BaseEstimator):
         validation = self._validate_validation_set(X_val, y_val, sample_weight_val,
                                                    X.shape[2], target, target_attrs,
                                                    class_weight)
-        rng = check_random_state(self.random_state)
+        # As MLP: a new fit draws from random_state afresh; partial_fit and
+        # warm_start go on with the stream the last fit left (not saved by
+        # save()), so that each epoch shuffles and drops out differently;
+        # from a copy, committed with the rest, so an interrupted fit
+        # leaves the stream as it was.
+        rng = getattr(self, "_random_state", None)
+        rng = (check_random_state(self.random_state) if reset or rng is None
+               else copy.deepcopy(rng))
 
         # Everything is computed into new objects and assigned at the end, so
         # a fit that fails leaves a fitted estimator as it was.
@@ -432,6 +439,7 @@ class _BaseRecurrent(BaseEstimator):
         if fitted["best_loss_"] is None:
             fitted["best_loss_"] = np.inf
         fitted["learning_rates_"] = [] if reset else list(self.learning_rates_)
+        fitted["_random_state"] = rng
 
         checkpoint = EpochCheckpoint()
         try:

@@ -104,3 +104,27 @@ def test_save_and_load_keep_the_rates(tmp_path):
     assert loaded.dropout == 0.25 and loaded.recurrent_dropout == 0.1
     X, _ = _data()
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_partial_fit_goes_on_with_the_random_stream():
+    # As MLP: each partial_fit epoch shuffles (and drops out) anew, from the
+    # stream the previous call left, so two partial_fit calls are the
+    # epochs of fit(max_iter=2).
+    X, y = _data()
+    kw = dict(hidden_layer_sizes=(8,), batch_size=16, random_state=0, n_iter_no_change=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = LSTMRegressor(max_iter=2, **kw).fit(X, y)
+    stepped = LSTMRegressor(**kw)
+    stepped.partial_fit(X, y)
+    stepped.partial_fit(X, y)
+    np.testing.assert_array_equal(stepped.network_.params, fitted.network_.params)
+    # With dropout the two calls draw different masks: not the same epoch twice.
+    a = LSTMRegressor(dropout=0.3, recurrent_dropout=0.3, **kw)
+    b = LSTMRegressor(dropout=0.3, recurrent_dropout=0.3, **kw)
+    a.partial_fit(X, y)
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    b._random_state = np.random.RandomState(0)  # the old behaviour: the stream restarted
+    b.partial_fit(X, y)
+    assert not np.array_equal(a.network_.params, b.network_.params)
