@@ -114,7 +114,7 @@ def _bench(args):
     for option, value in (("--dropout", args.dropout),
                           ("--recurrent-dropout", args.recurrent_dropout),
                           ("--fit-samples", args.fit_samples), ("--fit-epochs", args.fit_epochs),
-                          ("--fit-rounds", args.fit_rounds)):
+                          ("--fit-rounds", args.fit_rounds), ("--fit-threads", args.fit_threads)):
         if value is not None and not args.fit:
             raise UsageError(option, "applies to the training table: add --fit")
     dropout = (args.dropout or 0.0, recurrent_dropout or 0.0)
@@ -167,10 +167,12 @@ def _bench(args):
                                                           "speedup"]))
     if args.fit:
         trainers = tuple(lib for lib in compare if lib != "onnxruntime")
-        sizes = {"epochs": fit_epochs, "n": fit_samples, "rounds": fit_rounds}
+        sizes = {"epochs": fit_epochs, "n": fit_samples, "rounds": fit_rounds,
+                 "threads": args.fit_threads}
         print(f"\nfit (N={fit_samples}, T={_fit_benchmark.T}, D={_fit_benchmark.D}, "
               f"H={_fit_benchmark.H}, batch {_fit_benchmark.BATCH}, Adam; {fit_epochs} "
-              f"epochs timed, median of {fit_rounds} alternating rounds):\n")
+              f"epochs timed, median of {fit_rounds} alternating rounds, "
+              f"{args.fit_threads or 'all'} threads):\n")
         if any(dropout):
             report["fit_dropout"] = _fit_benchmark.run_dropout(trainers, *dropout, **sizes)
             print(_benchmark.format_dicts(report["fit_dropout"], [
@@ -352,6 +354,8 @@ def main(argv=None):
                        help="epochs timed per --fit round (default 3)")
     bench.add_argument("--fit-rounds", type=_positive_int, metavar="N",
                        help="alternating rounds of --fit; their median is shown (default 3)")
+    bench.add_argument("--fit-threads", type=_positive_int, metavar="N",
+                       help="threads of every library in --fit (default: all)")
     bench.add_argument("--dropout", type=_fraction, metavar="P",
                        help="--fit trains with this dropout (and, unless "
                             "--recurrent-dropout says otherwise, recurrent dropout), next to "

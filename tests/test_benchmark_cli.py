@@ -129,10 +129,11 @@ def test_bench_fit_with_dropout_times_each_library_with_and_without(tmp_path):
         [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
          "--repeat", "1", "--no-reference", "--compare", "torch", "--fit", "--dropout", "0.2",
          "--recurrent-dropout", "0.3", "--fit-samples", "128", "--fit-epochs", "1",
-         "--fit-rounds", "1", "--json", str(tmp_path / "b.json")],
+         "--fit-rounds", "1", "--fit-threads", "1", "--json", str(tmp_path / "b.json")],
         capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "fit (N=128, T=64, D=8, H=64, batch 64, Adam; 1 epochs timed" in out.stdout
+    assert ("fit (N=128, T=64, D=8, H=64, batch 64, Adam; 1 epochs timed, median of 1 "
+            "alternating rounds, 1 threads)") in out.stdout
     rows = json.loads((tmp_path / "b.json").read_text())["fit_dropout"]
     by = {(r["implementation"].split()[0], r["dropout"]): r for r in rows}
     with_, without = by["lstm_fast", "0.2 / 0.3"], by["lstm_fast", "none"]
@@ -163,6 +164,7 @@ def test_fit_dropout_benchmark_runs_keras_with_and_without_dropout():
 @pytest.mark.parametrize("argv, message", [
     (["--dropout", "0.2"], "--dropout: applies to the training table: add --fit"),
     (["--fit-epochs", "1"], "--fit-epochs: applies to the training table: add --fit"),
+    (["--fit-threads", "1"], "--fit-threads: applies to the training table: add --fit"),
     (["--fit", "--dropout", "1"], "--dropout: must be a number in [0, 1), got '1'"),
     (["--fit", "--dropout", "x"], "--dropout: must be a number in [0, 1), got 'x'"),
     (["--fit", "--dropout", "0"], "--dropout: the rates are all 0"),
