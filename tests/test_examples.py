@@ -14,6 +14,9 @@ EXPECTED = {
     "char_language_model.py": ["next-character accuracy", "generated:", "Beautiful is "],
     "quantile_forecast.py": ["90% interval coverage", "mean width",
                              "levels never cross: True"],
+    "dropout_overfitting.py": ["no dropout:", "dropout 0.3:", "validation MSE",
+                               "dropout changes the final validation MSE by",
+                               "plot: dropout_overfitting.png"],
 }
 
 
