@@ -71,6 +71,17 @@ def _positive_float(text):
     return value
 
 
+def _fraction(text):
+    """A dropout rate: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
 def _writable_file(argument, path):
     """Refuse an output path whose folder is missing, before any long work."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -117,6 +128,25 @@ def _bench(args):
         if lib not in _compare.STEPPERS:
             raise UsageError("--compare", f"unknown library {lib!r}; choose from "
                                           f"{', '.join(_compare.STEPPERS)}")
+    recurrent_dropout = args.recurrent_dropout
+    if recurrent_dropout is None:
+        recurrent_dropout = args.dropout
+    for option, value in (("--dropout", args.dropout),
+                          ("--recurrent-dropout", args.recurrent_dropout),
+                          ("--fit-samples", args.fit_samples), ("--fit-epochs", args.fit_epochs),
+                          ("--fit-rounds", args.fit_rounds), ("--fit-threads", args.fit_threads)):
+        if value is not None and not args.fit:
+            raise UsageError(option, "applies to the training table: add --fit")
+    dropout = (args.dropout or 0.0, recurrent_dropout or 0.0)
+    fit_samples = args.fit_samples or _fit_benchmark.N
+    if fit_samples < _fit_benchmark.BATCH:
+        raise UsageError("--fit-samples", f"must be at least the batch size "
+                                          f"{_fit_benchmark.BATCH}, got {fit_samples}")
+    fit_epochs = args.fit_epochs or _fit_benchmark.EPOCHS
+    fit_rounds = args.fit_rounds or 3
+    if (args.dropout is not None or args.recurrent_dropout is not None) and not any(dropout):
+        raise UsageError("--dropout", "the rates are all 0: leave --dropout and "
+                                      "--recurrent-dropout out for the table without dropout")
     if args.json:
         _writable_file("--json", args.json)
     if args.plot:
@@ -159,11 +189,25 @@ def _bench(args):
                                                           "one_thread_ms", "threads_ms",
                                                           "speedup"]))
     if args.fit:
-        report["fit"] = _fit_benchmark.run(tuple(lib for lib in compare if lib != "onnxruntime"))
-        print(f"\nfit (N={_fit_benchmark.N}, T={_fit_benchmark.T}, D={_fit_benchmark.D}, "
-              f"H={_fit_benchmark.H}, batch {_fit_benchmark.BATCH}, Adam):\n")
-        print(_benchmark.format_dicts(report["fit"], ["implementation", "s_per_epoch",
-                                                      "train_mse", "vs_lstm_fast"]))
+        trainers = tuple(lib for lib in compare if lib != "onnxruntime")
+        sizes = {"epochs": fit_epochs, "n": fit_samples, "rounds": fit_rounds,
+                 "threads": args.fit_threads}
+        print(f"\nfit (N={fit_samples}, T={_fit_benchmark.T}, D={_fit_benchmark.D}, "
+              f"H={_fit_benchmark.H}, batch {_fit_benchmark.BATCH}, Adam; {fit_epochs} "
+              f"epochs timed, median of {fit_rounds} alternating rounds, "
+              f"{args.fit_threads or 'all'} threads):\n")
+        if any(dropout):
+            report["fit_dropout"] = _fit_benchmark.run_dropout(trainers, *dropout, **sizes)
+            print(_benchmark.format_dicts(report["fit_dropout"], [
+                "implementation", "dropout", "s_per_epoch", "train_mse", "vs_lstm_fast"]))
+            print("\n(dropout: dropout / recurrent_dropout; train_mse: predictions, which "
+                  "drop nothing; vs_lstm_fast: against lstm_fast with dropout)")
+            for lib in ("lstm_fast",) + trainers:
+                print(f"{lib}: {_fit_benchmark.DROPOUT_NOTES[lib]}")
+        else:
+            report["fit"] = _fit_benchmark.run(trainers, **sizes)
+            print(_benchmark.format_dicts(report["fit"], ["implementation", "s_per_epoch",
+                                                          "train_mse", "vs_lstm_fast"]))
         report["fit_rss_mib_per_epoch"] = _fit_benchmark.rss_per_epoch()
         print("resident memory after each partial_fit epoch (MiB): "
               + ", ".join(f"{v:.1f}" for v in report["fit_rss_mib_per_epoch"]))
@@ -400,6 +444,20 @@ def main(argv=None):
                             "torch and onnxruntime")
     bench.add_argument("--load-seconds", type=_positive_float, default=3.0, metavar="S",
                        help="seconds of calls per configuration under --load (default 3)")
+    bench.add_argument("--fit-samples", type=_positive_int, metavar="N",
+                       help="training sequences of --fit (default 8192; at least 64)")
+    bench.add_argument("--fit-epochs", type=_positive_int, metavar="N",
+                       help="epochs timed per --fit round (default 3)")
+    bench.add_argument("--fit-rounds", type=_positive_int, metavar="N",
+                       help="alternating rounds of --fit; their median is shown (default 3)")
+    bench.add_argument("--fit-threads", type=_positive_int, metavar="N",
+                       help="threads of every library in --fit (default: all)")
+    bench.add_argument("--dropout", type=_fraction, metavar="P",
+                       help="--fit trains with this dropout (and, unless "
+                            "--recurrent-dropout says otherwise, recurrent dropout), next to "
+                            "lstm_fast and Keras without it")
+    bench.add_argument("--recurrent-dropout", type=_fraction, metavar="P",
+                       help="--fit's recurrent dropout (default: --dropout's)")
     bench.add_argument("--json", metavar="PATH", help="write every table as JSON")
     bench.add_argument("--plot", metavar="PATH",
                        help="write a bar chart of the speed-ups (PNG; needs matplotlib)")

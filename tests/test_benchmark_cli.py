@@ -3,6 +3,7 @@ libraries' layers must compute what ours computes, or the ratios mean
 nothing."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -120,6 +121,72 @@ def test_bench_threads_refuses_a_count_that_is_not_a_positive_integer(count, tmp
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and "--threads" in out.stderr, out.stderr
 
+
+def test_bench_fit_with_dropout_times_each_library_with_and_without(tmp_path):
+    # A smoke test of the table's content, not of its speed: 128 sequences,
+    # one epoch, one round.
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
+         "--repeat", "1", "--no-reference", "--compare", "torch", "--fit", "--dropout", "0.2",
+         "--recurrent-dropout", "0.3", "--fit-samples", "128", "--fit-epochs", "1",
+         "--fit-rounds", "1", "--fit-threads", "1", "--json", str(tmp_path / "b.json")],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert ("fit (N=128, T=64, D=8, H=64, batch 64, Adam; 1 epochs timed, median of 1 "
+            "alternating rounds, 1 threads)") in out.stdout
+    rows = json.loads((tmp_path / "b.json").read_text())["fit_dropout"]
+    by = {(r["implementation"].split()[0], r["dropout"]): r for r in rows}
+    with_, without = by["lstm_fast", "0.2 / 0.3"], by["lstm_fast", "none"]
+    assert with_["vs_lstm_fast"] == 1.0
+    assert without["vs_lstm_fast"] == pytest.approx(
+        without["s_per_epoch"] / with_["s_per_epoch"])
+    # Same seed, same data: only the dropout masks tell the two fits apart.
+    assert with_["train_mse"] != without["train_mse"]
+    assert all(np.isfinite(r["train_mse"]) and r["s_per_epoch"] > 0 for r in rows)
+    if _compare.available("torch"):
+        # torch trains without dropout, and the table says so.
+        torch_rows = [r for r in rows if r["implementation"].startswith("torch")]
+        assert [r["dropout"] for r in torch_rows] == [
+            "none (no dropout within one nn.LSTM layer)"]
+        assert "torch.nn.LSTM's dropout acts only between stacked layers" in out.stdout
+
+
+def test_fit_dropout_benchmark_runs_keras_with_and_without_dropout():
+    pytest.importorskip("tensorflow")
+    from lstm_fast._fit_benchmark import run_dropout
+
+    rows = run_dropout(("keras",), 0.2, 0.2, epochs=1, n=64, rounds=1)
+    assert [(r["implementation"].split()[0], r["dropout"]) for r in rows] == [
+        ("lstm_fast", "0.2 / 0.2"), ("lstm_fast", "none"), ("keras", "0.2 / 0.2"),
+        ("keras", "none")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dropout", "0.2"], "--dropout: applies to the training table: add --fit"),
+    (["--fit-epochs", "1"], "--fit-epochs: applies to the training table: add --fit"),
+    (["--fit-threads", "1"], "--fit-threads: applies to the training table: add --fit"),
+    (["--fit", "--dropout", "1"], "--dropout: must be a number in [0, 1), got '1'"),
+    (["--fit", "--dropout", "x"], "--dropout: must be a number in [0, 1), got 'x'"),
+    (["--fit", "--dropout", "0"], "--dropout: the rates are all 0"),
+    (["--fit", "--fit-samples", "10"], "--fit-samples: must be at least the batch size 64"),
+])
+def test_bench_fit_refuses_bad_dropout_and_sizes(argv, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lstm_fast", "bench", *argv],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dropout": 0.0, "recurrent_dropout": 0.0}, "both 0"),
+    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+    ({"n": 10}, "n must be at least the batch size 64"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+])
+def test_run_dropout_refuses_bad_arguments(kwargs, message):
+    from lstm_fast._fit_benchmark import run_dropout
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_dropout((), **kwargs)
 
 
 def test_train_flops_add_the_backward_products_to_the_forward():

@@ -16,6 +16,9 @@ EXPECTED = {
                              "levels never cross: True"],
     "daily_forecast.py": ["| LSTMRegressor |", "| naive |", "| seasonal naive |",
                           "MAE by days ahead, seasonal naive:", "plot: daily_forecast.png"],
+    "dropout_overfitting.py": ["no dropout:", "dropout 0.3:", "validation MSE",
+                               "dropout changes the final validation MSE by",
+                               "plot: dropout_overfitting.png"],
 }
 
 
