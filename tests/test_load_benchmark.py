@@ -12,6 +12,7 @@ from lstm_fast import _load_benchmark
 
 
 def test_rows_for_each_load_library_and_thread_count():
+    before = set(multiprocessing.active_children())  # other tests' joblib workers
     rows = _load_benchmark.run(shapes=("small",), modes=("forward", "train"), loads=(0, 1),
                                threads=2, seconds=0.2, rounds=2)
     assert [(r["mode"], r["load"], r["threads"]) for r in rows] == [
@@ -22,7 +23,7 @@ def test_rows_for_each_load_library_and_thread_count():
         assert r["calls"] >= 2 and 0 < r["median_ms"] <= r["p90_ms"] * (1 + 1e-9)
         if r["threads"] == 1:
             assert r["median_vs_1"] == r["mean_vs_1"] == r["p90_vs_1"] == 1.0
-    assert multiprocessing.active_children() == []  # the busy processes are gone
+    assert set(multiprocessing.active_children()) <= before  # the busy processes are gone
 
 
 def test_busy_processes_really_spin():
