@@ -34,51 +34,31 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _argument_type(convert, accept, expected):
+    """An argparse type: the text converted (int, float) and accepted, else
+    an error that says what was expected."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
+_non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer of at least 0")
+_positive_float = _argument_type(float, lambda v: 0 < v < float("inf"),
+                                 "a positive number of seconds")
+_fraction = _argument_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")  # dropout rates
 
 
 def _at_least_two(text):
     value = _positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 0, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    """A dropout rate: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
     return value
 
 
