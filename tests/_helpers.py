@@ -15,6 +15,8 @@ Two error metrics are used, each stated where it is used:
 """
 
 import os
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -22,6 +24,11 @@ import numpy as np
 
 from lstm_fast.layers import LSTM as FastLSTM
 from lstm_fast.reference import LSTM as ReferenceLSTM
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+#: A ```python block of a markdown page and the ``` block of what it prints.
+EXAMPLE_BLOCK = re.compile(r"```python\n(.*?)```\n```\n(.*?)```", re.S)
+_DECIMAL = re.compile(r"-?\d+\.\d+")
 
 PARAM_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 GRAD_KEYS = PARAM_KEYS + ("X", "h0", "c0")
@@ -181,3 +188,36 @@ def run_on_isa(child, out_path, isa):
     assert proc.returncode == 0, proc.stderr
     with np.load(out_path) as saved:
         return {k: saved[k] for k in saved.files}
+
+
+# ------------------------------------------------------------- doc examples
+
+
+def read_doc(path):
+    """The text of a page of the repository (``"README.md"``,
+    ``"docs/..."``); skips the test when the tests run without the source
+    tree beside them."""
+    import pytest
+
+    path = REPO_ROOT / path
+    if not path.exists():
+        pytest.skip(f"{path} is not beside the tests (installed without the source tree)")
+    return path.read_text(encoding="utf-8")
+
+
+def run_and_compare(code, shown, tmp_path, tolerance, timeout):
+    """Run `code` as a script from tmp_path (so it imports the installed
+    package, never the source tree); it must print `shown`: the same text,
+    each decimal number within `tolerance` (numbers from a trained model
+    round differently on another CPU)."""
+    script = tmp_path / "snippet.py"
+    script.write_text(code, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed, shown = proc.stdout.splitlines(), shown.splitlines()
+    assert len(printed) == len(shown), proc.stdout
+    for got, want in zip(printed, shown):
+        assert _DECIMAL.sub("#", got) == _DECIMAL.sub("#", want), (got, want)
+        for g, w in zip(_DECIMAL.findall(got), _DECIMAL.findall(want)):
+            assert abs(float(g) - float(w)) <= tolerance, (got, want)

@@ -16,6 +16,7 @@ The ``slow`` marker names the tests that take seconds even when bounded;
 """
 
 import os
+import warnings
 
 import pytest
 
@@ -49,3 +50,16 @@ def pytest_configure(config):
 def long_run():
     """True under LSTM_FAST_TEST_PROFILE=long: slow tests use full sizes."""
     return PROFILE == "long"
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A dask Client of a LocalCluster of two worker processes, one thread
+    each: blocks and models really travel between processes by pickle."""
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    with cluster, distributed.Client(cluster) as c:
+        yield c

@@ -16,8 +16,6 @@ dask arrays of sequences (lstm_fast.dask), on a dask.distributed cluster.
   section of the same name run and print what they show.
 """
 
-import pathlib
-import re
 import subprocess
 import sys
 import warnings
@@ -27,25 +25,13 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from _helpers import EXAMPLE_BLOCK, REPO_ROOT, read_doc, run_and_compare
 from lstm_fast import LSTMClassifier, LSTMRegressor
 
 da = pytest.importorskip("dask.array")
 wrappers = pytest.importorskip("dask_ml.wrappers")
 distributed = pytest.importorskip("distributed")
 lf_dask = pytest.importorskip("lstm_fast.dask")
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def client():
-    """Two worker processes: blocks and models really travel by pickle."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
-    with cluster, distributed.Client(cluster) as c:
-        yield c
 
 
 def sequences(n=60, steps=7, features=3, seed=0, dtype=np.float64):
@@ -253,7 +239,7 @@ def test_without_dask_ml_the_error_says_what_to_install():
             "except ImportError as e:\n"
             "    print(e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT.parent)
+                          timeout=60, cwd=REPO_ROOT.parent)
     assert proc.returncode == 0, proc.stderr
     assert 'pip install "dask[distributed]" dask-ml' in proc.stdout, proc.stdout
     assert "lstm_fast.dask.Incremental needs dask and dask-ml" in proc.stdout
@@ -261,36 +247,17 @@ def test_without_dask_ml_the_error_says_what_to_install():
 
 # ------------------------------------------------------------------ docs
 
-BLOCK = re.compile(r"```python\n(.*?)```\n```\n(.*?)```", re.S)
-DECIMAL = re.compile(r"-?\d+\.\d+")
-
-
 def _section(path, heading):
-    path = ROOT / path
-    if not path.exists():
-        pytest.skip(f"{path} is not beside the tests (installed without the source tree)")
-    text = path.read_text(encoding="utf-8")
-    assert f"\n{heading}\n" in text, f"{path.name} has no {heading!r} section"
-    blocks = BLOCK.findall(text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0])
-    assert len(blocks) == 1, f"{path.name}'s {heading!r}: one python block and its output"
+    text = read_doc(path)
+    assert f"\n{heading}\n" in text, f"{path} has no {heading!r} section"
+    blocks = EXAMPLE_BLOCK.findall(text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0])
+    assert len(blocks) == 1, f"{path}'s {heading!r}: one python block and its output"
     return blocks[0]
 
 
 def _run_and_compare(code, shown, tmp_path):
-    """Run `code` as a script from tmp_path (the installed package, never the
-    source tree's); it must print `shown`, its decimals to 0.02 (another CPU
-    rounds a few epochs otherwise)."""
-    script = tmp_path / "snippet.py"
-    script.write_text(code, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    printed, shown = proc.stdout.splitlines(), shown.splitlines()
-    assert len(printed) == len(shown), proc.stdout
-    for got, want in zip(printed, shown):
-        assert DECIMAL.sub("#", got) == DECIMAL.sub("#", want), (got, want)
-        for g, w in zip(DECIMAL.findall(got), DECIMAL.findall(want)):
-            assert abs(float(g) - float(w)) <= 0.02, (got, want)
+    """Decimals to 0.02: another CPU rounds a few epochs otherwise."""
+    run_and_compare(code, shown, tmp_path, tolerance=0.02, timeout=240)
 
 
 def test_readme_section_runs_and_prints_what_it_shows(tmp_path):

@@ -138,17 +138,6 @@ def test_pickle_holds_parameters_and_optimizer_state_only(make):
     np.testing.assert_array_equal(clone_.predict(X), est.predict(X))
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
-    with cluster, distributed.Client(cluster) as c:
-        yield c
-
-
 def test_fitted_estimator_unpickles_and_predicts_on_a_worker(client):
     X, y = _problem(1)
     est = _fitted(LSTMRegressor((16,), max_iter=3, random_state=0), X, y)

@@ -23,7 +23,6 @@ onnx and onnxruntime are in the test extra; without them the tests skip
 (but the one that checks the ImportError to_onnx raises without onnx).
 """
 
-import pathlib
 import re
 import subprocess
 import sys
@@ -34,9 +33,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+from _helpers import EXAMPLE_BLOCK, read_doc, run_and_compare
 from lstm_fast import LSTMClassifier, LSTMRegressor, layers
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 RTOL = 1e-5
 N, T, D = 24, 9, 3
 
@@ -493,38 +492,16 @@ def test_without_onnx_the_error_says_what_to_install(tmp_path):
 
 # ------------------------------------------------- the README and docs page
 
-BLOCK = re.compile(r"```python\n(.*?)```\n```\n(.*?)```", re.S)
-DECIMAL = re.compile(r"-?\d+\.\d+")
-
-
 def _run_and_compare(code, shown, tmp_path):
-    """Run `code` as a script in tmp_path; its output must be `shown`: the
-    same text, the decimals (from a trained model: another CPU rounds 30
-    epochs of float32 otherwise) to 0.05."""
-    script = tmp_path / "snippet.py"
-    script.write_text(code, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    printed, shown = proc.stdout.splitlines(), shown.splitlines()
-    assert len(printed) == len(shown), proc.stdout
-    for got, want in zip(printed, shown):
-        assert DECIMAL.sub("#", got) == DECIMAL.sub("#", want), (got, want)
-        for g, w in zip(DECIMAL.findall(got), DECIMAL.findall(want)):
-            assert abs(float(g) - float(w)) <= 0.05, (got, want)
-
-
-def _doc(path):
-    path = ROOT / path
-    if not path.exists():
-        pytest.skip(f"{path} is not beside the tests (installed without the source tree)")
-    return path.read_text(encoding="utf-8")
+    """The decimals come from a trained model: another CPU rounds 30 epochs
+    of float32 otherwise, hence 0.05."""
+    run_and_compare(code, shown, tmp_path, tolerance=0.05, timeout=300)
 
 
 def test_readme_deploying_section_runs_and_prints_what_it_shows(tmp_path):
     _ort()
-    section = _doc("README.md").split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
-    blocks = BLOCK.findall(section)
+    section = read_doc("README.md").split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    blocks = EXAMPLE_BLOCK.findall(section)
     assert len(blocks) == 1, "README's Deploying: one python block and its output"
     _run_and_compare(*blocks[0], tmp_path)
 
@@ -532,7 +509,7 @@ def test_readme_deploying_section_runs_and_prints_what_it_shows(tmp_path):
 def test_deploying_page_runs_and_prints_what_it_shows(tmp_path):
     _ort()
     pytest.importorskip("skl2onnx")
-    blocks = BLOCK.findall(_doc("docs/deploying.md"))
+    blocks = EXAMPLE_BLOCK.findall(read_doc("docs/deploying.md"))
     assert len(blocks) == 5, "docs/deploying.md: each python block followed by its output"
     # One script, in order: the second block loads the file the first wrote.
     _run_and_compare("\n".join(c for c, _ in blocks), "".join(o for _, o in blocks),
