@@ -58,7 +58,8 @@ static int64_t call_output_elems(const lstmf_shape *s, int mode, int want) {
 
 int lstmf_call_bytes(const lstmf_shape *s, const int64_t *lengths, int mode, int want_y_or_dx,
                      int nthreads, lstmf_call_size *out) {
-    if (!out || !lstmf_shape_ok(s) || mode < LSTMF_MODE_INFERENCE || mode > LSTMF_MODE_BACKWARD)
+    if (!out || !lstmf_shape_ok(s) || mode < LSTMF_MODE_INFERENCE || mode > LSTMF_MODE_BACKWARD ||
+        (s->precision && mode != LSTMF_MODE_INFERENCE))
         return LSTMF_EINVAL;
     const int64_t N = lstmf_packed_rows(s, lengths);
     if (N < 0) return LSTMF_EINVAL;
@@ -105,7 +106,7 @@ int64_t lstmf_stream_packed_elems(const lstmf_shape *s, int which) {
 int lstmf_stream_pack(const lstmf_shape *s, const lstmf_weights *w, void *packed_ih,
                       void *packed_hh) {
     if (!lstmf_shape_ok(s) || !lstmf_weights_ok(w) || lstmf_weights_masked(w) || !packed_ih ||
-        !packed_hh)
+        !packed_hh || !lstmf_scales_ok(s, w))
         return LSTMF_EINVAL;
     return lstmf_variant_of(s->dtype)->stream_pack(s, w, packed_ih, packed_hh);
 }

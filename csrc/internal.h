@@ -17,6 +17,9 @@
  * weights; a stack of stream layers that chain. */
 int lstmf_shape_ok(const lstmf_shape *s);
 int lstmf_weights_ok(const lstmf_weights *w);
+/* Whether int8 weights (s->precision) come with finite, non-negative row
+ * scales; 1 for other precisions. */
+int lstmf_scales_ok(const lstmf_shape *s, const lstmf_weights *w);
 /* Whether w carries dropout masks (training only, lstmf.h). */
 int lstmf_weights_masked(const lstmf_weights *w);
 int lstmf_stream_ok(int n_layers, const lstmf_stream_layer *layers);

@@ -88,6 +88,33 @@ int lstmf_isa_active(void) {
 
 const lstmf_variant *lstmf_variant_of(int dtype) { return variants[lstmf_isa_active()][dtype]; }
 
+/* Dot products: only the avx512 variant has kernels for them
+ * (reduced/product.c). -1: every supported one. */
+static int dot_mask = -1;
+
+int lstmf_dot_supported(void) {
+    int bits = 0;
+#if defined(LSTMF_HAVE_AVX512) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    if (lstmf_isa_active() == LSTMF_ISA_AVX512) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512vnni")) bits |= LSTMF_DOT_VNNI;
+        if (__builtin_cpu_supports("avx512bf16")) bits |= LSTMF_DOT_BF16;
+    }
+#endif
+    return bits;
+}
+
+int lstmf_dot_active(void) {
+    const int mask = __atomic_load_n(&dot_mask, __ATOMIC_RELAXED);
+    return lstmf_dot_supported() & mask;
+}
+
+int lstmf_dot_init(int mask) {
+    if (mask != -1 && (mask & ~lstmf_dot_supported())) return LSTMF_EINVAL;
+    __atomic_store_n(&dot_mask, mask, __ATOMIC_RELAXED);
+    return LSTMF_OK;
+}
+
 /* -1: not read yet. Reading it twice is harmless (the same value). */
 static int64_t l1d_bytes = -1;
 

@@ -42,6 +42,22 @@ enum { LSTMF_OK = 0, LSTMF_ENOMEM = -1, LSTMF_EINVAL = -2, LSTMF_ENONFINITE = -3
 enum { LSTMF_F32 = 0, LSTMF_F64 = 1 };
 enum { LSTMF_CELL_LSTM = 0, LSTMF_CELL_RNN_TANH = 1, LSTMF_CELL_RNN_RELU = 2, LSTMF_CELL_GRU = 3 };
 enum { LSTMF_ISA_GENERIC = 0, LSTMF_ISA_AVX2 = 1, LSTMF_ISA_AVX512 = 2, LSTMF_N_ISA = 3 };
+/* The weights' precision (lstmf_shape.precision). Reduced precisions are for
+ * inference (lstmf_forward without a cache, and streaming) of float32 calls:
+ * x, states, outputs, biases and all arithmetic outside the products stay
+ * float32.
+ * - LSTMF_PREC_INT8: w_ih, w_hh int8, row j of W being round(W[j] / s[j])
+ *   with s[j] in lstmf_weights.w_scale_ih / w_scale_hh (float32, >= 0);
+ *   each product's other operand (a row of x_t or h_{t-1}) is quantized to
+ *   int8 with its own scale max|row| / 127 at every step, and the sums are
+ *   exact int32, so every ISA and instruction path gives the same sums.
+ * - LSTMF_PREC_BF16: w_ih, w_hh bfloat16 (the upper 16 bits of a float32),
+ *   the rows of x_t and h_{t-1} rounded to bfloat16 (to nearest, ties to
+ *   even), products summed in float32. */
+enum { LSTMF_PREC_FULL = 0, LSTMF_PREC_INT8 = 1, LSTMF_PREC_BF16 = 2 };
+/* The dot-product instructions the reduced precisions may use
+ * (lstmf_dot_*): a bit each. */
+enum { LSTMF_DOT_VNNI = 1, LSTMF_DOT_BF16 = 2 };
 
 typedef struct {
     int cell;            /* LSTMF_CELL_* */
@@ -53,6 +69,7 @@ typedef struct {
     int64_t y_ld;        /* row stride of y and dy, >= H (0 means H) */
     int reverse;         /* run each sequence from its own last step back
                           * to its first (the reverse direction) */
+    int precision;       /* LSTMF_PREC_*: the weights' (0: the dtype's) */
 } lstmf_shape;
 
 typedef struct {
@@ -67,6 +84,9 @@ typedef struct {
      * (training), lstmf_backward needs the same masks as its forward, and
      * streaming none. */
     const void *x_mask, *h_mask;
+    /* LSTMF_PREC_INT8 only: the scale of each row of w_ih and w_hh (G*H
+     * each); NULL otherwise. */
+    const float *w_scale_ih, *w_scale_hh;
 } lstmf_weights;
 
 typedef struct {
@@ -185,6 +205,16 @@ int lstmf_cache_view_of(const lstmf_shape *s, int64_t packed_rows, lstmf_cache_v
  * than requested. It returns LSTMF_OK, or LSTMF_EINVAL when the request
  * named an unknown ISA or one the CPU or build lacks (a fallback is chosen). */
 int lstmf_isa_init(const char *requested);
+/* Dot-product instructions for the reduced precisions (LSTMF_DOT_* bits):
+ * those the active ISA's variant was built with and the CPU runs
+ * (supported), and those the calls use (active): the supported ones, or,
+ * after lstmf_dot_init(mask), the mask's, which must be supported
+ * (LSTMF_EINVAL otherwise, and nothing changes). A cleared bit falls back to
+ * the portable path: the same int8 sums, bfloat16 sums rounded apart.
+ * lstmf_dot_init(-1): back to every supported bit. */
+int lstmf_dot_supported(void);
+int lstmf_dot_active(void);
+int lstmf_dot_init(int mask);
 int lstmf_isa_active(void);
 int lstmf_isa_compiled(int isa);
 int lstmf_isa_supported(int isa);

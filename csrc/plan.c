@@ -22,8 +22,10 @@ static int64_t tiles_elems(const call_plan *p, int nthreads) {
     const int G = p->cell.gates;
     const int split = column_split_threads(nthreads, p->B, p->D + p->H, G * p->H, p->nblocks);
     const int nt = row_split_threads(nthreads, p->B, p->H, G);
-    const int64_t by_rows = lstmf_mul(step_tile_elems(G, (p->B + nt - 1) / nt), nt);
-    const int64_t by_cols = split ? lstmf_mul(step_tile_elems(G, p->B), split) : 0;
+    const int64_t by_rows = lstmf_mul(step_scratch_elems(p->precision, G, (p->B + nt - 1) / nt,
+                                                         p->D, p->H), nt);
+    const int64_t by_cols =
+        split ? lstmf_mul(step_scratch_elems(p->precision, G, p->B, p->D, p->H), split) : 0;
     return by_rows > by_cols ? by_rows : by_cols;
 }
 
@@ -50,7 +52,9 @@ static void plan_forward(call_plan *p, int hold) {
     p->threads = p->split_cols ? p->split_cols : row_split_threads(p->run_threads, B, H, G);
     /* One tile per thread, as tall as its rows rounded up to whole row
      * panels (all rows while splitting columns). */
-    p->tile_elems = step_tile_elems(G, p->split_cols ? B : (B + p->threads - 1) / p->threads);
+    p->tile_elems = step_scratch_elems(p->precision, G,
+                                       p->split_cols ? B : (B + p->threads - 1) / p->threads, D,
+                                       H);
 
     /* Training keeps x, z and c in the cache; inference needs x (unless
      * read in place) and one step's z rows (unless fused). Both carry the
@@ -63,9 +67,15 @@ static void plan_forward(call_plan *p, int hold) {
     /* Reserved in every training call, so that the size query needs no
      * dropout flag: two (B, H) buffers beside a cache of N rows. */
     take(p, WS_HM, training ? lstmf_mul(2 * B, H) : 0, sz);
-    take(p, WS_W_HH, FN(recurrent_packed_elems)(G, H, H), sz);
-    take(p, WS_W_IH, p->fuse_input ? FN(recurrent_packed_elems)(G, H, D)
-                                   : FN(gemm_packed_b_elems)(D, GH), sz);
+    if (p->precision) { /* bytes of reduced panels (reduced.h) */
+        const int64_t NB = FN(recurrent_col_map_elems)(G, H);
+        take(p, WS_W_HH, FN(reduced_packed_bytes)(p->precision, H, NB), 1);
+        take(p, WS_W_IH, FN(reduced_packed_bytes)(p->precision, D, p->fuse_input ? NB : GH), 1);
+    } else {
+        take(p, WS_W_HH, FN(recurrent_packed_elems)(G, H, H), sz);
+        take(p, WS_W_IH, p->fuse_input ? FN(recurrent_packed_elems)(G, H, D)
+                                       : FN(gemm_packed_b_elems)(D, GH), sz);
+    }
     take(p, WS_BIAS, p->fuse_input ? GH : 0, sz);
     take(p, WS_COL_MAP, FN(recurrent_col_map_elems)(G, H), sizeof(int64_t));
     take(p, WS_TILES, tiles_elems(p, p->nthreads), sz);
@@ -109,6 +119,7 @@ call_plan FN(plan_call)(const lstmf_shape *s, int64_t N, int mode, int want, int
     call_plan p = {0};
     p.mode = mode;
     p.cell = lstmf_cell(s->cell);
+    p.precision = s->precision;
     p.B = s->batch, p.T = s->steps, p.D = s->input_size, p.H = s->hidden_size, p.N = N;
     p.want_dx = mode == LSTMF_MODE_BACKWARD && want;
     p.nthreads = nthreads < 1 ? 1 : nthreads;

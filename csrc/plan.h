@@ -38,6 +38,7 @@ enum {
 
 typedef struct {
     int mode;            /* LSTMF_MODE_* */
+    int precision;       /* the weights' (LSTMF_PREC_*; reduced: inference only) */
     lstmf_cell_info cell;
     int64_t B, T, D, H, N; /* N: packed rows */
     /* Forward: W_ih x_t summed into each step's tile with W_hh h_{t-1}

@@ -48,5 +48,8 @@ int64_t FN(recurrent_packed_elems)(int gates, int64_t H, int64_t K);
 int FN(pack_recurrent)(int gates, int64_t H, int64_t K, const real *w, real *packed,
                        int64_t *col_map);
 int64_t FN(recurrent_col_map_elems)(int gates, int64_t H);
+/* The packed columns' rows of w: col_map[n] is the row (g*H + unit) of
+ * packed column n, or -1 for a padding column past H. */
+void FN(recurrent_col_map)(int gates, int64_t H, int64_t *col_map);
 
 #endif

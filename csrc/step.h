@@ -14,6 +14,7 @@
 #include "gemm/gemm.h"
 #include "recurrent.h"
 #include "memory.h"
+#include "reduced/reduced.h"
 
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -35,6 +36,11 @@ typedef struct {
     int64_t D, H;
     int fuse_input;
     const real *wi, *wp;
+    /* Reduced precision (LSTMF_PREC_*, 0: none): W_ih^T and W_hh^T packed
+     * by reduced_pack in the same column order as wi and wp, which are
+     * then unused. */
+    int precision;
+    qmatrix qi, qp;
     /* recurrent_unit_block and recurrent_blocks_per_tile, worked out once
      * rather than at every step. */
     int64_t U, tile_blocks;
@@ -45,6 +51,18 @@ static inline step_weights step_weights_of(int gates, int64_t D, int64_t H, int 
     return (step_weights){.gates = gates, .D = D, .H = H, .fuse_input = fuse_input,
                           .wi = wi, .wp = wp, .U = recurrent_unit_block(gates),
                           .tile_blocks = recurrent_blocks_per_tile(gates)};
+}
+
+/* With reduced precision, the packed matrices' views: W_ih^T (K = D) in
+ * the recurrent column order when fused, else in the rows' order, and
+ * W_hh^T (K = H). */
+static inline void step_weights_reduce(step_weights *sw, int precision, const void *qi,
+                                       const void *qp) {
+    sw->precision = precision;
+    if (!precision) return;
+    const int64_t NB = recurrent_blocks(sw->gates, sw->H) * sw->gates * sw->U;
+    sw->qi = FN(reduced_view)(precision, sw->D, sw->fuse_input ? NB : sw->gates * sw->H, qi);
+    sw->qp = FN(reduced_view)(precision, sw->H, NB, qp);
 }
 
 /* Panels a single row's pass takes at once (gemm_micro_row), for packed
@@ -184,6 +202,66 @@ static inline int64_t step_tile_elems(int gates, int64_t rows) {
     return lstmf_mul((rows + GEMM_MR) / GEMM_MR * GEMM_MR, TW);
 }
 
+/* The same with reduced precision: after the tile, `rows` rows of h_{t-1}
+ * and of x_t converted for their products (reduced.h). */
+static inline int64_t step_scratch_elems(int precision, int gates, int64_t rows, int64_t D,
+                                         int64_t H) {
+    const int64_t tile = step_tile_elems(gates, rows);
+    if (!precision) return tile;
+    const int64_t bytes = lstmf_add(reduced_rows_bytes(precision, rows, H),
+                                    reduced_rows_bytes(precision, rows, D));
+    return lstmf_add(tile, lstmf_add(bytes, 64) / (int64_t)sizeof(real));
+}
+
+/* Where the converted rows go: right after the tile of `rows` rows. */
+static inline void *step_reduced_scratch(real *tile, int gates, int64_t rows) {
+    return tile + step_tile_elems(gates, rows);
+}
+
+/* The input projection with reduced weights: rows [r0, i_end) of x (rows
+ * ldx apart, K = D) times packed panels [p0, p1) of W_ih^T, plus bias,
+ * into c (rows_times_packed's arguments otherwise), x converted in the
+ * scratch after `tile`. */
+LSTMF_INLINE void project_reduced(const step_weights *sw, int64_t r0, int64_t i_end,
+                                  const real *x, int64_t ldx, int64_t p0, int64_t p1,
+                                  int64_t n_cols, const real *bias, real *c, int64_t ldc,
+                                  real *tile) {
+    const qrows qx = FN(reduced_convert_rows)(sw->precision, x + r0 * ldx, ldx, i_end - r0, sw->D,
+                                              step_reduced_scratch(tile, sw->gates, i_end - r0));
+    FN(reduced_rows_times)(&sw->qi, &qx, i_end - r0, p0, p1, n_cols, bias, c, ldc, 0);
+}
+
+/* forward_tiles with reduced weights: h_{t-1} (and x_t when fused) of the
+ * rows converted once, then per tile the products into the tile, in
+ * float32, and the cell's epilogue on it. */
+LSTMF_INLINE void forward_tiles_reduced(const step_weights *sw, const FN(cell_ops) *cell,
+                                        const FN(fwd_step) *st, int64_t r0, int64_t i_end,
+                                        const real *x, int64_t ldx, const real *h, int64_t blk0,
+                                        int64_t blk1, real *tile) {
+    const int G = sw->gates;
+    const int64_t H = sw->H, U = sw->U, W = G * U, rows = i_end - r0;
+    const int64_t tile_blocks = sw->tile_blocks, TW = tile_blocks * W;
+    char *scratch = step_reduced_scratch(tile, G, rows);
+    const qrows qh = FN(reduced_convert_rows)(sw->precision, h + r0 * H, H, rows, H, scratch);
+    qrows qx = {0};
+    if (sw->fuse_input)
+        qx = FN(reduced_convert_rows)(sw->precision, x + r0 * ldx, ldx, rows, sw->D,
+                                      scratch + reduced_rows_bytes(sw->precision, rows, H));
+    for (int64_t blk = blk0; blk < blk1; blk += tile_blocks) {
+        const int64_t cols = MIN(tile_blocks, blk1 - blk) * W;
+        const int64_t p0 = blk * (W / GEMM_NR), p1 = p0 + cols / GEMM_NR;
+        if (sw->fuse_input)
+            FN(reduced_rows_times)(&sw->qi, &qx, rows, p0, p1, cols, NULL, tile, TW, 0);
+        FN(reduced_rows_times)(&sw->qp, &qh, rows, p0, p1, cols, NULL, tile, TW,
+                               sw->fuse_input);
+        for (int64_t i = r0; i < i_end; i += GEMM_MR) {
+            const int mr = (int)MIN(GEMM_MR, i_end - i);
+            cell->forward_tile(st, i, mr, tile + (i - r0) * TW, TW, blk * U,
+                               MIN(cols / G, H - blk * U));
+        }
+    }
+}
+
 /* Rows [r0, i_end) and unit blocks [blk0, blk1) of one forward step: per
  * tile of recurrent_blocks_per_tile blocks, the products (with x_t, rows
  * ldx apart, when fused; with h, rows H apart: h_{t-1} as W_hh reads it,
@@ -194,6 +272,10 @@ LSTMF_INLINE void forward_tiles(const step_weights *sw, const FN(cell_ops) *cell
                           const FN(fwd_step) *st, int64_t r0, int64_t i_end, const real *x,
                           int64_t ldx, const real *h, int64_t blk0, int64_t blk1,
                           int descending, real *tile) {
+    if (sw->precision) {
+        forward_tiles_reduced(sw, cell, st, r0, i_end, x, ldx, h, blk0, blk1, tile);
+        return;
+    }
     const int G = sw->gates;
     const int64_t D = sw->D, H = sw->H, U = sw->U, W = G * U;
     const int64_t tile_blocks = sw->tile_blocks, TW = tile_blocks * W;

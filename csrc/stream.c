@@ -12,8 +12,14 @@
 
 /* W_ih^T as the step reads it: packed per unit block with b_ih + b_hh
  * after it when the step fuses the input, else as a plain GEMM operand. */
-static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H) {
+static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H, int precision) {
     const int64_t GH = info.gates * H;
+    if (precision) /* reduced panels (reduced.h), in whole elements */
+        return lstmf_add(FN(reduced_packed_bytes)(
+                             precision, D,
+                             step_fuses_input(info) ? FN(recurrent_col_map_elems)(info.gates, H)
+                                                    : GH),
+                         sizeof(real) - 1) / (int64_t)sizeof(real);
     return step_fuses_input(info) ? FN(recurrent_packed_elems)(info.gates, H, D)
                                   : FN(gemm_packed_b_elems)(D, GH);
 }
@@ -21,8 +27,12 @@ static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H) {
 int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which) {
     const lstmf_cell_info info = lstmf_cell(s->cell);
     const int64_t H = s->hidden_size;
+    if (which != 0 && s->precision)
+        return lstmf_add(FN(reduced_packed_bytes)(s->precision, H,
+                                                  FN(recurrent_col_map_elems)(info.gates, H)),
+                         sizeof(real) - 1) / (int64_t)sizeof(real);
     if (which != 0) return FN(recurrent_packed_elems)(info.gates, H, H);
-    const int64_t in_elems = packed_ih_elems(info, s->input_size, H);
+    const int64_t in_elems = packed_ih_elems(info, s->input_size, H, s->precision);
     return lstmf_add(in_elems, step_fuses_input(info) ? info.gates * H : 0);
 }
 
@@ -32,9 +42,23 @@ int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_i
     const int G = info.gates;
     const int64_t D = s->input_size, H = s->hidden_size;
     real *wi = packed_ih;
+    if (s->precision) {
+        int64_t *col_map = lstmf_alloc_n(FN(recurrent_col_map_elems)(G, H), sizeof(int64_t));
+        if (!col_map) return LSTMF_ENOMEM;
+        FN(recurrent_col_map)(G, H, col_map);
+        const int64_t NB = FN(recurrent_col_map_elems)(G, H), fuse = step_fuses_input(info);
+        FN(reduced_pack)(s->precision, H, NB, w->w_hh, G * H, w->w_scale_hh, col_map, packed_hh);
+        FN(reduced_pack)(s->precision, D, fuse ? NB : G * H, w->w_ih, G * H, w->w_scale_ih,
+                         fuse ? col_map : NULL, wi);
+        lstmf_free(col_map);
+        real *bias = wi + packed_ih_elems(info, D, H, s->precision);
+        for (int64_t j = 0; j < G * H && fuse; j++)
+            bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
+        return LSTMF_OK;
+    }
     if (step_fuses_input(info)) {
         if (FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi, NULL)) return LSTMF_ENOMEM;
-        real *bias = wi + packed_ih_elems(info, D, H);
+        real *bias = wi + packed_ih_elems(info, D, H, 0);
         for (int64_t j = 0; j < G * H; j++)
             bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
     } else {
@@ -55,7 +79,9 @@ static workspace_sizes sizes_for(int n_layers, const lstmf_stream_layer *layers)
     workspace_sizes w = {k, 0, 0};
     for (int l = 0; l < n_layers; l++) {
         const lstmf_cell_info info = lstmf_cell(layers[l].shape.cell);
-        const int64_t tile = step_tile_elems(info.gates, k);
+        const int64_t tile = step_scratch_elems(layers[l].shape.precision, info.gates, k,
+                                                layers[l].shape.input_size,
+                                                layers[l].shape.hidden_size);
         const int64_t z = lstmf_mul(info.z_width, layers[l].shape.hidden_size);
         w.tile = w.tile > tile ? w.tile : tile;
         w.z = w.z > z ? w.z : z;
@@ -82,21 +108,25 @@ static void layer_step(const lstmf_stream_layer *layer, int cur, const real *x,
     const real *wi = layer->packed_ih;
     real *h_next = layer->h[1 - cur];
 
+    step_weights sw = step_weights_of(G, D, H, fuse, wi, layer->packed_hh);
+    step_weights_reduce(&sw, layer->shape.precision, wi, layer->packed_hh);
     /* Unless fused: z = x W_ih^T + b_ih first, as the sequence loop does. */
-    if (!fuse)
+    if (!fuse && sw.precision)
+        project_reduced(&sw, 0, k, x, D, 0, (G * H + GEMM_NR - 1) / GEMM_NR, G * H,
+                        layer->w.b_ih, z, ZW, tile);
+    else if (!fuse)
         rows_times_packed(0, k, x, D, D, wi, G * H, layer->w.b_ih, z, ZW, 0, 0);
     /* Every row ends its sequence here: the epilogue writes h_n (and c_n),
      * which are the next state. */
     const FN(fwd_step) st = {
         .H = H, .U = recurrent_unit_block(G), .training = 0,
-        .b_hh = fuse ? wi + packed_ih_elems(info, D, H) : layer->w.b_hh,
+        .b_hh = fuse ? wi + packed_ih_elems(info, D, H, layer->shape.precision) : layer->w.b_hh,
         .z_in = fuse ? NULL : z, .z = fuse ? NULL : z,
         .h_prev = layer->h[cur], .h_stride = H, .c_prev = layer->c, .c_out = layer->c,
         .h_out = NULL, .n_next = 0, .y = h_next, .perm = rows,
         .h_n = h_next, .c_n = layer->c,
         .seq = {.perm = rows, .row_len = NULL, .T = 1, .ld = H, .t = 0, .reverse = 0},
     };
-    const step_weights sw = step_weights_of(G, D, H, fuse, wi, layer->packed_hh);
     forward_tiles(&sw, cell, &st, 0, k, x, D, st.h_prev, 0, recurrent_blocks(G, H), 0, tile);
 }
 

@@ -184,9 +184,14 @@ static int forward_step(const fwd_call *f, FN(fwd_step) *st, split_thread *th, i
         /* Each thread projects its rows and its panels of x_t W_ih^T + b_ih
          * into z, which every thread waits for before its unit blocks. */
         const int64_t zp0 = split_range_lo(th, p->z_panels), zp1 = split_range_hi(th, p->z_panels);
-        rows_times_packed(r0, i_end, step_x(f, t), f->ldx, D, f->sw.wi + zp0 * D * GEMM_NR,
-                          MIN(GH, zp1 * GEMM_NR) - zp0 * GEMM_NR, f->b_ih + zp0 * GEMM_NR,
-                          st->z + r0 * ZW + zp0 * GEMM_NR, ZW, 0, 0);
+        const int64_t n_cols = MIN(GH, zp1 * GEMM_NR) - zp0 * GEMM_NR;
+        if (f->sw.precision)
+            project_reduced(&f->sw, r0, i_end, step_x(f, t), f->ldx, zp0, zp1, n_cols,
+                            f->b_ih + zp0 * GEMM_NR, st->z + r0 * ZW + zp0 * GEMM_NR, ZW, tile);
+        else
+            rows_times_packed(r0, i_end, step_x(f, t), f->ldx, D, f->sw.wi + zp0 * D * GEMM_NR,
+                              n_cols, f->b_ih + zp0 * GEMM_NR, st->z + r0 * ZW + zp0 * GEMM_NR,
+                              ZW, 0, 0);
         split_step_barrier(th);
     }
     /* A thread with one row takes its tiles, and the panels in each, last
@@ -231,20 +236,33 @@ static void forward_thread(const void *call, split_thread *th) {
 }
 
 /* W_hh^T packed per unit block; W_ih^T too when fused, with both biases
- * in one vector, else as a plain GEMM operand. The step's b_hh. */
+ * in one vector, else as a plain GEMM operand; in float panels or, with
+ * reduced precision, in reduced ones. The step's b_hh. */
 static const real *pack_forward_weights(const call_plan *p, const lstmf_weights *w, void *ws) {
     const int G = p->cell.gates;
     const int64_t D = p->D, H = p->H;
     real *wi = plan_array(p, ws, WS_W_IH), *bias = plan_array(p, ws, WS_BIAS);
     int64_t *col_map = plan_array(p, ws, WS_COL_MAP);
-    if (p->fuse_input) {
+    if (p->precision) {
+        /* The reduced panels in the float panels' column order: that of
+         * pack_recurrent's column map for W_hh (and W_ih when fused), the
+         * rows' own for the projection. */
+        FN(recurrent_col_map)(G, H, col_map);
+        const int64_t NB = FN(recurrent_col_map_elems)(G, H);
+        FN(reduced_pack)(p->precision, H, NB, w->w_hh, G * H, w->w_scale_hh, col_map,
+                         plan_array(p, ws, WS_W_HH));
+        FN(reduced_pack)(p->precision, D, p->fuse_input ? NB : G * H, w->w_ih, G * H,
+                         w->w_scale_ih, p->fuse_input ? col_map : NULL, wi);
+    } else if (p->fuse_input) {
         FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi, col_map);
-        for (int64_t j = 0; j < G * H; j++)
-            bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
     } else {
         FN(gemm_pack_b)(D, G * H, (const real *)w->w_ih, 1, D, NULL, wi);
     }
-    FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, plan_array(p, ws, WS_W_HH), col_map);
+    if (p->fuse_input)
+        for (int64_t j = 0; j < G * H; j++)
+            bias[j] = ((const real *)w->b_ih)[j] + ((const real *)w->b_hh)[j];
+    if (!p->precision)
+        FN(pack_recurrent)(G, H, H, (const real *)w->w_hh, plan_array(p, ws, WS_W_HH), col_map);
     return p->fuse_input ? bias : (const real *)w->b_hh;
 }
 
@@ -273,6 +291,8 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
     f.b_hh = pack_forward_weights(&p, w, ws);
     f.sw = step_weights_of(p.cell.gates, p.D, p.H, p.fuse_input, plan_array(&p, ws, WS_W_IH),
                            plan_array(&p, ws, WS_W_HH));
+    step_weights_reduce(&f.sw, p.precision, plan_array(&p, ws, WS_W_IH),
+                        plan_array(&p, ws, WS_W_HH));
     run_threads(p.threads, p.split_cols, p.B, forward_thread, &f);
     FN(plan_free)(&p, ws);
     return LSTMF_OK;

@@ -31,11 +31,32 @@ static int sizes_fit(const lstmf_shape *s) {
     return bytes >= 0 && bytes <= LSTMF_MAX_BYTES;
 }
 
+/* Reduced precisions: float32 calls only; int8 sums of (q + 128) w, at
+ * most 255 * 127 each, stay within int32 for K <= 2^16. */
+static int precision_ok(const lstmf_shape *s) {
+    if (s->precision == LSTMF_PREC_FULL) return 1;
+    if (s->dtype != LSTMF_F32) return 0;
+    if (s->precision == LSTMF_PREC_BF16) return 1;
+    return s->precision == LSTMF_PREC_INT8 && s->input_size <= 65536 &&
+           s->hidden_size <= 65536;
+}
+
 int lstmf_shape_ok(const lstmf_shape *s) {
     return s && lstmf_cell_gates(s->cell) > 0 &&
            (s->dtype == LSTMF_F32 || s->dtype == LSTMF_F64) && s->batch >= 1 && s->steps >= 1 &&
            s->input_size >= 1 && s->hidden_size >= 1 &&
-           (s->y_ld == 0 || s->y_ld >= s->hidden_size) && sizes_fit(s);
+           (s->y_ld == 0 || s->y_ld >= s->hidden_size) && precision_ok(s) && sizes_fit(s);
+}
+
+int lstmf_scales_ok(const lstmf_shape *s, const lstmf_weights *w) {
+    if (s->precision != LSTMF_PREC_INT8) return 1;
+    if (!w->w_scale_ih || !w->w_scale_hh) return 0;
+    const int64_t GH = lstmf_cell_gates(s->cell) * s->hidden_size;
+    for (int64_t j = 0; j < GH; j++) {
+        const float a = w->w_scale_ih[j], b = w->w_scale_hh[j];
+        if (!(a >= 0.0f && a - a == 0.0f && b >= 0.0f && b - b == 0.0f)) return 0;
+    }
+    return 1;
 }
 
 int lstmf_weights_ok(const lstmf_weights *w) {
@@ -93,6 +114,7 @@ int lstmf_stream_ok(int n_layers, const lstmf_stream_layer *layers) {
             s->dtype != layers[0].shape.dtype ||
             (l > 0 && s->input_size != layers[l - 1].shape.hidden_size) ||
             (lstmf_cell(s->cell).has_cell_state && !layers[l].c) ||
+            s->precision != layers[0].shape.precision ||
             !layers[l].w.b_ih || !layers[l].w.b_hh || lstmf_weights_masked(&layers[l].w) ||
             !layers[l].packed_ih ||
             !layers[l].packed_hh || !layers[l].h[0] || !layers[l].h[1])
@@ -105,14 +127,16 @@ int64_t lstmf_forward_ok(const lstmf_shape *s, const lstmf_weights *w, const voi
                          const int64_t *lengths, const void *h_n, const void *c_n,
                          const void *cache, const int64_t *cache_index) {
     if (!lstmf_shape_ok(s) || (cache && !cache_index) || !lstmf_weights_ok(w) || !x || !h_n ||
-        (lstmf_cell(s->cell).has_cell_state && !c_n) || (!cache && lstmf_weights_masked(w)))
+        (lstmf_cell(s->cell).has_cell_state && !c_n) || (!cache && lstmf_weights_masked(w)) ||
+        (s->precision && cache) || !lstmf_scales_ok(s, w))
         return LSTMF_EINVAL;
     return lstmf_packed_rows(s, lengths);
 }
 
 int lstmf_backward_ok(const lstmf_shape *s, const lstmf_weights *w, const void *cache,
                       const int64_t *cache_index, const lstmf_grads *g) {
-    return lstmf_shape_ok(s) && cache && cache_index && lstmf_weights_ok(w) && g && g->w_ih &&
+    return lstmf_shape_ok(s) && !s->precision && cache && cache_index && lstmf_weights_ok(w) &&
+           g && g->w_ih &&
            g->w_hh && g->b_ih && g->b_hh && g->h0 &&
            (!lstmf_cell(s->cell).has_cell_state || g->c0);
 }

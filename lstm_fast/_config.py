@@ -31,6 +31,44 @@ def _select_isa():
 
 _select_isa()
 
+DOT_ENV = "LSTM_FAST_DOT"
+
+
+def _select_dot_products():
+    """LSTM_FAST_DOT: the dot-product instructions the reduced precisions
+    may use ("none", or names from ``_core.DOT_PRODUCTS`` separated by
+    commas); unset: every one this CPU and ISA have. The tests force each
+    path with it, as LSTM_FAST_ISA forces each ISA."""
+    requested = os.environ.get(DOT_ENV, "").strip().lower()
+    if not requested:
+        return
+    names = [] if requested == "none" else [n.strip() for n in requested.split(",") if n.strip()]
+    unknown = [n for n in names if n not in _core.DOT_PRODUCTS]
+    if not unknown and _core.dot_products_init(names):
+        return
+    reason = (f"{', '.join(unknown)} is not one of {', '.join(_core.DOT_PRODUCTS)}, none"
+              if unknown else f"this CPU or the {_core.isa_active()!r} kernels lack some")
+    warnings.warn(
+        f"{DOT_ENV}={requested!r} cannot be used: {reason}. Using every supported one "
+        f"instead ({', '.join(_core.dot_products_supported()) or 'none'}).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+_select_dot_products()
+
+
+def _reduced_precision_paths():
+    """Per reduced precision, the product path the kernels take here."""
+    active = _core.dot_products_active()
+    return {
+        "int8": ("avx512_vnni dot products" if "avx512_vnni" in active
+                 else "portable int32 sums (no VNNI in use)"),
+        "bfloat16": ("avx512_bf16 dot products" if "avx512_bf16" in active
+                     else "converting to float32 (no AVX512-BF16 in use)"),
+    }
+
 
 def set_num_threads(n):
     """Set the number of OpenMP threads the kernels use.
@@ -89,7 +127,11 @@ def config():
         (compiled and usable on this CPU), ``openmp`` (version the kernels were
         built with), ``openmp_runtime``, ``threads``, ``threads_from``
         (where the default thread count came from: the CPU affinity, a
-        cgroup's CPU quota, or OMP_NUM_THREADS), ``machine``.
+        cgroup's CPU quota, or OMP_NUM_THREADS), ``dot_products_built``
+        (the dot-product instructions the kernels have code for),
+        ``dot_products_supported`` (those this CPU and ISA run),
+        ``int8`` and ``bfloat16`` (the path each reduced precision takes),
+        ``machine``.
     """
     omp = _core.openmp_version()
     return {
@@ -101,13 +143,16 @@ def config():
         "openmp_runtime": _openmp_runtime(),
         "threads": get_num_threads(),
         "threads_from": _cpus.threads_source,
+        "dot_products_built": list(_core.DOT_PRODUCTS) if "avx512" in _core.isas_compiled() else [],
+        "dot_products_supported": _core.dot_products_supported(),
+        **_reduced_precision_paths(),
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
     }
 
 
 def show_config():
     """Print the version, ISA in use, ISAs compiled, OpenMP runtime and threads."""
-    width = 16
+    width = 24
     for key, value in config().items():
         if isinstance(value, list):
             value = ", ".join(value)

@@ -41,6 +41,7 @@ cdef extern from "lstmf.h" nogil:
         int64_t hidden_size
         int64_t y_ld
         int reverse
+        int precision
     ctypedef struct lstmf_weights:
         const void *w_ih
         const void *w_hh
@@ -48,6 +49,8 @@ cdef extern from "lstmf.h" nogil:
         const void *b_hh
         const void *x_mask
         const void *h_mask
+        const float *w_scale_ih
+        const float *w_scale_hh
     ctypedef struct lstmf_grads:
         void *w_ih
         void *w_hh
@@ -113,6 +116,9 @@ cdef extern from "lstmf.h" nogil:
     int lstmf_isa_compiled(int isa)
     int lstmf_isa_supported(int isa)
     const char *lstmf_isa_name(int isa)
+    int lstmf_dot_supported()
+    int lstmf_dot_active()
+    int lstmf_dot_init(int mask)
     void lstmf_set_num_threads(int n)
     int lstmf_get_num_threads()
     int lstmf_openmp_version()
@@ -164,6 +170,33 @@ def isas_compiled():
 def isas_supported():
     return [lstmf_isa_name(i).decode() for i in range(LSTMF_N_ISA)
             if lstmf_isa_compiled(i) and lstmf_isa_supported(i)]
+
+
+#: The dot-product instructions of the reduced precisions (lstmf.h's LSTMF_DOT_*).
+DOT_PRODUCTS = {"avx512_vnni": 1, "avx512_bf16": 2}
+
+
+def dot_products_supported():
+    """Names of the dot-product instructions the active variant has kernels
+    for and the CPU runs."""
+    cdef int bits = lstmf_dot_supported()
+    return [name for name, bit in DOT_PRODUCTS.items() if bits & bit]
+
+
+def dot_products_active():
+    cdef int bits = lstmf_dot_active()
+    return [name for name, bit in DOT_PRODUCTS.items() if bits & bit]
+
+
+def dot_products_init(names):
+    """Use only these dot-product instructions (None: every supported one);
+    False, and nothing changes, if one is not supported."""
+    cdef int mask = -1
+    if names is not None:
+        mask = 0
+        for name in names:
+            mask |= DOT_PRODUCTS[name]
+    return lstmf_dot_init(mask) == LSTMF_OK
 
 
 def set_num_threads(int n):
@@ -245,6 +278,7 @@ cdef int _make_shape(lstmf_shape *s, str cell, object dtype, tuple x_shape, obje
     s.dtype = _DTYPES[dtype]
     s.y_ld = 0
     s.reverse = 0
+    s.precision = 0
     cdef lstmf_call_size size
     try:
         s.batch, s.steps, s.input_size = x_shape
@@ -272,13 +306,34 @@ cdef int _check(int status) except -1:
     return 0
 
 
+# Reduced precisions (lstmf.h): name -> (LSTMF_PREC_*, the weights' storage dtype).
+PRECISIONS = {"int8": (1, np.int8), "bfloat16": (2, np.uint16)}
+
+
 cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, object w_hh,
-                  object b_ih, object b_hh) except -1:
+                  object b_ih, object b_hh, object precision=None, object scale_ih=None,
+                  object scale_hh=None) except -1:
+    """Fill w (and s.precision). precision None: weights of the call's dtype;
+    "int8": int8 weights with their float32 row scales; "bfloat16": the
+    weights' bfloat16 bits as uint16. Biases are of the call's dtype."""
     cdef int64_t gh = lstmf_cell_describe(s.cell).gates * s.hidden_size
-    w.w_ih = _ptr(w_ih, "weight_ih", dtype, (gh, s.input_size))
-    w.w_hh = _ptr(w_hh, "weight_hh", dtype, (gh, s.hidden_size))
+    wdtype = dtype
+    s.precision = 0
+    w.w_scale_ih = NULL
+    w.w_scale_hh = NULL
+    if precision is not None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if np.dtype(dtype) != np.float32:
+            raise TypeError(f"{precision} weights run float32 calls, got {np.dtype(dtype).name}")
+        s.precision, wdtype = PRECISIONS[precision]
+    w.w_ih = _ptr(w_ih, "weight_ih", wdtype, (gh, s.input_size))
+    w.w_hh = _ptr(w_hh, "weight_hh", wdtype, (gh, s.hidden_size))
     w.b_ih = _ptr(b_ih, "bias_ih", dtype, (gh,))
     w.b_hh = _ptr(b_hh, "bias_hh", dtype, (gh,))
+    if precision == "int8":
+        w.w_scale_ih = <const float *>_ptr(scale_ih, "scale_ih", np.float32, (gh,))
+        w.w_scale_hh = <const float *>_ptr(scale_hh, "scale_hh", np.float32, (gh,))
     w.x_mask = NULL
     w.h_mask = NULL
     return 0
@@ -446,18 +501,21 @@ def adam_step(params, grad, m, v, double b1, double b2, double eps, double lr):
 
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
             cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0,
-            x_mask=None, h_mask=None):
+            x_mask=None, h_mask=None, precision=None, scale_ih=None, scale_hh=None):
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
 
     Y is (B, T, width): this direction writes columns [y_offset,
     y_offset + H) of it; None: not wanted. reverse runs each sequence from
     its last step. x_mask (B, D), h_mask (B, H): dropout masks on the
-    inputs of W_ih and W_hh (training only, lstmf.h)."""
+    inputs of W_ih and W_hh (training only, lstmf.h). precision "int8" or
+    "bfloat16": reduced weights (_weights; inference of float32 only)."""
     cdef lstmf_shape s
     cdef lstmf_weights w
     dtype = _ndarray(X, "X").dtype
     _make_shape(&s, cell, dtype, X.shape, _ndarray(w_hh, "weight_hh").shape[-1])
-    _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh)
+    _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh, precision, scale_ih, scale_hh)
+    if precision is not None and cache is not None:
+        raise ValueError(f"{precision} weights are for inference: pass no cache")
     if cache is None and (x_mask is not None or h_mask is not None):
         raise ValueError("dropout masks are for training: pass a cache, or no masks")
     _masks(&w, &s, dtype, x_mask, h_mask)
@@ -591,16 +649,20 @@ cdef class Stream:
         self._arrays = []
         self._states = []
         self.streams = streams
-        dtype = _ndarray(layers[0][1], "weight_ih").dtype
+        dtype = _ndarray(layers[0][3], "bias_ih").dtype
         cdef lstmf_stream_layer *L
         cdef int64_t in_size
         cdef double step_macs = 0
-        for l, (cell, w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+        for l, layer in enumerate(layers):
+            # (cell, w_ih, w_hh, b_ih, b_hh[, precision, scale_ih, scale_hh])
+            cell, w_ih, w_hh, b_ih, b_hh = layer[:5]
+            precision, scale_ih, scale_hh = (tuple(layer[5:]) + (None, None, None))[:3]
             L = &self._layers[l]
             in_size = _ndarray(w_ih, "weight_ih").shape[1]
             _make_shape(&L.shape, cell, dtype, (streams, 1, in_size),
                         _ndarray(w_hh, "weight_hh").shape[-1])
-            _weights(&L.w, &L.shape, dtype, w_ih, w_hh, b_ih, b_hh)
+            _weights(&L.w, &L.shape, dtype, w_ih, w_hh, b_ih, b_hh, precision, scale_ih,
+                     scale_hh)
             step_macs += (<double>streams * lstmf_cell_describe(L.shape.cell).gates * L.shape.hidden_size
                           * (in_size + L.shape.hidden_size))
             packed_ih = np.empty(lstmf_stream_packed_elems(&L.shape, 0), dtype)
@@ -616,7 +678,7 @@ cdef class Stream:
             if lstmf_cell_describe(L.shape.cell).has_cell_state:
                 c = np.zeros((streams, L.shape.hidden_size), dtype)
                 L.c = cnp.PyArray_DATA(c)
-            self._arrays += [w_ih, w_hh, b_ih, b_hh, packed_ih, packed_hh]
+            self._arrays += [w_ih, w_hh, b_ih, b_hh, packed_ih, packed_hh, scale_ih, scale_hh]
             self._states.append([h, c])
         n_top = self._layers[self._n_layers - 1].shape.hidden_size
         self._coef = coef

@@ -267,9 +267,11 @@ class RecurrentLayerBase:
 
     def __repr__(self):
         bidirectional = ", bidirectional=True" if self.bidirectional else ""
+        precision = getattr(self, "precision", None)
+        reduced = f", precision={precision!r}" if precision else ""
         return (
             f"{type(self).__name__}(input_size={self.input_size}, "
-            f"hidden_size={self.hidden_size}, dtype={self.dtype.name}{bidirectional})"
+            f"hidden_size={self.hidden_size}, dtype={self.dtype.name}{bidirectional}{reduced})"
         )
 
     # ------------------------------------------------------------------ torch

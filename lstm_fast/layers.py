@@ -6,10 +6,13 @@ dict loads without reshuffling (``from_torch``). :mod:`lstm_fast.reference` hold
 layers in plain NumPy.
 """
 
+import copy
+
 import numpy as np
 
 from . import _core
 from ._dropout import dropout_masks
+from ._quantize import ReducedWeights, check_precision
 from ._layer_base import _CHECK_MEMORY_ABOVE, PARAMS, GRUBase, LSTMBase, RNNBase, check_memory
 
 __all__ = ["LSTM", "GRU", "RNN", "dropout_masks"]
@@ -67,6 +70,9 @@ class _KernelLayer:
     """
 
     _cell = None
+    #: None: the weights are of the layer's dtype; "int8" or "bfloat16": a
+    #: reduced-precision copy for inference (``quantize``).
+    precision = None
 
     @property
     def _cell_info(self):
@@ -89,11 +95,75 @@ class _KernelLayer:
             for name in PARAMS
         )
 
+    def quantize(self, precision):
+        """A copy of this layer whose products use reduced-precision weights,
+        for inference and streaming.
+
+        ``"int8"``: each row of ``weight_ih`` and ``weight_hh`` quantized to
+        int8 with its own scale (max |row| / 127), and at every step each
+        row of the input and of h_{t-1} quantized with its own scale, the
+        products summed exactly in int32 (VNNI dot products where the CPU
+        has them). ``"bfloat16"``: the weights, inputs and states rounded to
+        bfloat16, the products summed in float32 (AVX512-BF16 where the CPU
+        has it). Gate activations, states, biases and outputs stay float32.
+
+        Parameters
+        ----------
+        precision : {"int8", "bfloat16"}
+
+        Returns
+        -------
+        layer
+            A new layer of the same class with ``precision`` set; its
+            ``weight_*`` arrays hold the values the products use
+            (dequantized, float32). ``forward(..., training=True)`` and
+            ``backward`` refuse it: train the float32 layer, then quantize.
+
+        Raises
+        ------
+        ValueError
+            For an unknown precision, a float64 layer, an already reduced
+            one, or non-finite weights.
+        """
+        check_precision(precision)
+        if self.precision is not None:
+            raise ValueError(f"this layer is already {self.precision}; quantize the float32 "
+                             "layer it came from")
+        if self.dtype != np.float32:
+            raise ValueError(f"reduced precisions run float32 layers; this one is "
+                             f"{self.dtype.name}: build it with dtype=np.float32")
+        reduced = [ReducedWeights.of(precision, *self._weights(d))
+                   for d in range(self.directions)]
+        layer = copy.copy(self)
+        layer.__dict__.pop("_spare", None)
+        layer.precision = precision
+        layer._reduced = reduced
+        for d, suffix in enumerate(self._suffixes()):
+            w_ih, w_hh = reduced[d].dequantized()
+            for name, value in (("weight_ih", w_ih), ("weight_hh", w_hh),
+                                ("bias_ih", reduced[d].b_ih), ("bias_hh", reduced[d].b_hh)):
+                setattr(layer, name + suffix, np.array(value, np.float32))
+        return layer
+
+    def _kernel_weights(self, d):
+        """Direction d's weights and ``_core.forward`` keywords: the
+        parameters, or the reduced copies."""
+        if self.precision is None:
+            return self._weights(d), {}
+        return self._reduced[d].kernel_args()
+
+    def _refuse_training(self, what):
+        if self.precision is not None:
+            raise ValueError(f"this layer's weights are {self.precision}, for inference: "
+                             f"{what} the float32 layer, then quantize it again")
+
     def _run_forward(self, X, h0, c0, lengths, training, return_sequences=True,
                      dropout_masks=None):
         """Both directions of a bidirectional layer write their halves of Y
         (B, T, 2H); the reverse one runs each sequence from its own last step
         (as torch's packed sequences do). States are (2, B, H) then."""
+        if training:
+            self._refuse_training("train")
         X = self._input(X)
         B, T, _ = X.shape
         H = self.hidden_size
@@ -116,10 +186,11 @@ class _KernelLayer:
                 index = np.empty(n_index, np.int64)
                 buffers.append(buffer)
                 indexes.append(index)
-            _core.forward(self._cell, X, *self._weights(d), self._of(h0, d), self._of(c0, d),
+            weights, reduced = self._kernel_weights(d)
+            _core.forward(self._cell, X, *weights, self._of(h0, d), self._of(c0, d),
                           lengths, Y, self._of(h_n, d), self._of(c_n, d), buffer, index,
                           reverse=d == 1, y_offset=d * H, x_mask=masks[d][0],
-                          h_mask=masks[d][1])
+                          h_mask=masks[d][1], **reduced)
         cache = (_KernelCache(self, X.shape, lengths, buffers, indexes, Y, masks)
                  if training else None)
         return Y, h_n, c_n, cache

@@ -1,0 +1,110 @@
+/* Packing of reduced-precision weights and conversion of the rows that
+ * multiply them (reduced.h). */
+#include "reduced.h"
+#include "../memory.h"
+
+static int64_t group_of(int precision) { return precision == LSTMF_PREC_INT8 ? 4 : 2; }
+static int64_t elem_bytes(int precision) { return precision == LSTMF_PREC_INT8 ? 1 : 2; }
+
+/* Bytes of one panel, a multiple of 64 (so each panel starts aligned). */
+static int64_t panel_bytes(int precision, int64_t K) {
+    const int64_t g = group_of(precision);
+    const int64_t bytes = lstmf_mul(lstmf_mul((K + g - 1) / g * g, GEMM_NR), elem_bytes(precision));
+    return bytes < 0 ? -1 : (bytes + 63) / 64 * 64;
+}
+
+static int64_t panels_of(int64_t N) { return (N + GEMM_NR - 1) / GEMM_NR; }
+
+int64_t FN(reduced_packed_bytes)(int precision, int64_t K, int64_t N) {
+    const int64_t cols = lstmf_mul(panels_of(N), GEMM_NR);
+    const int64_t panels = lstmf_mul(panels_of(N), panel_bytes(precision, K));
+    /* int8: the column scales and column sums after the panels. */
+    return precision == LSTMF_PREC_INT8 ? lstmf_add(panels, lstmf_mul(cols, 8)) : panels;
+}
+
+qmatrix FN(reduced_view)(int precision, int64_t K, int64_t N, const void *base) {
+    const int64_t g = group_of(precision), pb = panel_bytes(precision, K);
+    const int64_t cols = panels_of(N) * GEMM_NR;
+    const char *tail = (const char *)base + panels_of(N) * pb;
+    const int int8 = precision == LSTMF_PREC_INT8;
+    return (qmatrix){.precision = precision, .K = K, .kq = (K + g - 1) / g * g,
+                     .N = cols, .panels = base, .panel_bytes = pb,
+                     .scale = int8 ? (const float *)tail : NULL,
+                     .colsum = int8 ? (const int32_t *)(tail + cols * 4) : NULL};
+}
+
+void FN(reduced_pack)(int precision, int64_t K, int64_t N, const void *w, int64_t rows,
+                      const float *scale, const int64_t *col_map, void *base) {
+    const qmatrix m = FN(reduced_view)(precision, K, N, base);
+    const int64_t g = group_of(precision);
+    for (int64_t n = 0; n < m.N; n++) {
+        int64_t src = col_map ? (n < N ? col_map[n] : -1) : n;
+        if (src >= rows) src = -1;
+        const int64_t p = n / GEMM_NR, col = n % GEMM_NR;
+        char *panel = (char *)base + p * m.panel_bytes;
+        int32_t sum = 0;
+        for (int64_t k = 0; k < m.kq; k++) {
+            /* Element (k, col) of the panel: group k / g, column col, slot k % g. */
+            const int64_t at = ((k / g) * GEMM_NR + col) * g + k % g;
+            if (precision == LSTMF_PREC_INT8) {
+                const int8_t v = src >= 0 && k < K ? ((const int8_t *)w)[src * K + k] : 0;
+                ((int8_t *)panel)[at] = v;
+                sum += v;
+            } else {
+                ((uint16_t *)panel)[at] =
+                    src >= 0 && k < K ? ((const uint16_t *)w)[src * K + k] : 0;
+            }
+        }
+        if (precision == LSTMF_PREC_INT8) {
+            ((float *)m.scale)[n] = src >= 0 ? scale[src] : 0.0f;
+            ((int32_t *)m.colsum)[n] = sum;
+        }
+    }
+}
+
+/* float32 -> bfloat16, to nearest, ties to even (finite values; a NaN
+ * stays a NaN, an infinity an infinity). */
+static inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return (uint16_t)((u >> 16) | ((u & 0xffff) ? 0x40 : 0));
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+qrows FN(reduced_convert_rows)(int precision, const real *src, int64_t ld, int64_t n, int64_t K,
+                               void *buf) {
+    const int64_t g = group_of(precision), kq = (K + g - 1) / g * g;
+    const int64_t lda = kq * elem_bytes(precision);
+    float *rscale = buf;
+    char *a = (char *)buf + (n * (int64_t)sizeof(float) + 63) / 64 * 64;
+    for (int64_t r = 0; r < n; r++) {
+        const real *x = src + r * ld;
+        if (precision == LSTMF_PREC_BF16) {
+            uint16_t *q = (uint16_t *)(a + r * lda);
+            for (int64_t k = 0; k < K; k++) q[k] = to_bf16((float)x[k]);
+            for (int64_t k = K; k < kq; k++) q[k] = 0;
+            continue;
+        }
+        /* A non-finite value makes the row's scale NaN, so that it reaches
+         * the outputs as it would in float32. */
+        float amax = 0.0f;
+        int finite = 1;
+        for (int64_t k = 0; k < K; k++) {
+            const float v = fabsf((float)x[k]);
+            finite &= v - v == 0.0f;
+            amax = v > amax ? v : amax;
+        }
+        uint8_t *q = (uint8_t *)(a + r * lda);
+        rscale[r] = finite ? amax / 127.0f : NAN;
+        const float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int64_t k = 0; k < K && !finite; k++) q[k] = 128;
+        for (int64_t k = 0; k < K && finite; k++) {
+            float v = nearbyintf((float)x[k] * inv);
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            q[k] = (uint8_t)((int)v + 128);
+        }
+        for (int64_t k = K; k < kq; k++) q[k] = 128;
+    }
+    return (qrows){.a = a, .lda = lda, .rscale = rscale};
+}
