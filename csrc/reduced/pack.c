@@ -72,39 +72,107 @@ static inline uint16_t to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+/* 16 float32 lanes, whatever the ISA (narrower ones take it in parts). */
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
+
+/* Rounds to the nearest integer, ties to even, for |v| < 2^22: adding and
+ * subtracting 1.5 * 2^23 leaves no fraction bits. Not contracted into an
+ * FMA (which would round v * inv unrounded), so that every variant gives
+ * nearbyintf(v * inv)'s bits. */
+__attribute__((optimize("fp-contract=off"))) static void quantize_row(const float *x, int64_t K,
+                                                                       float inv, uint8_t *q) {
+    const float magic = 12582912.0f;
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        f32x16 v;
+        memcpy(&v, x + k, sizeof v);
+        v = v * inv;
+        v = (v + magic) - magic;
+        const u8x16 b = __builtin_convertvector(__builtin_convertvector(v, i32x16) + 128, u8x16);
+        memcpy(q + k, &b, sizeof b);
+    }
+    for (; k < K; k++) {
+        float v = x[k] * inv;
+        v = (v + magic) - magic;
+        q[k] = (uint8_t)((int)v + 128);
+    }
+}
+
+/* max |x_k| of a row (0 for none), or NaN if a value is not finite. */
+static float row_amax(const float *x, int64_t K) {
+    f32x16 m = {0};
+    i32x16 finite = ~(i32x16){0};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        f32x16 v;
+        memcpy(&v, x + k, sizeof v);
+        v = (f32x16)((i32x16)v & 0x7fffffff);
+        finite &= v - v == 0.0f;
+        const i32x16 gt = v > m;
+        m = (f32x16)((gt & (i32x16)v) | (~gt & (i32x16)m));
+    }
+    float amax = 0.0f;
+    int ok = 1;
+    for (int l = 0; l < 16; l++) {
+        amax = m[l] > amax ? m[l] : amax;
+        ok &= finite[l] != 0;
+    }
+    for (; k < K; k++) {
+        const float v = fabsf(x[k]);
+        ok &= v - v == 0.0f;
+        amax = v > amax ? v : amax;
+    }
+    return ok ? amax : NAN;
+}
+
+/* A row to bfloat16 bits (to_bf16's rounding; whole vectors of finite
+ * values at once). */
+static void bf16_row(const float *x, int64_t K, uint16_t *q) {
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        u32x16 u;
+        memcpy(&u, x + k, sizeof u);
+        const i32x16 special = (u & 0x7f800000u) == 0x7f800000u;
+        int any = 0;
+        for (int l = 0; l < 16; l++) any |= special[l];
+        if (any) break;
+        u += 0x7fffu + ((u >> 16) & 1u);
+        const u16x16 b = __builtin_convertvector(u >> 16, u16x16);
+        memcpy(q + k, &b, sizeof b);
+    }
+    for (; k < K; k++) q[k] = to_bf16(x[k]);
+}
+
 qrows FN(reduced_convert_rows)(int precision, const real *src, int64_t ld, int64_t n, int64_t K,
                                void *buf) {
     const int64_t g = group_of(precision), kq = (K + g - 1) / g * g;
     const int64_t lda = kq * elem_bytes(precision);
     float *rscale = buf;
     char *a = (char *)buf + (n * (int64_t)sizeof(float) + 63) / 64 * 64;
+#ifdef LSTMF_DTYPE_F64
+    (void)src, (void)ld, (void)rscale; /* reduced precisions run float32 calls only (validate.c) */
+    n = 0;
+#endif
     for (int64_t r = 0; r < n; r++) {
-        const real *x = src + r * ld;
+        const float *x = (const float *)src + r * ld;
         if (precision == LSTMF_PREC_BF16) {
             uint16_t *q = (uint16_t *)(a + r * lda);
-            for (int64_t k = 0; k < K; k++) q[k] = to_bf16((float)x[k]);
+            bf16_row(x, K, q);
             for (int64_t k = K; k < kq; k++) q[k] = 0;
             continue;
         }
-        /* A non-finite value makes the row's scale NaN, so that it reaches
-         * the outputs as it would in float32. */
-        float amax = 0.0f;
-        int finite = 1;
-        for (int64_t k = 0; k < K; k++) {
-            const float v = fabsf((float)x[k]);
-            finite &= v - v == 0.0f;
-            amax = v > amax ? v : amax;
-        }
+        /* A non-finite value makes the row's scale NaN (and its q zero),
+         * so that it reaches the outputs as it would in float32. */
+        const float amax = row_amax(x, K);
         uint8_t *q = (uint8_t *)(a + r * lda);
-        rscale[r] = finite ? amax / 127.0f : NAN;
-        const float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
-        for (int64_t k = 0; k < K && !finite; k++) q[k] = 128;
-        for (int64_t k = 0; k < K && finite; k++) {
-            float v = nearbyintf((float)x[k] * inv);
-            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            q[k] = (uint8_t)((int)v + 128);
-        }
-        for (int64_t k = K; k < kq; k++) q[k] = 128;
+        rscale[r] = amax / 127.0f;
+        if (amax > 0.0f) quantize_row(x, K, 127.0f / amax, q);
+        else memset(q, 128, (size_t)K);
+        memset(q + K, 128, (size_t)(kq - K));
     }
     return (qrows){.a = a, .lda = lda, .rscale = rscale};
 }
