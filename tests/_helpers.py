@@ -174,15 +174,16 @@ def loss(layer, data, upstream):
 # ------------------------------------------------------------- ISA children
 
 
-def run_on_isa(child, out_path, isa):
+def run_on_isa(child, out_path, isa, **env_vars):
     """Run the script ``child``, which saves an .npz to its ``sys.argv[1]``,
     in a Python subprocess with ``LSTM_FAST_ISA=isa`` (the ISA is chosen once,
-    at import); return the saved arrays as a dict.
+    at import) and any other environment variables given (e.g.
+    ``LSTM_FAST_DOT="none"``); return the saved arrays as a dict.
 
     The child runs in ``out_path``'s folder, away from the source tree, which
     ``python -c`` would put first on ``sys.path``.
     """
-    env = dict(os.environ, LSTM_FAST_ISA=isa)
+    env = dict(os.environ, LSTM_FAST_ISA=isa, **env_vars)
     proc = subprocess.run([sys.executable, "-c", child, str(out_path)], env=env,
                           cwd=out_path.parent, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -83,8 +83,8 @@ typedef uint16_t u16x16 __attribute__((vector_size(32)));
  * subtracting 1.5 * 2^23 leaves no fraction bits. Not contracted into an
  * FMA (which would round v * inv unrounded), so that every variant gives
  * nearbyintf(v * inv)'s bits. */
-__attribute__((optimize("fp-contract=off"))) static void quantize_row(const float *x, int64_t K,
-                                                                       float inv, uint8_t *q) {
+NO_CONTRACT_FN static void quantize_row(const float *x, int64_t K, float inv, uint8_t *q) {
+    NO_CONTRACT_BODY
     const float magic = 12582912.0f;
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {

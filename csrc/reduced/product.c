@@ -35,8 +35,8 @@ typedef struct {
  * of 4 k of (q + 128) w. */
 /* The int8 block into the tile, as the header says; branches on the
  * flags hoisted out of the column loop by the compiler. */
-__attribute__((optimize("fp-contract=off"))) static void store_int8(int mr, const int32_t *acc,
-                                                                      const qblock *o) {
+NO_CONTRACT_FN static void store_int8(int mr, const int32_t *acc, const qblock *o) {
+    NO_CONTRACT_BODY
     for (int r = 0; r < mr; r++) {
         const int32_t *s = acc + r * GEMM_NR;
         const float rs = o->rscale[r];

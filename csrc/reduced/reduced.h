@@ -22,6 +22,18 @@
 #include "../gemm/blocksizes.h"
 #include "../lstmf.h"
 
+/* Functions whose float arithmetic must not be contracted into FMAs (so
+ * that the int8 paths and the rows' rounding give the same bits however
+ * they are compiled): GCC takes a function attribute, clang a pragma at
+ * the start of the body. */
+#if defined(__clang__)
+#define NO_CONTRACT_FN
+#define NO_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#else
+#define NO_CONTRACT_FN __attribute__((optimize("fp-contract=off")))
+#define NO_CONTRACT_BODY
+#endif
+
 /* Rows a micro-kernel call takes at once. */
 #define Q_MR GEMM_MR
 

@@ -4,6 +4,8 @@
  * mode, later bytes the cell, dtype, ISA, shape, lengths and values.
  *   0 inference forward    1 training forward + backward
  *   2 streaming steps      3 raw 64-bit shapes against the size queries
+ *   4 inference with int8 or bfloat16 weights (and invalid precisions,
+ *     scales, dtypes), with and without dot-product instructions
  * Modes 0-2 keep shapes small (so a run is fast and never hits libFuzzer's
  * allocation limit) but let every field be invalid; the target knows which
  * calls must succeed and which must return LSTMF_EINVAL, and checks:
@@ -164,7 +166,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
         o->cache = galloc(o->n_cache);
         o->index = galloc(o->n_index);
     }
-    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask}, in->x,
+    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL}, in->x,
                            in->h0, in->c0, c->lengths, o->y, o->h_n, lstm ? o->c_n : NULL,
                            o->cache, o->index);
     REQUIRE(st == (c->valid ? LSTMF_OK : LSTMF_EINVAL));
@@ -190,7 +192,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
     }
     lstmf_grads g = {o->g[0], o->g[1], o->g[2], o->g[3], o->g[4], o->g[5], o->g[6], o->g[7],
                      o->g[8]};
-    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask}, o->cache,
+    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL}, o->cache,
                         o->index, in->dy, in->dh_n, in->dc_n, &g);
     REQUIRE(st == LSTMF_OK);
     REQUIRE(gintact(o->cache, o->n_cache, 0) && gintact(o->index, o->n_index, 0));
@@ -252,6 +254,84 @@ static void fuzz_sequences(input *in, int training) {
     gfree(v.x_mask); gfree(v.h_mask); gfree(c.lengths);
 }
 
+/* ---- mode 4: reduced-precision inference ---- */
+static void *reduced_forward(const seq_case *c, const lstmf_weights *w, const void *x,
+                             int64_t n_y, int64_t n_state, int valid) {
+    const lstmf_shape *s = &c->s;
+    void *out = galloc(n_y + 2 * n_state);
+    const int st = lstmf_forward(s, w, x, NULL, NULL, c->lengths, out, (char *)out + n_y,
+                                 s->cell == LSTMF_CELL_LSTM ? (char *)out + n_y + n_state : NULL,
+                                 NULL, NULL);
+    REQUIRE(st == (valid ? LSTMF_OK : LSTMF_EINVAL));
+    REQUIRE(gintact(out, n_y + 2 * n_state, !valid));
+    return out;
+}
+
+static void fuzz_reduced(input *in) {
+    pick_isa(in);
+    seq_case c = read_case(in);
+    lstmf_shape *s = &c.s;
+    const uint8_t p = byte(in);
+    /* int8, bfloat16, or 3, no precision (mode 0 runs float weights). */
+    s->precision = p % 4 == 3 ? 3 : p % 2 ? LSTMF_PREC_INT8 : LSTMF_PREC_BF16;
+    const int int8 = s->precision == LSTMF_PREC_INT8;
+    const int64_t B = s->batch, T = s->steps, D = s->input_size, H = s->hidden_size;
+    const int64_t GH = lstmf_cell_gates(s->cell) * H, ld = s->y_ld ? s->y_ld : H;
+    /* Weights: int8 from the input bytes, or bfloat16 bits of values. */
+    void *w[2];
+    const int64_t k[2] = {D, H};
+    for (int i = 0; i < 2; i++) {
+        const int64_t n = GH * k[i] > 0 ? GH * k[i] : 0;
+        w[i] = galloc(2 * n);
+        for (int64_t j = 0; j < n; j++) {
+            if (int8) ((int8_t *)w[i])[j] = (int8_t)byte(in);
+            else {
+                float f = (float)value(in);
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                ((uint16_t *)w[i])[j] = (uint16_t)(u >> 16);
+            }
+        }
+    }
+    float *scale[2] = {NULL, NULL};
+    int scales_ok = 1;
+    for (int i = 0; i < 2 && int8 && GH > 0; i++) {
+        scale[i] = galloc(GH * 4);
+        for (int64_t j = 0; j < GH; j++) {
+            const uint8_t b = byte(in);
+            scale[i][j] = b == 255 ? -1.0f : b == 254 ? NAN : b / 4096.0f;
+            scales_ok &= b < 254;
+        }
+    }
+    void *b_ih = values(in, GH, LSTMF_F32), *b_hh = values(in, GH, LSTMF_F32);
+    void *x = values(in, B * T * D, LSTMF_F32);
+    const lstmf_weights lw = {w[0], w[1], b_ih, b_hh, NULL, NULL, scale[0], scale[1]};
+    const int valid = c.valid && s->precision <= LSTMF_PREC_BF16 && s->dtype == LSTMF_F32 &&
+                      (!int8 || scales_ok);
+    const int64_t n_y = B * T * (ld > 0 ? ld : 0) * 4, n_state = B * (H > 0 ? H : 0) * 4;
+    void *out = reduced_forward(&c, &lw, x, n_y, n_state, valid);
+    if (valid) {
+        for (int64_t i = 0; i < B * T * ld; i++) {
+            const int64_t b = i / (T * ld), t = i / ld % T;
+            if (i % ld >= H) continue;
+            const float v = ((const float *)out)[i];
+            REQUIRE(isfinite(v) || s->cell == LSTMF_CELL_RNN_RELU);
+            if (c.lengths && t >= c.lengths[b]) REQUIRE(v == 0);
+        }
+        /* Without dot products: int8 the same bits, bfloat16 close. */
+        if (lstmf_dot_supported()) {
+            REQUIRE(lstmf_dot_init(0) == LSTMF_OK);
+            void *plain = reduced_forward(&c, &lw, x, n_y, n_state, 1);
+            lstmf_dot_init(-1);
+            if (int8) REQUIRE(memcmp(plain, out, (size_t)(n_y + 2 * n_state)) == 0);
+            else REQUIRE(s->cell == LSTMF_CELL_RNN_RELU || agree(plain, out, n_y / 4, LSTMF_F32));
+            gfree(plain);
+        }
+    }
+    gfree(out); gfree(w[0]); gfree(w[1]); gfree(scale[0]); gfree(scale[1]);
+    gfree(b_ih); gfree(b_hh); gfree(x); gfree(c.lengths);
+}
+
 /* ---- mode 2: streams ---- */
 static void fuzz_stream(input *in) {
     pick_isa(in);
@@ -267,10 +347,10 @@ static void fuzz_stream(input *in) {
         const int cell = byte(in) % 4;
         const int64_t H = 1 + byte(in) % 70, GH = lstmf_cell_gates(cell) * H;
         lstmf_stream_layer *ly = &layers[l];
-        ly->shape = (lstmf_shape){cell, dt, k, 1, D, H, 0, 0};
+        ly->shape = (lstmf_shape){cell, dt, k, 1, D, H, 0, 0, 0};
         void **b = bufs[l];
         for (int i = 0; i < 4; i++) b[i] = values(in, i == 0 ? GH * D : i == 1 ? GH * H : GH, dt);
-        ly->w = (lstmf_weights){b[0], b[1], b[2], b[3], NULL, NULL};
+        ly->w = (lstmf_weights){b[0], b[1], b[2], b[3], NULL, NULL, NULL, NULL};
         const int64_t n_ih = lstmf_stream_packed_elems(&ly->shape, 0);
         const int64_t n_hh = lstmf_stream_packed_elems(&ly->shape, 1);
         REQUIRE(n_ih > 0 && n_hh > 0);
@@ -330,7 +410,7 @@ static void *x_dummy(void) {
 }
 
 static void fuzz_sizes(input *in) {
-    lstmf_shape s = {byte(in) % 4, byte(in) & 1, raw64(in), raw64(in), raw64(in), raw64(in), 0, 0};
+    lstmf_shape s = {byte(in) % 4, byte(in) & 1, raw64(in), raw64(in), raw64(in), raw64(in), 0, 0, 0};
     if (byte(in) & 1) s.y_ld = raw64(in);
     const i128 B = s.batch, T = s.steps, D = s.input_size, H = s.hidden_size;
     const i128 G = lstmf_cell_gates(s.cell), Y = s.y_ld ? s.y_ld : s.hidden_size;
@@ -351,7 +431,7 @@ static void fuzz_sizes(input *in) {
         /* Refused before any allocation or access: tiny stand-ins are safe. */
         double w[4][2] = {{0}}, x[2] = {0}, y[2], h[2], c[2], cache[2];
         int64_t index[2];
-        REQUIRE(lstmf_forward(&s, &(lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL}, x, NULL, NULL, NULL,
+        REQUIRE(lstmf_forward(&s, &(lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL}, x, NULL, NULL, NULL,
                               y, h, c, cache, index) == LSTMF_EINVAL);
         return;
     }
@@ -373,11 +453,12 @@ static void fuzz_sizes(input *in) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     input in = {data, size};
-    switch (byte(&in) % 4) {
+    switch (byte(&in) % 5) {
         case 0: fuzz_sequences(&in, 0); break;
         case 1: fuzz_sequences(&in, 1); break;
         case 2: fuzz_stream(&in); break;
-        default: fuzz_sizes(&in); break;
+        case 3: fuzz_sizes(&in); break;
+        default: fuzz_reduced(&in); break;
     }
     return 0;
 }

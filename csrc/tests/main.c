@@ -22,7 +22,7 @@ static const struct {
     {"stream", test_stream},   {"row_passes", test_row_passes},
     {"invalid", test_invalid}, {"sizes", test_sizes},
     {"registry", test_registry}, {"call_bytes", test_call_bytes},
-    {"dropout", test_dropout},
+    {"dropout", test_dropout}, {"reduced", test_reduced},
 };
 #define N_GROUPS (int)(sizeof groups / sizeof groups[0])
 

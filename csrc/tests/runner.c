@@ -166,13 +166,13 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
     const int64_t B = c->s.B, T = c->s.T, D = c->s.D, H = c->s.H;
     const int64_t GH = ref_gates(c->s.cell) * H, ld = c->y_ld ? c->y_ld : H;
     const int lstm = c->s.cell == LSTMF_CELL_LSTM;
-    lstmf_shape s = {c->s.cell, dtype, B, T, D, H, c->y_ld, c->s.reverse};
+    lstmf_shape s = {c->s.cell, dtype, B, T, D, H, c->y_ld, c->s.reverse, LSTMF_PREC_FULL};
     void *w_ih = to_lib(c->w_ih, GH * D, dtype), *w_hh = to_lib(c->w_hh, GH * H, dtype);
     void *b_ih = to_lib(c->b_ih, GH, dtype), *b_hh = to_lib(c->b_hh, GH, dtype);
     /* Masks are training's only (an inference forward refuses them). */
     void *x_mask = g ? to_lib(c->x_mask, B * D, dtype) : NULL;
     void *h_mask = g ? to_lib(c->h_mask, B * H, dtype) : NULL;
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, x_mask, h_mask};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, x_mask, h_mask, NULL, NULL};
     void *x = to_lib(c->x, B * T * D, dtype);
     void *h0 = to_lib(c->h0, B * H, dtype), *c0 = to_lib(c->c0, B * H, dtype);
     int64_t *lengths = NULL;

@@ -30,7 +30,7 @@ void test_registry(void) {
             CHECK(d->gate_names[g] && *d->gate_names[g], "cell %d: gate %d unnamed", cell, g);
         /* The cache the kernels lay out is the row's: z_width columns of H
          * per row, and c rows only with a cell state. */
-        const lstmf_shape s = {cell, LSTMF_F32, 3, 5, 2, 7, 0, 0};
+        const lstmf_shape s = {cell, LSTMF_F32, 3, 5, 2, 7, 0, 0, 0};
         lstmf_cache_view v;
         CHECK(lstmf_cache_view_of(&s, 11, &v) == LSTMF_OK && v.z_width == d->z_width,
               "cell %d: the cache view's z_width", cell);
@@ -55,7 +55,7 @@ static void measure(lstmf_shape s, const int64_t *lengths, int training, int wan
     void *w_ih = zeros(GH * D, e), *w_hh = zeros(GH * H, e), *b_ih = zeros(GH, e);
     void *b_hh = zeros(GH, e), *x = zeros(B * T * D, e), *y = zeros(B * T * H, e);
     void *h_n = zeros(B * H, e), *c_n = zeros(B * H, e);
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, NULL, NULL};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, NULL, NULL, NULL, NULL};
     lstmf_call_size f, b;
     int st = lstmf_call_bytes(&s, lengths, training ? LSTMF_MODE_TRAINING : LSTMF_MODE_INFERENCE,
                               want, nt, &f);
@@ -97,7 +97,7 @@ static void measure(lstmf_shape s, const int64_t *lengths, int training, int wan
 
 static void refused(void) {
     lstmf_call_size out;
-    lstmf_shape s = {LSTMF_CELL_LSTM, LSTMF_F32, 2, 3, 4, 5, 0, 0};
+    lstmf_shape s = {LSTMF_CELL_LSTM, LSTMF_F32, 2, 3, 4, 5, 0, 0, 0};
     const int64_t bad_len[2] = {3, 4};
     CHECK(lstmf_call_bytes(&s, bad_len, LSTMF_MODE_TRAINING, 1, 1, &out) == LSTMF_EINVAL,
           "a length past T accepted");
@@ -112,7 +112,7 @@ static void refused(void) {
     s.batch = s.steps = (int64_t)1 << 32;
     CHECK(lstmf_call_bytes(&s, NULL, 0, 1, 1, &out) == LSTMF_EINVAL, "B*T = 2^64 accepted");
     /* Within 2^60 with its scratch: sized (the call itself would get ENOMEM). */
-    s = (lstmf_shape){LSTMF_CELL_LSTM, LSTMF_F64, 1, 1, 1, (int64_t)1 << 27, 0, 0};
+    s = (lstmf_shape){LSTMF_CELL_LSTM, LSTMF_F64, 1, 1, 1, (int64_t)1 << 27, 0, 0, 0};
     CHECK(lstmf_call_bytes(&s, NULL, 0, 1, 1, &out) == LSTMF_OK &&
               out.workspace_bytes > ((int64_t)1 << 59),
           "a 2^59-byte W_hh: %lld bytes of workspace", (long long)out.workspace_bytes);
@@ -133,7 +133,7 @@ void test_call_bytes(void) {
                 for (int k = 0; k < 8; k++) {
                     const int dtype = k & 1, training = (k >> 1) & 1, packed = (k >> 2) & 1;
                     lstmf_shape s = {cell, dtype, dims[di][0], dims[di][1], dims[di][2],
-                                     dims[di][3], 0, (int)(k & 1)};
+                                     dims[di][3], 0, (int)(k & 1), 0};
                     /* The plan's layout, hence its workspace, is the same
                      * under any hold (thread_split.h). */
                     for (int ti = 0; ti < 3; ti++)

@@ -137,8 +137,8 @@ static void masks_refused_outside_training(void) {
     float *w_ih = buf, *w_hh = w_ih + GH * D, *b_ih = w_hh + GH * H, *b_hh = b_ih + GH;
     float *x = b_hh + GH, *y = x + B * T * D, *h_n = y + B * T * H, *c_n = h_n + B * H;
     float *mask = c_n + B * H;
-    lstmf_shape s = {LSTMF_CELL_LSTM, LSTMF_F32, B, T, D, H, 0, 0};
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, mask, NULL};
+    lstmf_shape s = {LSTMF_CELL_LSTM, LSTMF_F32, B, T, D, H, 0, 0, 0};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, mask, NULL, NULL, NULL};
     CHECK(lstmf_forward(&s, &w, x, NULL, NULL, NULL, y, h_n, c_n, NULL, NULL) == LSTMF_EINVAL,
           "an inference forward took an input mask");
     w.x_mask = NULL;

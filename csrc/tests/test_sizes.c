@@ -12,7 +12,7 @@
  * guarded buffers (caught by the guards or by the sanitizers). */
 static void expect_refused(lstmf_shape s, const char *what) {
     double w[4][8] = {{0}};
-    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL};
+    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL};
     void *x = gbuf_alloc(8, 8), *y = gbuf_alloc(8, 8), *h_n = gbuf_alloc(8, 8);
     void *c_n = gbuf_alloc(8, 8), *cache = gbuf_alloc(8, 8);
     int64_t *index = gbuf_alloc(8, 8);
@@ -43,7 +43,7 @@ static void expect_refused(lstmf_shape s, const char *what) {
 
 void test_sizes(void) {
     const int64_t big = (int64_t)1 << 32;
-    const lstmf_shape base = {LSTMF_CELL_LSTM, LSTMF_F32, 1, 1, 1, 1, 0, 0};
+    const lstmf_shape base = {LSTMF_CELL_LSTM, LSTMF_F32, 1, 1, 1, 1, 0, 0, 0};
     lstmf_shape s;
     s = base; s.batch = big; s.steps = big;
     expect_refused(s, "B*T = 2^64");
@@ -75,7 +75,7 @@ void test_sizes(void) {
     s = base; s.hidden_size = (int64_t)1 << 22;
     CHECK(lstmf_cache_elems(&s, 1) > 0, "a shape that fits the arithmetic refused");
     double w[4][8] = {{0}};
-    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL};
+    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL};
     float *y = gbuf_alloc(s.hidden_size, 4), *h_n = gbuf_alloc(s.hidden_size, 4);
     float *c_n = gbuf_alloc(s.hidden_size, 4), x[1] = {0};
     const int st = lstmf_forward(&s, &wt, x, NULL, NULL, NULL, y, h_n, c_n, NULL, NULL);
@@ -84,7 +84,7 @@ void test_sizes(void) {
     gbuf_free(y); gbuf_free(h_n); gbuf_free(c_n);
 
     /* The stream head: k * n_out past 2^63 bytes. */
-    lstmf_stream_layer layer = {{LSTMF_CELL_RNN_TANH, LSTMF_F32, 2, 1, 1, 1, 0, 0}, wt, w[0], w[1],
+    lstmf_stream_layer layer = {{LSTMF_CELL_RNN_TANH, LSTMF_F32, 2, 1, 1, 1, 0, 0, 0}, wt, w[0], w[1],
                                 {w[2], w[3]}, NULL};
     double xs[2] = {0}, out[8];
     void *ws = gbuf_alloc(lstmf_stream_workspace_bytes(1, &layer), 1);

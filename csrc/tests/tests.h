@@ -14,6 +14,7 @@ void test_sizes(void);     /* test_sizes.c */
 void test_registry(void);  /* test_call_bytes.c */
 void test_call_bytes(void); /* test_call_bytes.c */
 void test_dropout(void);   /* test_dropout.c */
+void test_reduced(void);   /* test_reduced.c */
 
 
 #include "runner.h"
