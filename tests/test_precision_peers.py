@@ -1,6 +1,7 @@
 """The reduced-precision benchmark's peers (torch, onnxruntime) agree with
-lstm_fast's float32 output within each precision's tolerance, and say why
-when they cannot run."""
+lstm_fast's float32 output within each precision's tolerance, say why when
+they cannot run, and the benchmark returns well-formed rows. No timing is
+checked: the machine is shared."""
 
 import importlib.util
 import sys
@@ -8,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from lstm_fast import get_num_threads
+from lstm_fast._precision_benchmark import format_table, run_precision_benchmark
 from lstm_fast._precision_peers import PEERS, layer_weights, make_layer, peer_runners
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -102,3 +105,23 @@ def test_unknown_cell_is_an_error():
     with pytest.raises(ValueError, match="cell must be one of"):
         peer_runners("lstm_peephole", {}, np.zeros((1, 1, 1), np.float32), 1)
 
+
+def test_benchmark_rows():
+    saved, torch_saved = get_num_threads(), _torch_threads()
+    rows = run_precision_benchmark([(2, 5, 3, 4)], cells=("lstm", "rnn_relu"), threads=1,
+                                   rounds=2, settle_s=0.0)
+    assert (get_num_threads(), _torch_threads()) == (saved, torch_saved)
+    names = ["lstm_fast float32", "lstm_fast float32 train", *PEERS]
+    assert [(r["cell"], r["runner"]) for r in rows] == \
+        [(cell, name) for cell in ("lstm", "rnn_relu") for name in names]
+    for r in rows:
+        assert r["shape"] == "2,5,3,4" and r["dims"] == (2, 5, 3, 4) and r["threads"] == 1
+        assert r["mode"] == ("train" if r["runner"].endswith(" train") else "forward")
+        if r["skipped"] is None:
+            assert 0 < r["median_ms"] <= r["p90_ms"]
+            assert 0 <= r["max_abs_error"] <= TOLERANCE.get(r["runner"], 1e-5)
+        else:
+            assert r["median_ms"] is r["p90_ms"] is r["max_abs_error"] is None
+    table = format_table(rows)
+    assert len(table.splitlines()) == 2 + len(rows)
+    assert all(name in table for name in names)
