@@ -59,8 +59,9 @@ def make_layer(cell, input_size, hidden_size, random_state=0):
     """
     from . import layers
 
+    kwargs = _class_kwargs(cell)
     return getattr(layers, _CLASS[cell])(input_size, hidden_size, random_state=random_state,
-                                         **_class_kwargs(cell))
+                                         **kwargs)
 
 
 def layer_weights(layer):
