@@ -101,7 +101,7 @@ def _bench(args):
     import numpy as np
 
     from . import _benchmark, _compare, _fit_benchmark, _load_benchmark, show_config
-    from ._config import config
+    from ._config import config, get_num_threads
 
     compare = [lib for item in args.compare for lib in item.split(",") if lib]
     for lib in compare:
@@ -200,6 +200,16 @@ def _bench(args):
         print("\nunder load: each configuration's calls back to back, LOAD busy processes "
               "competing; ratios to the same library on one thread under the same load:\n")
         print(_benchmark.format_dicts(report["load"], _load_benchmark.COLUMNS))
+    if args.precision:
+        from . import _precision_benchmark
+
+        cells = tuple(dict.fromkeys("rnn_tanh" if c == "rnn" else c for c in args.cells))
+        report["precision"] = _precision_benchmark.run_precision_benchmark(
+            args.shapes or None, cells, rounds=args.repeat)
+        print(f"\nreduced precision ({get_num_threads()} threads, median of {args.repeat} "
+              "interleaved rounds; errors: max |Y - Y of lstm_fast float32| over the output "
+              "of unit-variance input):\n")
+        print(_precision_benchmark.format_table(report["precision"]))
     if args.json:
         _benchmark.to_json(rows, args.json, **report)
         print(f"\nwrote {args.json}")
@@ -422,6 +432,11 @@ def main(argv=None):
                             "thread while K busy processes compete for the cores, for each K "
                             "given (none given: 0, 1 and one per core), with the compared "
                             "torch and onnxruntime")
+    bench.add_argument("--precision", action="store_true",
+                       help="also time int8 and bfloat16 inference (layer.quantize) against "
+                            "float32, torch's bfloat16 and quantize_dynamic and ONNX Runtime's "
+                            "dynamically quantized graph (those installed), same weights, with "
+                            "each one's largest error against float32")
     bench.add_argument("--load-seconds", type=_positive_float, default=3.0, metavar="S",
                        help="seconds of calls per configuration under --load (default 3)")
     bench.add_argument("--fit-samples", type=_positive_int, metavar="N",

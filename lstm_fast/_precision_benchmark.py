@@ -27,10 +27,23 @@ def _float32_train(layer, X, dY):
     return step
 
 
-#: lstm_fast's float32 runners, what :func:`run_precision_benchmark` times
-#: when given no others.
+def _reduced_forward(precision):
+    def build(layer, X, dY):
+        reduced = layer.quantize(precision)
+        return lambda: reduced.forward(X)[0]
+    return build
+
+
+#: lstm_fast's float32 runners.
 FLOAT32_OURS = {"lstm_fast float32": _float32_forward,
                 "lstm_fast float32 train": _float32_train}
+
+#: What :func:`run_precision_benchmark` times of lstm_fast when given no
+#: others: float32, then ``layer.quantize("int8" | "bfloat16")``'s forward.
+OURS = {"lstm_fast float32": _float32_forward,
+        "lstm_fast int8": _reduced_forward("int8"),
+        "lstm_fast bfloat16": _reduced_forward("bfloat16"),
+        "lstm_fast float32 train": _float32_train}
 
 
 def _timed_rounds(runners, rounds, settle_s):
@@ -84,8 +97,7 @@ def run_precision_benchmark(shapes=None, cells=("lstm",), threads=None, rounds=7
         arguments that returns Y (B, T, H) (a name ending in " train": a
         training step, returning its forward's Y). ``layer`` is a seeded
         float32 ``lstm_fast.layers`` layer, X the unit-variance input, dY
-        the output gradient of a training step. Default:
-        :data:`FLOAT32_OURS`.
+        the output gradient of a training step. Default: :data:`OURS`.
     settle_s : float
         Untimed calls of a runner before each timed one (seconds).
 
@@ -102,7 +114,7 @@ def run_precision_benchmark(shapes=None, cells=("lstm",), threads=None, rounds=7
     """
     from ._config import get_num_threads, set_num_threads
 
-    ours = FLOAT32_OURS if ours is None else ours
+    ours = OURS if ours is None else ours
     saved, torch_saved = get_num_threads(), _torch_threads()
     threads = saved if threads is None else int(threads)
     rows = []

@@ -115,6 +115,25 @@ def test_bench_threads_times_each_count_against_one_thread(tmp_path):
     assert all(r["speedup"] == pytest.approx(r["one_thread_ms"] / r["threads_ms"]) for r in rows)
 
 
+def test_bench_precision_times_int8_and_bfloat16_beside_the_peers(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_fast", "bench", "--shapes", "small", "--modes", "forward",
+         "--repeat", "1", "--no-reference", "--cells", "gru", "--precision", "--json",
+         str(tmp_path / "b.json")],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "reduced precision" in out.stdout and "| gru | small (32,50,8,64) |" in out.stdout
+    rows = json.loads((tmp_path / "b.json").read_text())["precision"]
+    ours = {r["runner"]: r for r in rows if r["runner"].startswith("lstm_fast")}
+    assert set(ours) == {"lstm_fast float32", "lstm_fast int8", "lstm_fast bfloat16",
+                         "lstm_fast float32 train"}
+    assert ours["lstm_fast float32"]["max_abs_error"] == 0
+    assert 0 < ours["lstm_fast int8"]["max_abs_error"] < 5e-2
+    assert 0 < ours["lstm_fast bfloat16"]["max_abs_error"] < 3e-2
+    # Peers that cannot quantize a GRU say so rather than vanish.
+    assert all(r["median_ms"] is not None or r["skipped"] for r in rows)
+
+
 @pytest.mark.parametrize("count", ["0", "-2", "two"])
 def test_bench_threads_refuses_a_count_that_is_not_a_positive_integer(count, tmp_path):
     out = subprocess.run([sys.executable, "-m", "lstm_fast", "bench", "--threads", count],
