@@ -800,12 +800,12 @@ class _BaseRecurrent(BaseEstimator):
 
         The copy predicts (``predict``, ``predict_proba``, ``score``...),
         streams (:meth:`stream`, the same numbers as ``predict``), saves
-        (:meth:`save`: the reduced arrays, a smaller file), pickles and
-        exports (:meth:`to_onnx`: the dequantized float32 weights). It does
-        not train: ``fit`` and ``partial_fit`` refuse it, as do
+        (:meth:`save`: the reduced arrays, a smaller file) and pickles. It
+        does not train: ``fit`` and ``partial_fit`` refuse it, as do
         :meth:`inspect`, :meth:`gradient_flow` and :meth:`explain_html`,
         which need the training kernels; train the float32 estimator and
-        quantize it again. ``sklearn.base.clone`` of it is an ordinary
+        quantize it again. :meth:`to_onnx` refuses it too (ONNX's nodes
+        compute in float32): export the float32 estimator. ``sklearn.base.clone`` of it is an ordinary
         unfitted (float32) estimator.
 
         Parameters
@@ -873,13 +873,12 @@ class _BaseRecurrent(BaseEstimator):
         network = self.__dict__.get("network_")
         if network is not None and network.precision is not None:
             advice = advice or (
-                "Train the float32 estimator it came from (or sklearn.base.clone(est), an "
-                "unfitted float32 estimator with the same parameters), then quantize it "
-                "again")
+                "It does not train: train the float32 estimator it came from (or "
+                "sklearn.base.clone(est), an unfitted float32 estimator with the same "
+                "parameters), then quantize it again")
             raise ValueError(
                 f"{what}() needs the float32 model: this {type(self).__name__} is an "
-                f"inference copy in {network.precision}, made by quantize(), and does "
-                f"not train. {advice}")
+                f"{network.precision} copy for inference, made by quantize(). {advice}")
 
     def __repr__(self, N_CHAR_MAX=700):
         text = super().__repr__(N_CHAR_MAX)
@@ -1206,6 +1205,13 @@ class _BaseRecurrent(BaseEstimator):
         onnxruntime runs LSTM, GRU and RNN nodes in float32 only: a float64
         model exports (with a warning) as a valid double graph that
         onnxruntime refuses. See docs/deploying.md.
+
+        A quantized estimator (:meth:`quantize`) is refused (ValueError): a
+        graph of standard nodes would compute in float32, so it would give
+        neither this model's predictions (its kernels also round every
+        step's inputs and states) nor a smaller file. Export the float32
+        estimator instead, and quantize the graph with ONNX Runtime's
+        ``quantize_dynamic`` for int8 weights (docs/deploying.md, "Int8").
         """
         from ._onnx import estimator_model
 
@@ -1360,6 +1366,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         Training samples seen.
     n_features_in_ : int
         Features per time step.
+    precision_ : str
+        The recurrent layers' weights: "float32" or "float64" (the dtype)
+        for a fitted estimator, "int8" or "bfloat16" for an inference copy
+        made by :meth:`quantize`.
     n_outputs_ : int
         Targets per sequence (or per step); the head has ``n_outputs_ *
         n_levels`` columns for a sequence of quantile levels.
@@ -1651,7 +1661,7 @@ epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     loss_curve_, learning_rates_, best_loss_, validation_scores_, \
-best_validation_score_, n_iter_, t_, n_features_in_, network_
+best_validation_score_, n_iter_, t_, n_features_in_, precision_, network_
         As for :class:`LSTMRegressor`.
     n_outputs_ : int
         Number of classes (width of the softmax head).
