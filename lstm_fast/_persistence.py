@@ -262,10 +262,12 @@ def _from_metadata(cls, meta, archive, path):
             f"format {' and '.join(m + '.x' for m in _MAJORS)} only", damaged=False)
     # Format 2 is a quantized estimator's, and only its.
     precision = meta.get("precision")
-    if (major == "2") != (precision is not None) or \
-            precision is not None and precision not in PRECISIONS:
-        raise fail(f"format {version} needs a precision in {list(PRECISIONS)} (2.x) or none "
-                   f"(1.x), got {precision!r}")
+    if major == "2" and precision not in PRECISIONS:
+        raise fail(f"format version {version} (a quantized model's) needs a precision in "
+                   f"{list(PRECISIONS)}, got {precision!r}")
+    if major == "1" and precision is not None:
+        raise fail(f"format version {version} holds float weights, it has no precision; "
+                   f"got {precision!r}")
     if meta.get("class") != cls.__name__:
         raise fail(f"it holds a {meta.get('class')}, not a {cls.__name__}; load it with "
                    f"{meta.get('class')}.load", damaged=False)
@@ -401,7 +403,8 @@ def _read_reduced(archive, network, precision, path):
                 raise _damaged(path, f"layer {i}: {exc}") from None
         reduced.append(directions)
     try:
-        network.use_reduced(precision, reduced)
+        with np.errstate(over="ignore"):  # refused just below instead
+            network.use_reduced(precision, reduced)
     except ValueError as exc:  # weights beyond float32 (huge scales)
         raise _damaged(path, f"the {precision} weights: {exc}") from None
 
