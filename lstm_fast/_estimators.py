@@ -1110,6 +1110,14 @@ class _BaseRecurrent(BaseEstimator):
         path : str or file-like
             What was written: the name with ``.npz`` as a str, or the given
             file-like object. :meth:`load` given the same `path` finds it.
+
+        Notes
+        -----
+        A quantized estimator (:meth:`quantize`) writes its reduced arrays
+        (int8 or bfloat16 weights, their row scales, float32 biases and
+        head) and its precision, not float copies: a smaller file, which
+        :meth:`load` gives back bit for bit (format version 2.0; lstm-fast
+        versions before it refuse it, naming the version).
         """
         return _persistence.save(self, path)
 

@@ -412,6 +412,23 @@ def test_pickles_and_copies_keep_the_reduced_weights(kind, precision, tmp_path):
             np.testing.assert_array_equal(a, b)
 
 
+def test_dask_predicts_with_the_reduced_weights_and_incremental_trains_a_clone(client):
+    # The workers are other processes: the model reaches them by pickle.
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("dask_ml.wrappers")
+    from lstm_fast.dask import Incremental, ParallelPostFit
+
+    q = fitted("classifier").quantize("int8")
+    X, y = data(40, seed=13)
+    Xd = da.from_array(X, chunks=(10,) + X.shape[1:])
+    np.testing.assert_array_equal(ParallelPostFit(q).predict_proba(Xd).compute(),
+                                  q.predict_proba(X))
+    # Incremental fits a clone (as dask-ml does): a float32 estimator.
+    inc = Incremental(q.set_params(max_iter=1)).fit(Xd, targets("classifier", y, "last"),
+                                                     classes=[0, 1])
+    assert inc.estimator_.precision_ == "float32" and q.precision_ == "int8"
+
+
 # ------------------------------------------------- with and without VNNI
 
 CHILD = r"""
@@ -481,4 +498,4 @@ def test_deploying_page_section_runs_and_prints_what_it_shows(tmp_path):
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     blocks = EXAMPLE_BLOCK.findall(section)
     assert len(blocks) == 1, "the section: one python block followed by its output"
-    run_and_compare(*blocks[0], tmp_path, tolerance=0.01, timeout=300)
+    run_and_compare(*blocks[0], tmp_path, tolerance=0.05, timeout=300)
