@@ -18,7 +18,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -46,8 +46,8 @@ __all__ = ["LSTMRegressor", "LSTMClassifier"]
 _PREDICT_CHUNK = 1024
 
 #: What to do instead of looking inside a quantized copy (_refuse_reduced).
-_ON_THE_FLOAT_MODEL = ("Call {} on the float32 estimator it came from: it records the gates "
-                       "with the training kernels, which run float32 weights only")
+_ON_THE_FLOAT_MODEL = ("Call {} on the float32 estimator it came from: it runs the training "
+                       "kernels, which take float32 weights only")
 
 
 # --------------------------------------------------------------- estimators
@@ -799,14 +799,15 @@ class _BaseRecurrent(BaseEstimator):
         (see ``lstm_fast.layers.LSTM.quantize``).
 
         The copy predicts (``predict``, ``predict_proba``, ``score``...),
-        streams (:meth:`stream`, the same numbers as ``predict``), saves
+        streams (:meth:`stream`: the states of ``predict``), saves
         (:meth:`save`: the reduced arrays, a smaller file) and pickles. It
         does not train: ``fit`` and ``partial_fit`` refuse it, as do
         :meth:`inspect`, :meth:`gradient_flow` and :meth:`explain_html`,
         which need the training kernels; train the float32 estimator and
         quantize it again. :meth:`to_onnx` refuses it too (ONNX's nodes
-        compute in float32): export the float32 estimator. ``sklearn.base.clone`` of it is an ordinary
-        unfitted (float32) estimator.
+        compute in float32): export the float32 estimator.
+        ``sklearn.base.clone`` of it is an ordinary unfitted (float32)
+        estimator.
 
         Parameters
         ----------
@@ -876,9 +877,11 @@ class _BaseRecurrent(BaseEstimator):
                 "It does not train: train the float32 estimator it came from (or "
                 "sklearn.base.clone(est), an unfitted float32 estimator with the same "
                 "parameters), then quantize it again")
+            article = "an" if network.precision[0] in "aeiou" else "a"
             raise ValueError(
-                f"{what}() needs the float32 model: this {type(self).__name__} is an "
-                f"{network.precision} copy for inference, made by quantize(). {advice}")
+                f"{what}() needs the float32 model: this {type(self).__name__} is "
+                f"{article} {network.precision} copy for inference, made by quantize(). "
+                f"{advice}")
 
     def __repr__(self, N_CHAR_MAX=700):
         text = super().__repr__(N_CHAR_MAX)
@@ -1070,8 +1073,10 @@ class _BaseRecurrent(BaseEstimator):
             ``s.state``.
 
         A quantized estimator (:meth:`quantize`) streams its reduced
-        weights: each step gives what ``predict`` gives at that step, bit
-        for bit.
+        weights: after each step the layers' states are, bit for bit,
+        those of ``predict`` on the whole sequence, and the prediction is
+        ``predict``'s up to the float32 rounding of the head, as for a
+        float32 model.
 
         Raises
         ------

@@ -158,6 +158,19 @@ def test_multi_layer_bidirectional_and_sequence_models_quantize():
         assert np.abs(q.predict(X) - est.predict(X)).max() <= 0.05 * np.abs(y).max()
 
 
+def test_the_docstring_example_runs():
+    import doctest
+
+    from lstm_fast._estimators import _BaseRecurrent
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    for test in finder.find(_BaseRecurrent.quantize, "quantize", globs={}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
 # ----------------------------------------------------------------- refusals
 
 
@@ -235,6 +248,20 @@ def test_to_onnx_refuses_and_says_what_to_export():
     with pytest.raises(ValueError, match=r"to_onnx\(\) needs the float32 model.*Export the "
                                          r"float32 estimator it came from.*quantize_dynamic"):
         q.to_onnx()
+
+
+def test_a_pipeline_with_a_quantized_estimator_does_not_convert_either():
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.pipeline import make_pipeline
+
+    from lstm_fast import onnx_converters
+
+    onnx_converters.register()
+    pipe = make_pipeline(fitted("regressor").quantize("bfloat16"))
+    with pytest.raises(ValueError, match=r"to_onnx\(\) needs the float32 model"):
+        skl2onnx.to_onnx(pipe, initial_types=[("X", FloatTensorType([None, None, 3]))],
+                         target_opset=14)
 
 
 def test_clone_is_an_unfitted_float32_estimator_that_trains():
