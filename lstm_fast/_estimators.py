@@ -34,6 +34,7 @@ from ._checkpoint import EpochCheckpoint
 from ._layer_base import check_memory
 from ._losses import monotone_quantiles
 from ._network import CELLS, LOSSES, RecurrentNetwork, softmax
+from ._quantize import PRECISIONS, check_precision
 from ._optimizers import LR_SCHEDULES, AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._sequences import (as_sample_weight, as_sequences, is_ragged_list, pad_targets,
                          step_mask, unpad)
@@ -43,6 +44,10 @@ __all__ = ["LSTMRegressor", "LSTMClassifier"]
 #: Sequences per forward pass in predict: bounds memory, not results (the
 #: kernels give every sequence the same result whatever the batch).
 _PREDICT_CHUNK = 1024
+
+#: What to do instead of looking inside a quantized copy (_refuse_reduced).
+_ON_THE_FLOAT_MODEL = ("Call {} on the float32 estimator it came from: it runs the training "
+                       "kernels, which take float32 weights only")
 
 
 # --------------------------------------------------------------- estimators
@@ -385,6 +390,7 @@ class _BaseRecurrent(BaseEstimator):
 
     def _fit(self, X, y, incremental=False, classes=None, sample_weight=None,
              X_val=None, y_val=None, sample_weight_val=None):
+        self._refuse_reduced("partial_fit" if incremental else "fit")
         hidden = self._hidden_sizes()
         self._validate_schedule_params()
         reset = not hasattr(self, "network_") or not (incremental or self.warm_start)
@@ -777,6 +783,114 @@ class _BaseRecurrent(BaseEstimator):
         """
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
+    # ---------------------------------------------------- reduced precision
+
+    def quantize(self, precision):
+        """An inference copy whose recurrent layers run int8 or bfloat16
+        weights: smaller, and faster where the CPU has the dot products.
+
+        ``"int8"``: each row of the recurrent layers' weight matrices
+        quantized to int8 with its own scale, and at every step each row of
+        the input and of the hidden state likewise, their products summed
+        exactly in int32 (AVX512-VNNI where the CPU has it, the same bits
+        without). ``"bfloat16"``: weights, inputs and states rounded to
+        bfloat16, products summed in float32 (AVX512-BF16 where the CPU has
+        it). Gate activations, states, biases and the head stay float32
+        (see ``lstm_fast.layers.LSTM.quantize``).
+
+        The copy predicts (``predict``, ``predict_proba``, ``score``...),
+        streams (:meth:`stream`: the states of ``predict``), saves
+        (:meth:`save`: the reduced arrays, a smaller file) and pickles. It
+        does not train: ``fit`` and ``partial_fit`` refuse it, as do
+        :meth:`inspect`, :meth:`gradient_flow` and :meth:`explain_html`,
+        which need the training kernels; train the float32 estimator and
+        quantize it again. :meth:`to_onnx` refuses it too (ONNX's nodes
+        compute in float32): export the float32 estimator.
+        ``sklearn.base.clone`` of it is an ordinary unfitted (float32)
+        estimator.
+
+        Parameters
+        ----------
+        precision : {"int8", "bfloat16"}
+
+        Returns
+        -------
+        estimator
+            A new fitted estimator of the same class and parameters, with
+            ``precision_`` set to `precision`; this one is left as it is.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            For an unknown precision, a ``dtype=np.float64`` estimator (fit
+            it with float32), or an estimator that is already quantized.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lstm_fast import LSTMRegressor
+        >>> X = np.random.default_rng(0).standard_normal((64, 10, 2))
+        >>> est = LSTMRegressor((8,), max_iter=5, random_state=0).fit(X, X.sum(axis=(1, 2)))
+        >>> small = est.quantize("int8")
+        >>> small.precision_, est.precision_
+        ('int8', 'float32')
+        >>> bool(np.abs(small.predict(X) - est.predict(X)).max() < 0.05)
+        True
+        """
+        check_is_fitted(self)
+        check_precision(precision)
+        if self.precision_ in PRECISIONS:
+            raise ValueError(f"this estimator is already {self.precision_}; quantize the "
+                             f"float32 estimator it came from")
+        if self.network_.dtype != np.float32:
+            raise ValueError(f"reduced precisions run float32 models; this one was fitted "
+                             f"with dtype={self.network_.dtype.name}: fit it with "
+                             f"dtype=np.float32, then quantize")
+        network = self.network_.quantize(precision)
+        # The fitted attributes but the training state: the copy never trains.
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("network_", "_optimizer", "_random_state")}
+        new = copy.deepcopy(state)
+        est = type(self).__new__(type(self))
+        est.__dict__.update(new, network_=network)
+        return est
+
+    @property
+    def precision_(self):
+        """The precision of the fitted recurrent layers' weights: the dtype's
+        name ("float32", "float64") or, after :meth:`quantize`, "int8" or
+        "bfloat16"."""
+        if "network_" not in self.__dict__:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet, "
+                                 f"so it has no precision_")
+        network = self.network_
+        return network.precision or network.dtype.name
+
+    def _refuse_reduced(self, what, advice=None):
+        """ValueError, before anything changes, if this is a quantized copy:
+        `what` (a method's name) needs the float32 model's training kernels."""
+        network = self.__dict__.get("network_")
+        if network is not None and network.precision is not None:
+            advice = advice or (
+                "It does not train: train the float32 estimator it came from (or "
+                "sklearn.base.clone(est), an unfitted float32 estimator with the same "
+                "parameters), then quantize it again")
+            article = "an" if network.precision[0] in "aeiou" else "a"
+            raise ValueError(
+                f"{what}() needs the float32 model: this {type(self).__name__} is "
+                f"{article} {network.precision} copy for inference, made by quantize(). "
+                f"{advice}")
+
+    def __repr__(self, N_CHAR_MAX=700):
+        text = super().__repr__(N_CHAR_MAX)
+        network = self.__dict__.get("network_")
+        if network is not None and network.precision is not None:
+            # As the code that made it reads.
+            text += f".quantize({network.precision!r})"
+        return text
+
     # -------------------------------------------------------------- predict
 
     def _predict_output(self, X):
@@ -845,6 +959,7 @@ class _BaseRecurrent(BaseEstimator):
         from ._inspect import Trace
 
         check_is_fitted(self)
+        self._refuse_reduced("inspect", _ON_THE_FLOAT_MODEL.format("inspect"))
         X, lengths = self._validate_X(X, reset=False)
         network = self._copy_network()  # its layers' scratch buffers are its own
         with self._threads():
@@ -874,6 +989,7 @@ class _BaseRecurrent(BaseEstimator):
         from ._inspect import GradientFlow, step_norms
 
         check_is_fitted(self)
+        self._refuse_reduced("gradient_flow", _ON_THE_FLOAT_MODEL.format("gradient_flow"))
         X, lengths, target, mask, _ = self._validate_data(X, y, reset=False)
         network = self._copy_network()  # backward writes its gradient buffer
         with self._threads():
@@ -932,6 +1048,9 @@ class _BaseRecurrent(BaseEstimator):
         """
         from ._explain import explain_html
 
+        for model in (self, compare):
+            if isinstance(model, _BaseRecurrent):
+                model._refuse_reduced("explain_html", _ON_THE_FLOAT_MODEL.format("explain_html"))
         return explain_html(self, x, path, y=y, compare=compare, task=task, marks=marks,
                             feature_names=feature_names)
 
@@ -952,6 +1071,12 @@ class _BaseRecurrent(BaseEstimator):
             and returns the prediction for that step, as ``predict`` with
             ``output="sequence"`` would give for it; ``s.reset()``,
             ``s.state``.
+
+        A quantized estimator (:meth:`quantize`) streams its reduced
+        weights: after each step the layers' states are, bit for bit,
+        those of ``predict`` on the whole sequence, and the prediction is
+        ``predict``'s up to the float32 rounding of the head, as for a
+        float32 model.
 
         Raises
         ------
@@ -990,6 +1115,14 @@ class _BaseRecurrent(BaseEstimator):
         path : str or file-like
             What was written: the name with ``.npz`` as a str, or the given
             file-like object. :meth:`load` given the same `path` finds it.
+
+        Notes
+        -----
+        A quantized estimator (:meth:`quantize`) writes its reduced arrays
+        (int8 or bfloat16 weights, their row scales, float32 biases and
+        head) and its precision, not float copies: a smaller file, which
+        :meth:`load` gives back bit for bit (format version 2.0; lstm-fast
+        versions before it refuse it, naming the version).
         """
         return _persistence.save(self, path)
 
@@ -1085,6 +1218,13 @@ class _BaseRecurrent(BaseEstimator):
         onnxruntime runs LSTM, GRU and RNN nodes in float32 only: a float64
         model exports (with a warning) as a valid double graph that
         onnxruntime refuses. See docs/deploying.md.
+
+        A quantized estimator (:meth:`quantize`) is refused (ValueError): a
+        graph of standard nodes would compute in float32, so it would give
+        neither this model's predictions (its kernels also round every
+        step's inputs and states) nor a smaller file. Export the float32
+        estimator instead, and quantize the graph with ONNX Runtime's
+        ``quantize_dynamic`` for int8 weights (docs/deploying.md, "Int8").
         """
         from ._onnx import estimator_model
 
@@ -1239,6 +1379,10 @@ class LSTMRegressor(RegressorMixin, _BaseRecurrent):
         Training samples seen.
     n_features_in_ : int
         Features per time step.
+    precision_ : str
+        The recurrent layers' weights: "float32" or "float64" (the dtype)
+        for a fitted estimator, "int8" or "bfloat16" for an inference copy
+        made by :meth:`quantize`.
     n_outputs_ : int
         Targets per sequence (or per step); the head has ``n_outputs_ *
         n_levels`` columns for a sequence of quantile levels.
@@ -1530,7 +1674,7 @@ epsilon, n_iter_no_change, clip_norm, n_jobs, dtype
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     loss_curve_, learning_rates_, best_loss_, validation_scores_, \
-best_validation_score_, n_iter_, t_, n_features_in_, network_
+best_validation_score_, n_iter_, t_, n_features_in_, precision_, network_
         As for :class:`LSTMRegressor`.
     n_outputs_ : int
         Number of classes (width of the softmax head).

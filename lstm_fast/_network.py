@@ -17,6 +17,7 @@ kernels read the parameters in place and an optimizer step on the buffer
 updates every layer at once.
 """
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
@@ -77,7 +78,14 @@ class RecurrentNetwork:
         Head weights (H_last, n_outputs) and bias (n_outputs,), views.
     n_weights : int
         Number of leading entries of ``params`` that are weights (L2-penalised).
+    precision : None, "int8" or "bfloat16"
+        None, or the reduced precision of the recurrent layers of an
+        inference copy made by :meth:`quantize` (its layers are then their
+        own arrays, not views, and ``params`` holds the values their
+        products use).
     """
+
+    precision = None
 
     def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, output, dtype,
                  bidirectional=False):
@@ -199,18 +207,89 @@ class RecurrentNetwork:
                     H = self.layers[owner].hidden_size
                     view[forget * H:(forget + 1) * H] = 1
 
+    # ------------------------------------------------------ reduced precision
+
+    def quantize(self, precision):
+        """An inference copy whose recurrent layers are
+        ``layer.quantize(precision)`` (the head stays float32).
+
+        Parameters
+        ----------
+        precision : {"int8", "bfloat16"}
+
+        Returns
+        -------
+        RecurrentNetwork
+            A new network; this one is left as it is.
+
+        Raises
+        ------
+        ValueError
+            As ``layer.quantize``: an unknown precision, a float64 network,
+            an already reduced one.
+        """
+        if self.precision is not None:
+            raise ValueError(f"this network is already {self.precision}; quantize the "
+                             f"float32 network it came from")
+        reduced = [layer.quantize(precision)._reduced for layer in self.layers]
+        network = copy.deepcopy(self)
+        network.use_reduced(precision, reduced)
+        return network
+
+    def use_reduced(self, precision, reduced):
+        """Make the layers inference copies over these reduced weights.
+
+        Parameters
+        ----------
+        precision : {"int8", "bfloat16"}
+        reduced : list of list of ReducedWeights
+            Per layer, one per direction: exactly the weights the layers
+            then use (a saved model's, not a new quantization of them).
+        """
+        views = self._by_owner(self.params)
+        layers = []
+        for i, (layer, weights) in enumerate(zip(self.layers, reduced)):
+            # params hold the values the products use, so that whatever reads
+            # the float weights (to_onnx, a repr) sees this model's.
+            for d, suffix in enumerate(layer._suffixes()):
+                w_ih, w_hh = weights[d].dequantized()
+                for name, value in (("weight_ih", w_ih), ("weight_hh", w_hh),
+                                    ("bias_ih", weights[d].b_ih),
+                                    ("bias_hh", weights[d].b_hh)):
+                    views[i][name + suffix][...] = value
+            copy_ = layer.quantize(precision)
+            # The given weights, not a quantization of their dequantized
+            # values (int8 scales need not survive that round trip exactly).
+            copy_._reduced = list(weights)
+            for name, view in views[i].items():
+                setattr(copy_, name, view.copy())
+            layers.append(copy_)
+        self.layers = layers
+        self.precision = precision
+
+    def reduced(self):
+        """Per layer, the list of its directions' ReducedWeights (a reduced
+        network only)."""
+        return [layer._reduced for layer in self.layers]
+
     def __getstate__(self):
-        # Views would be pickled as separate copies; keep only the buffer.
+        # Views would be pickled as separate copies; keep only the buffer
+        # (and a reduced network's weights, which params cannot give back).
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("layers", "coef", "intercept", "_grads", "grad")}
+                 if k not in ("layers", "coef", "intercept", "_grads", "grad", "precision")}
+        if self.precision is not None:
+            state["reduced"] = (self.precision, self.reduced())
         return state
 
     def __setstate__(self, state):
         params = state.pop("params")
+        reduced = state.pop("reduced", None)
         self.__init__(state["cell"], state["n_features"], state["hidden_layer_sizes"],
                       state["n_outputs"], state["output"], state["dtype"],
                       state["bidirectional"])
         self.params[...] = params
+        if reduced is not None:
+            self.use_reduced(*reduced)
 
     # --------------------------------------------------------------- forward
 

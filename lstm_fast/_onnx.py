@@ -414,6 +414,12 @@ def estimator_model(est, path=None, opset=None):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(est)
+    # Here, not in to_onnx: skl2onnx's converters (onnx_converters) come here too.
+    est._refuse_reduced("to_onnx", (
+        "Export the float32 estimator it came from, and for int8 weights in ONNX run "
+        "onnxruntime.quantization.quantize_dynamic on that graph: standard ONNX nodes "
+        "compute in float32, so an export of this copy would neither predict what it "
+        "predicts nor be smaller"))
     helper = require_onnx().helper
     opset = check_opset(opset)
     network = est.network_

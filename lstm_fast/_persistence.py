@@ -3,7 +3,10 @@
 The file is a :func:`numpy.savez` archive: a ``metadata`` entry (JSON text:
 the format version, the class, the constructor parameters, the fitted
 attributes and an ``extra`` mapping of the class's own), the flat ``params``
-buffer of the network, and a classifier's ``classes_``. This module is the
+buffer of the network, and a classifier's ``classes_``. A quantized
+estimator's file (format 2) has, instead of ``params``, the head's
+``coef`` and ``intercept`` and each layer's reduced arrays (int8 or
+bfloat16 bits, row scales, float32 biases), and its ``precision``. This module is the
 whole schema: what :func:`save` writes and what :func:`load` accepts.
 
 :func:`load` reads a file it must not trust: its own reader of the archive
@@ -22,12 +25,20 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._network import RecurrentNetwork
+from ._quantize import PRECISIONS, ReducedWeights
 from ._version import __version__
 
 #: Major version of the save() format; load() refuses another major version.
 #: 1.1: a regressor's loss, huber_delta and quantile (files of 1.0 have none:
 #: they load as squared error).
 FORMAT_VERSION = "1.1"
+#: The format of a quantized estimator (``est.quantize``): 1.1's metadata
+#: and a "precision" entry; instead of ``params``, the head (``coef``,
+#: ``intercept``) and each layer's reduced arrays. A major version of its
+#: own, so that an lstm-fast that cannot read them says so.
+REDUCED_FORMAT_VERSION = "2.0"
+#: Major versions load() reads.
+_MAJORS = ("1", "2")
 #: Start of every error message of load().
 _LOAD_ERROR = "cannot load"
 _DTYPE_NAMES = ("float32", "float64")
@@ -99,16 +110,31 @@ def save(estimator, path):
         "n_outputs_": int(estimator.n_outputs_),
     }
     extra, class_arrays = _class_part(estimator)
+    network = estimator.network_
     meta = {
         "format": "lstm-fast-estimator", "format_version": FORMAT_VERSION,
         "package_version": __version__, "class": type(estimator).__name__,
         "params": params, "fitted": fitted, "extra": extra,
     }
-    arrays = {"params": estimator.network_.params}
+    if network.precision is None:
+        arrays = {"params": network.params}
+    else:
+        meta.update(format_version=REDUCED_FORMAT_VERSION, precision=network.precision)
+        arrays = {"coef": network.coef, "intercept": network.intercept}
+        for i, directions in enumerate(network.reduced()):
+            for d, weights in enumerate(directions):
+                arrays.update({_reduced_name(i, d, key): value
+                               for key, value in weights.arrays().items()})
     arrays.update(class_arrays)
     path = _npz_name(path)
     np.savez(path, metadata=np.array(json.dumps(meta)), **arrays)
     return path
+
+
+def _reduced_name(layer, direction, key):
+    """The entry of a quantized estimator's file that holds `key` of
+    ``ReducedWeights.arrays()`` for this layer and direction."""
+    return f"layer{layer}{('', '_reverse')[direction]}_{key}"
 
 
 def _npz_name(path):
@@ -228,11 +254,20 @@ def _from_metadata(cls, meta, archive, path):
     if not isinstance(meta, dict) or meta.get("format") != "lstm-fast-estimator":
         raise fail("it is not a saved lstm-fast estimator", damaged=False)
     version = str(meta.get("format_version", ""))
-    if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+    major = version.split(".")[0]
+    if major not in _MAJORS:
         raise fail(
             f"it has format version {version}, written by lstm-fast "
             f"{meta.get('package_version')}; this lstm-fast ({__version__}) reads "
-            f"format {FORMAT_VERSION.split('.')[0]}.x only", damaged=False)
+            f"format {' and '.join(m + '.x' for m in _MAJORS)} only", damaged=False)
+    # Format 2 is a quantized estimator's, and only its.
+    precision = meta.get("precision")
+    if major == "2" and precision not in PRECISIONS:
+        raise fail(f"format version {version} (a quantized model's) needs a precision in "
+                   f"{list(PRECISIONS)}, got {precision!r}")
+    if major == "1" and precision is not None:
+        raise fail(f"format version {version} holds float weights, it has no precision; "
+                   f"got {precision!r}")
     if meta.get("class") != cls.__name__:
         raise fail(f"it holds a {meta.get('class')}, not a {cls.__name__}; load it with "
                    f"{meta.get('class')}.load", damaged=False)
@@ -308,15 +343,22 @@ def _from_metadata(cls, meta, archive, path):
     n_params = RecurrentNetwork.count_parameters(
         est.cell, fitted["n_features_in_"], est._hidden_sizes(), head_width,
         est.bidirectional)
-    flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
-                       (n_params,), path)
-    if not np.all(np.isfinite(flat)):
-        raise fail("the parameters hold NaN or infinity (no fit leaves them so)")
+    if precision is None:
+        flat = _read_array(archive, "params", est._dtype().kind, est._dtype().itemsize,
+                           (n_params,), path)
+        if not np.all(np.isfinite(flat)):
+            raise fail("the parameters hold NaN or infinity (no fit leaves them so)")
+    elif est._dtype() != np.float32:
+        raise fail(f"a {precision} model is a float32 one, the file says dtype "
+                   f"{est._dtype().name}")
     classes = _read_classes(archive, fitted["n_outputs_"], path) if cls._is_classifier \
         else None
     network = RecurrentNetwork(est.cell, fitted["n_features_in_"], est._hidden_sizes(),
                                head_width, est.output, est._dtype(), est.bidirectional)
-    network.params[...] = flat
+    if precision is None:
+        network.params[...] = flat
+    else:
+        _read_reduced(archive, network, precision, path)
     for key, value in fitted.items():
         setattr(est, key, list(value) if isinstance(value, list) else value)
     if cls._is_classifier:
@@ -326,6 +368,45 @@ def _from_metadata(cls, meta, archive, path):
     est.network_ = network
     est._no_improvement_count = 0
     return est
+
+
+def _read_reduced(archive, network, precision, path):
+    """Fill the float32 `network` built for a quantized estimator's file
+    with its head and make its layers the file's reduced ones."""
+    for name in ("coef", "intercept"):
+        target = getattr(network, name)
+        value = _read_array(archive, name, "f", 4, target.shape, path)
+        if not np.all(np.isfinite(value)):
+            raise _damaged(path, f"the head's {name} holds NaN or infinity")
+        target[...] = value
+    weights = np.dtype(np.int8 if precision == "int8" else np.uint16)
+    reduced = []
+    for i, layer in enumerate(network.layers):
+        directions = []
+        for d, suffix in enumerate(layer._suffixes()):
+            shapes = {"w_ih": getattr(layer, "weight_ih" + suffix).shape,
+                      "w_hh": getattr(layer, "weight_hh" + suffix).shape}
+            rows = (shapes["w_ih"][0],)
+            shapes.update(b_ih=rows, b_hh=rows)
+            if precision == "int8":
+                shapes.update(scale_ih=rows, scale_hh=rows)
+            arrays = {}
+            for key, shape in shapes.items():
+                dtype = weights if key.startswith("w_") else np.dtype(np.float32)
+                arrays[key] = _read_array(archive, _reduced_name(i, d, key), dtype.kind,
+                                          dtype.itemsize, shape, path)
+            if not all(np.all(np.isfinite(arrays[k])) for k in ("b_ih", "b_hh")):
+                raise _damaged(path, f"layer {i}'s biases hold NaN or infinity")
+            try:
+                directions.append(ReducedWeights.from_arrays(precision, arrays))
+            except ValueError as exc:
+                raise _damaged(path, f"layer {i}: {exc}") from None
+        reduced.append(directions)
+    try:
+        with np.errstate(over="ignore"):  # refused just below instead
+            network.use_reduced(precision, reduced)
+    except ValueError as exc:  # weights beyond float32 (huge scales)
+        raise _damaged(path, f"the {precision} weights: {exc}") from None
 
 
 def _class_attributes(cls, extra, n_outputs):
@@ -463,7 +544,7 @@ def _read_metadata(archive, path):
 
 
 def _read_array(archive, name, kind, itemsize, shape, path):
-    """Entry `name`, which the metadata says has this shape and a float
+    """Entry `name`, which the metadata says has this shape and a numeric
     dtype of this kind and size (either byte order), in native byte order."""
     n_bytes = int(np.prod(shape, dtype=object)) * itemsize
     raw = _read_member(archive, name, n_bytes + _MAX_HEADER_BYTES + 16, path)

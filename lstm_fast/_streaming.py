@@ -86,9 +86,13 @@ class Stream:
         self._dtype = network.dtype
         self.n_streams = int(n_streams)
         self.n_features = network.n_features
-        # Copies: the stream keeps the weights it was made with.
-        layers = [(layer._cell, *(w.copy() for w in layer._weights()))
-                  for layer in network.layers]
+        # Copies: the stream keeps the weights it was made with (a quantized
+        # model's reduced ones, which it never changes).
+        if network.precision is None:
+            layers = [(layer._cell, *(w.copy() for w in layer._weights()))
+                      for layer in network.layers]
+        else:
+            layers = [layer._reduced[0].stream_layer(layer._cell) for layer in network.layers]
         self._core = _core.Stream(layers, network.coef.copy(), network.intercept.copy(),
                                   self.n_streams)
         # A regressor whose one head column is its prediction (one output,

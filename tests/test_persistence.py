@@ -183,7 +183,9 @@ def _set(path, value):
 
 
 CRAFTED_META = {
-    "unknown major version": (_set(["format_version"], "2.0"), "format version 2.0"),
+    "unknown major version": (_set(["format_version"], "3.0"), "format version 3.0"),
+    "quantized format, no precision": (_set(["format_version"], "2.0"), "needs a precision"),
+    "float format with a precision": (_set(["precision"], "int8"), "has no precision"),
     "not our format": (_set(["format"], "something-else"), "not a saved lstm-fast"),
     "other class": (_set(["class"], "LSTMRegressor"), "LSTMRegressor.load"),
     "missing params": (_set(["params"], KeyError), "damaged"),
