@@ -257,13 +257,7 @@ class RecurrentNetwork:
                                     ("bias_ih", weights[d].b_ih),
                                     ("bias_hh", weights[d].b_hh)):
                     views[i][name + suffix][...] = value
-            copy_ = layer.quantize(precision)
-            # The given weights, not a quantization of their dequantized
-            # values (int8 scales need not survive that round trip exactly).
-            copy_._reduced = list(weights)
-            for name, view in views[i].items():
-                setattr(copy_, name, view.copy())
-            layers.append(copy_)
+            layers.append(layer._with_reduced(precision, list(weights)))
         self.layers = layers
         self.precision = precision
 

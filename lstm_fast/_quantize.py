@@ -120,5 +120,10 @@ class ReducedWeights:
                            for k in ("scale_ih", "scale_hh"))
             if not all(np.all(np.isfinite(s) & (s >= 0)) for s in scales):
                 raise ValueError("int8 row scales must be finite and >= 0")
-        return cls(precision, w_ih, w_hh, *scales,
-                   *(np.ascontiguousarray(arrays[k], np.float32) for k in ("b_ih", "b_hh")))
+        reduced = cls(precision, w_ih, w_hh, *scales,
+                      *(np.ascontiguousarray(arrays[k], np.float32) for k in ("b_ih", "b_hh")))
+        with np.errstate(over="ignore"):
+            if not all(np.all(np.isfinite(w)) for w in reduced.dequantized()):
+                raise ValueError("the weights their values stand for must be finite "
+                                 "(int8 times its row scale, or bfloat16)")
+        return reduced

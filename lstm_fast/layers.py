@@ -132,8 +132,14 @@ class _KernelLayer:
         if self.dtype != np.float32:
             raise ValueError(f"reduced precisions run float32 layers; this one is "
                              f"{self.dtype.name}: build it with dtype=np.float32")
-        reduced = [ReducedWeights.of(precision, *self._weights(d))
-                   for d in range(self.directions)]
+        return self._with_reduced(precision, [ReducedWeights.of(precision, *self._weights(d))
+                                              for d in range(self.directions)])
+
+    def _with_reduced(self, precision, reduced):
+        """A copy of this layer over these reduced weights (one
+        ReducedWeights per direction: a quantization, or a saved model's,
+        whose int8 scales need not survive quantizing their dequantized
+        values again)."""
         layer = copy.copy(self)
         layer.__dict__.pop("_spare", None)
         layer.precision = precision
