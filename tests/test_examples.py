@@ -16,6 +16,8 @@ EXPECTED = {
                              "levels never cross: True"],
     "daily_forecast.py": ["| LSTMRegressor |", "| naive |", "| seasonal naive |",
                           "MAE by days ahead, seasonal naive:", "plot: daily_forecast.png"],
+    "quantized_inference.py": ["classifier: which period", "forecaster: tomorrow's value",
+                               "| float32 |", "| int8 |", "| bfloat16 |"],
     "dropout_overfitting.py": ["no dropout:", "dropout 0.3:", "validation MSE",
                                "dropout changes the final validation MSE by",
                                "plot: dropout_overfitting.png"],
