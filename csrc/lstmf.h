@@ -87,6 +87,11 @@ typedef struct {
     /* LSTMF_PREC_INT8 only: the scale of each row of w_ih and w_hh (G*H
      * each); NULL otherwise. */
     const float *w_scale_ih, *w_scale_hh;
+    /* Reduced precisions only, optional: the weights already packed by
+     * lstmf_stream_pack for this cell, sizes and precision (a forward then
+     * reads them instead of packing w_ih and w_hh again; they must be the
+     * same weights). NULL: packed per call. */
+    const void *packed_ih, *packed_hh;
 } lstmf_weights;
 
 typedef struct {

@@ -24,6 +24,10 @@ static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H, int p
                                   : FN(gemm_packed_b_elems)(D, GH);
 }
 
+int64_t FN(reduced_ih_elems)(const lstmf_shape *s) {
+    return packed_ih_elems(lstmf_cell(s->cell), s->input_size, s->hidden_size, s->precision);
+}
+
 int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which) {
     const lstmf_cell_info info = lstmf_cell(s->cell);
     const int64_t H = s->hidden_size;

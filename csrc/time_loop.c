@@ -288,11 +288,17 @@ static int run_forward(const lstmf_shape *s, const lstmf_weights *w, const void 
     f.xp = cache ? f.cache + f.lay.xh : plan_array(&p, ws, WS_X);
     f.z = cache ? f.cache + f.lay.z : plan_array(&p, ws, WS_Z);
     f.ldx = cache ? p.D + p.H : p.x_in_place ? p.T * p.D : p.D;
-    f.b_hh = pack_forward_weights(&p, w, ws);
-    f.sw = step_weights_of(p.cell.gates, p.D, p.H, p.fuse_input, plan_array(&p, ws, WS_W_IH),
-                           plan_array(&p, ws, WS_W_HH));
-    step_weights_reduce(&f.sw, p.precision, plan_array(&p, ws, WS_W_IH),
-                        plan_array(&p, ws, WS_W_HH));
+    /* Reduced weights packed by the caller (lstmf_stream_pack's layout:
+     * the one below, b_ih + b_hh after W_ih when fused) are read as they
+     * are; otherwise packed into the workspace. */
+    const void *wi = w->packed_ih ? w->packed_ih : plan_array(&p, ws, WS_W_IH);
+    const void *wh = w->packed_hh ? w->packed_hh : plan_array(&p, ws, WS_W_HH);
+    if (w->packed_ih)
+        f.b_hh = p.fuse_input ? (const real *)wi + FN(reduced_ih_elems)(s) : w->b_hh;
+    else
+        f.b_hh = pack_forward_weights(&p, w, ws);
+    f.sw = step_weights_of(p.cell.gates, p.D, p.H, p.fuse_input, wi, wh);
+    step_weights_reduce(&f.sw, p.precision, wi, wh);
     run_threads(p.threads, p.split_cols, p.B, forward_thread, &f);
     FN(plan_free)(&p, ws);
     return LSTMF_OK;

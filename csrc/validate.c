@@ -128,7 +128,8 @@ int64_t lstmf_forward_ok(const lstmf_shape *s, const lstmf_weights *w, const voi
                          const void *cache, const int64_t *cache_index) {
     if (!lstmf_shape_ok(s) || (cache && !cache_index) || !lstmf_weights_ok(w) || !x || !h_n ||
         (lstmf_cell(s->cell).has_cell_state && !c_n) || (!cache && lstmf_weights_masked(w)) ||
-        (s->precision && cache) || !lstmf_scales_ok(s, w))
+        (s->precision && cache) || !lstmf_scales_ok(s, w) ||
+        (!w->packed_ih != !w->packed_hh) || (w->packed_ih && !s->precision))
         return LSTMF_EINVAL;
     return lstmf_packed_rows(s, lengths);
 }

@@ -51,6 +51,8 @@ cdef extern from "lstmf.h" nogil:
         const void *h_mask
         const float *w_scale_ih
         const float *w_scale_hh
+        const void *packed_ih
+        const void *packed_hh
     ctypedef struct lstmf_grads:
         void *w_ih
         void *w_hh
@@ -336,7 +338,25 @@ cdef int _weights(lstmf_weights *w, lstmf_shape *s, object dtype, object w_ih, o
         w.w_scale_hh = <const float *>_ptr(scale_hh, "scale_hh", np.float32, (gh,))
     w.x_mask = NULL
     w.h_mask = NULL
+    w.packed_ih = NULL
+    w.packed_hh = NULL
     return 0
+
+
+def pack_reduced(str cell, w_ih, w_hh, b_ih, b_hh, precision, scale_ih=None, scale_hh=None):
+    """Reduced weights packed once as the kernels read them
+    (lstmf_stream_pack): the ``packed`` pair ``forward`` takes, valid in
+    this process (the layout is the active ISA's)."""
+    cdef lstmf_shape s
+    cdef lstmf_weights w
+    b_ih = _ndarray(b_ih, "bias_ih")
+    _make_shape(&s, cell, b_ih.dtype, (1, 1, _ndarray(w_ih, "weight_ih").shape[1]),
+                _ndarray(w_hh, "weight_hh").shape[-1])
+    _weights(&w, &s, b_ih.dtype, w_ih, w_hh, b_ih, b_hh, precision, scale_ih, scale_hh)
+    packed_ih = np.empty(lstmf_stream_packed_elems(&s, 0), b_ih.dtype)
+    packed_hh = np.empty(lstmf_stream_packed_elems(&s, 1), b_ih.dtype)
+    _check(lstmf_stream_pack(&s, &w, cnp.PyArray_DATA(packed_ih), cnp.PyArray_DATA(packed_hh)))
+    return packed_ih, packed_hh
 
 
 cdef int _masks(lstmf_weights *w, lstmf_shape *s, object dtype, object x_mask,
@@ -501,21 +521,30 @@ def adam_step(params, grad, m, v, double b1, double b2, double eps, double lr):
 
 def forward(str cell, X, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, Y, h_n, c_n,
             cache=None, cache_index=None, bint reverse=False, int64_t y_offset=0,
-            x_mask=None, h_mask=None, precision=None, scale_ih=None, scale_hh=None):
+            x_mask=None, h_mask=None, precision=None, scale_ih=None, scale_hh=None,
+            packed=None):
     """Run the kernel forward; fills Y, h_n, c_n (and the cache if given).
 
     Y is (B, T, width): this direction writes columns [y_offset,
     y_offset + H) of it; None: not wanted. reverse runs each sequence from
     its last step. x_mask (B, D), h_mask (B, H): dropout masks on the
     inputs of W_ih and W_hh (training only, lstmf.h). precision "int8" or
-    "bfloat16": reduced weights (_weights; inference of float32 only)."""
-    cdef lstmf_shape s
+    "bfloat16": reduced weights (_weights; inference of float32 only), and
+    packed, if given, the same weights from pack_reduced."""
+    cdef lstmf_shape s, one
     cdef lstmf_weights w
     dtype = _ndarray(X, "X").dtype
     _make_shape(&s, cell, dtype, X.shape, _ndarray(w_hh, "weight_hh").shape[-1])
     _weights(&w, &s, dtype, w_ih, w_hh, b_ih, b_hh, precision, scale_ih, scale_hh)
     if precision is not None and cache is not None:
         raise ValueError(f"{precision} weights are for inference: pass no cache")
+    if packed is not None:
+        if precision is None:
+            raise ValueError("packed weights are reduced-precision ones: give their precision")
+        one = s
+        one.steps = 1
+        w.packed_ih = _ptr(packed[0], "packed_ih", dtype, (lstmf_stream_packed_elems(&one, 0),))
+        w.packed_hh = _ptr(packed[1], "packed_hh", dtype, (lstmf_stream_packed_elems(&one, 1),))
     if cache is None and (x_mask is not None or h_mask is not None):
         raise ValueError("dropout masks are for training: pass a cache, or no masks")
     _masks(&w, &s, dtype, x_mask, h_mask)

@@ -64,13 +64,33 @@ class ReducedWeights:
     them: ``w_ih``, ``w_hh`` (int8, or uint16 bfloat16 bits), their row
     scales (int8; None for bfloat16) and the float32 biases."""
 
-    __slots__ = ("precision", "w_ih", "w_hh", "scale_ih", "scale_hh", "b_ih", "b_hh")
+    __slots__ = ("precision", "w_ih", "w_hh", "scale_ih", "scale_hh", "b_ih", "b_hh",
+                 "_packed")
 
     def __init__(self, precision, w_ih, w_hh, scale_ih, scale_hh, b_ih, b_hh):
         self.precision = precision
         self.w_ih, self.w_hh = w_ih, w_hh
         self.scale_ih, self.scale_hh = scale_ih, scale_hh
         self.b_ih, self.b_hh = b_ih, b_hh
+        self._packed = {}  # cell -> (packed_ih, packed_hh), this process's layout
+
+    def __getstate__(self):
+        # The packed copies are this process's (its ISA's layout): not kept.
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_packed"}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._packed = {}
+
+    def packed(self, cell):
+        """The weights packed as the kernels read them, once per process
+        (``_core.pack_reduced``): calls then skip packing them."""
+        if cell not in self._packed:
+            self._packed[cell] = _core.pack_reduced(cell, self.w_ih, self.w_hh, self.b_ih,
+                                                    self.b_hh, self.precision, self.scale_ih,
+                                                    self.scale_hh)
+        return self._packed[cell]
 
     @classmethod
     def of(cls, precision, w_ih, w_hh, b_ih, b_hh):
@@ -82,11 +102,13 @@ class ReducedWeights:
             return cls(precision, qi, qh, si, sh, b_ih, b_hh)
         return cls(precision, bfloat16_bits(w_ih), bfloat16_bits(w_hh), None, None, b_ih, b_hh)
 
-    def kernel_args(self):
-        """The weights as ``_core.forward`` takes them, then its keywords."""
+    def kernel_args(self, cell=None):
+        """The weights as ``_core.forward`` takes them, then its keywords
+        (with the packed copies for `cell`, if given)."""
         return ((self.w_ih, self.w_hh, self.b_ih, self.b_hh),
                 {"precision": self.precision, "scale_ih": self.scale_ih,
-                 "scale_hh": self.scale_hh})
+                 "scale_hh": self.scale_hh,
+                 "packed": None if cell is None else self.packed(cell)})
 
     def stream_layer(self, cell):
         """The layer tuple ``_core.Stream`` takes."""

@@ -156,7 +156,7 @@ class _KernelLayer:
         parameters, or the reduced copies."""
         if self.precision is None:
             return self._weights(d), {}
-        return self._reduced[d].kernel_args()
+        return self._reduced[d].kernel_args(self._cell)
 
     def _refuse_training(self, what):
         if self.precision is not None:

@@ -2,6 +2,10 @@
  * multiply them (reduced.h). */
 #include "reduced.h"
 #include "../memory.h"
+#include "../simd/vec.h"
+#if VBYTES == 64 && defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 static int64_t group_of(int precision) { return precision == LSTMF_PREC_INT8 ? 4 : 2; }
 static int64_t elem_bytes(int precision) { return precision == LSTMF_PREC_INT8 ? 1 : 2; }
@@ -79,54 +83,50 @@ typedef uint32_t u32x16 __attribute__((vector_size(64)));
 typedef uint8_t u8x16 __attribute__((vector_size(16)));
 typedef uint16_t u16x16 __attribute__((vector_size(32)));
 
-/* Rounds to the nearest integer, ties to even, for |v| < 2^22: adding and
- * subtracting 1.5 * 2^23 leaves no fraction bits. Not contracted into an
- * FMA (which would round v * inv unrounded), so that every variant gives
- * nearbyintf(v * inv)'s bits. */
-NO_CONTRACT_FN static void quantize_row(const float *x, int64_t K, float inv, uint8_t *q) {
+/* q[k] = round(x[k] * inv) + 128, to the nearest integer, ties to even:
+ * adding and subtracting 1.5 * 2^(mantissa bits) leaves no fraction bits
+ * (|x * inv| <= 127). Not contracted into an FMA (which would round x * inv
+ * unrounded), so that every variant gives nearbyint(x * inv)'s bits. */
+NO_CONTRACT_FN static void quantize_row(const real *x, int64_t K, real inv, uint8_t *q) {
     NO_CONTRACT_BODY
-    const float magic = 12582912.0f;
-    int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-        f32x16 v;
-        memcpy(&v, x + k, sizeof v);
-        v = v * inv;
+    const real magic = sizeof(real) == 4 ? (real)12582912.0f : (real)6755399441055744.0;
+    for (int64_t k = 0; k < K; k += VLEN) {
+        const int n = (int)(K - k < VLEN ? K - k : VLEN);
+        vreal v = vload_upto(x + k, n) * inv;
         v = (v + magic) - magic;
-        const u8x16 b = __builtin_convertvector(__builtin_convertvector(v, i32x16) + 128, u8x16);
-        memcpy(q + k, &b, sizeof b);
-    }
-    for (; k < K; k++) {
-        float v = x[k] * inv;
-        v = (v + magic) - magic;
-        q[k] = (uint8_t)((int)v + 128);
+        const vint i = __builtin_convertvector(v, vint) + 128;
+#if VBYTES == 64 && defined(__AVX512F__) && !defined(LSTMF_DTYPE_F64)
+        _mm512_mask_cvtepi32_storeu_epi8(q + k, (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1),
+                                         (__m512i)i);
+#else
+        for (int l = 0; l < n; l++) q[k + l] = (uint8_t)i[l];
+#endif
     }
 }
 
 /* max |x_k| of a row (0 for none), or NaN if a value is not finite. */
-static float row_amax(const float *x, int64_t K) {
-    f32x16 m = {0};
-    i32x16 finite = ~(i32x16){0};
-    int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-        f32x16 v;
-        memcpy(&v, x + k, sizeof v);
-        v = (f32x16)((i32x16)v & 0x7fffffff);
-        finite &= v - v == 0.0f;
-        const i32x16 gt = v > m;
-        m = (f32x16)((gt & (i32x16)v) | (~gt & (i32x16)m));
+static real row_amax(const real *x, int64_t K) {
+    vreal m = vset1(0);
+    vint finite = ~(vint){0};
+    for (int64_t k = 0; k < K; k += VLEN) {
+        const int n = (int)(K - k < VLEN ? K - k : VLEN);
+        const vreal v = vmax(vload_upto(x + k, n), -vload_upto(x + k, n)); /* |x| */
+        finite &= v - v == 0;
+        m = vmax(m, v);
     }
-    float amax = 0.0f;
+#if VBYTES == 64 && defined(__AVX512F__) && !defined(LSTMF_DTYPE_F64)
+    /* Trees of shuffles, not a chain of 15 dependent maxima. */
+    const real amax = _mm512_reduce_max_ps((__m512)m);
+    const int ok = _mm512_reduce_and_epi32((__m512i)finite) != 0;
+#else
+    real amax = 0;
     int ok = 1;
-    for (int l = 0; l < 16; l++) {
+    for (int l = 0; l < VLEN; l++) {
         amax = m[l] > amax ? m[l] : amax;
         ok &= finite[l] != 0;
     }
-    for (; k < K; k++) {
-        const float v = fabsf(x[k]);
-        ok &= v - v == 0.0f;
-        amax = v > amax ? v : amax;
-    }
-    return ok ? amax : NAN;
+#endif
+    return ok ? amax : (real)NAN;
 }
 
 /* A row to bfloat16 bits (to_bf16's rounding; whole vectors of finite
@@ -153,24 +153,24 @@ qrows FN(reduced_convert_rows)(int precision, const real *src, int64_t ld, int64
     const int64_t lda = kq * elem_bytes(precision);
     float *rscale = buf;
     char *a = (char *)buf + (n * (int64_t)sizeof(float) + 63) / 64 * 64;
-#ifdef LSTMF_DTYPE_F64
-    (void)src, (void)ld, (void)rscale; /* reduced precisions run float32 calls only (validate.c) */
-    n = 0;
-#endif
     for (int64_t r = 0; r < n; r++) {
-        const float *x = (const float *)src + r * ld;
+        const real *x = src + r * ld;
         if (precision == LSTMF_PREC_BF16) {
             uint16_t *q = (uint16_t *)(a + r * lda);
+#ifdef LSTMF_DTYPE_F64
+            for (int64_t k = 0; k < K; k++) q[k] = to_bf16((float)x[k]);
+#else
             bf16_row(x, K, q);
+#endif
             for (int64_t k = K; k < kq; k++) q[k] = 0;
             continue;
         }
         /* A non-finite value makes the row's scale NaN (and its q zero),
          * so that it reaches the outputs as it would in float32. */
-        const float amax = row_amax(x, K);
+        const real amax = row_amax(x, K);
         uint8_t *q = (uint8_t *)(a + r * lda);
-        rscale[r] = amax / 127.0f;
-        if (amax > 0.0f) quantize_row(x, K, 127.0f / amax, q);
+        rscale[r] = (float)amax / 127.0f;
+        if (amax > 0) quantize_row(x, K, (real)(127.0f / (float)amax), q);
         else memset(q, 128, (size_t)K);
         memset(q + K, 128, (size_t)(kq - K));
     }

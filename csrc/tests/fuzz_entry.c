@@ -166,7 +166,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
         o->cache = galloc(o->n_cache);
         o->index = galloc(o->n_index);
     }
-    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL}, in->x,
+    int st = lstmf_forward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL, NULL, NULL}, in->x,
                            in->h0, in->c0, c->lengths, o->y, o->h_n, lstm ? o->c_n : NULL,
                            o->cache, o->index);
     REQUIRE(st == (c->valid ? LSTMF_OK : LSTMF_EINVAL));
@@ -192,7 +192,7 @@ static void run_seq(const seq_case *c, const seq_inputs *in, int training, seq_o
     }
     lstmf_grads g = {o->g[0], o->g[1], o->g[2], o->g[3], o->g[4], o->g[5], o->g[6], o->g[7],
                      o->g[8]};
-    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL}, o->cache,
+    st = lstmf_backward(s, &(lstmf_weights){in->w[0], in->w[1], in->w[2], in->w[3], in->x_mask, in->h_mask, NULL, NULL, NULL, NULL}, o->cache,
                         o->index, in->dy, in->dh_n, in->dc_n, &g);
     REQUIRE(st == LSTMF_OK);
     REQUIRE(gintact(o->cache, o->n_cache, 0) && gintact(o->index, o->n_index, 0));
@@ -305,7 +305,7 @@ static void fuzz_reduced(input *in) {
     }
     void *b_ih = values(in, GH, LSTMF_F32), *b_hh = values(in, GH, LSTMF_F32);
     void *x = values(in, B * T * D, LSTMF_F32);
-    const lstmf_weights lw = {w[0], w[1], b_ih, b_hh, NULL, NULL, scale[0], scale[1]};
+    const lstmf_weights lw = {w[0], w[1], b_ih, b_hh, NULL, NULL, scale[0], scale[1], NULL, NULL};
     const int valid = c.valid && s->precision <= LSTMF_PREC_BF16 && s->dtype == LSTMF_F32 &&
                       (!int8 || scales_ok);
     const int64_t n_y = B * T * (ld > 0 ? ld : 0) * 4, n_state = B * (H > 0 ? H : 0) * 4;
@@ -350,7 +350,7 @@ static void fuzz_stream(input *in) {
         ly->shape = (lstmf_shape){cell, dt, k, 1, D, H, 0, 0, 0};
         void **b = bufs[l];
         for (int i = 0; i < 4; i++) b[i] = values(in, i == 0 ? GH * D : i == 1 ? GH * H : GH, dt);
-        ly->w = (lstmf_weights){b[0], b[1], b[2], b[3], NULL, NULL, NULL, NULL};
+        ly->w = (lstmf_weights){b[0], b[1], b[2], b[3], NULL, NULL, NULL, NULL, NULL, NULL};
         const int64_t n_ih = lstmf_stream_packed_elems(&ly->shape, 0);
         const int64_t n_hh = lstmf_stream_packed_elems(&ly->shape, 1);
         REQUIRE(n_ih > 0 && n_hh > 0);
@@ -431,7 +431,7 @@ static void fuzz_sizes(input *in) {
         /* Refused before any allocation or access: tiny stand-ins are safe. */
         double w[4][2] = {{0}}, x[2] = {0}, y[2], h[2], c[2], cache[2];
         int64_t index[2];
-        REQUIRE(lstmf_forward(&s, &(lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL}, x, NULL, NULL, NULL,
+        REQUIRE(lstmf_forward(&s, &(lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL, NULL, NULL}, x, NULL, NULL, NULL,
                               y, h, c, cache, index) == LSTMF_EINVAL);
         return;
     }

@@ -172,7 +172,7 @@ void lib_run(const tcase *c, int dtype, fwd_out *o, grad_out *g, const char *lab
     /* Masks are training's only (an inference forward refuses them). */
     void *x_mask = g ? to_lib(c->x_mask, B * D, dtype) : NULL;
     void *h_mask = g ? to_lib(c->h_mask, B * H, dtype) : NULL;
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, x_mask, h_mask, NULL, NULL};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, x_mask, h_mask, NULL, NULL, NULL, NULL};
     void *x = to_lib(c->x, B * T * D, dtype);
     void *h0 = to_lib(c->h0, B * H, dtype), *c0 = to_lib(c->c0, B * H, dtype);
     int64_t *lengths = NULL;

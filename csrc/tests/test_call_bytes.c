@@ -55,7 +55,7 @@ static void measure(lstmf_shape s, const int64_t *lengths, int training, int wan
     void *w_ih = zeros(GH * D, e), *w_hh = zeros(GH * H, e), *b_ih = zeros(GH, e);
     void *b_hh = zeros(GH, e), *x = zeros(B * T * D, e), *y = zeros(B * T * H, e);
     void *h_n = zeros(B * H, e), *c_n = zeros(B * H, e);
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, NULL, NULL, NULL, NULL};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, NULL, NULL, NULL, NULL, NULL, NULL};
     lstmf_call_size f, b;
     int st = lstmf_call_bytes(&s, lengths, training ? LSTMF_MODE_TRAINING : LSTMF_MODE_INFERENCE,
                               want, nt, &f);

@@ -138,7 +138,7 @@ static void masks_refused_outside_training(void) {
     float *x = b_hh + GH, *y = x + B * T * D, *h_n = y + B * T * H, *c_n = h_n + B * H;
     float *mask = c_n + B * H;
     lstmf_shape s = {LSTMF_CELL_LSTM, LSTMF_F32, B, T, D, H, 0, 0, 0};
-    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, mask, NULL, NULL, NULL};
+    lstmf_weights w = {w_ih, w_hh, b_ih, b_hh, mask, NULL, NULL, NULL, NULL, NULL};
     CHECK(lstmf_forward(&s, &w, x, NULL, NULL, NULL, y, h_n, c_n, NULL, NULL) == LSTMF_EINVAL,
           "an inference forward took an input mask");
     w.x_mask = NULL;

@@ -22,7 +22,7 @@ typedef struct {
 static fixture make(void) {
     fixture f;
     f.s = (lstmf_shape){LSTMF_CELL_LSTM, LSTMF_F64, 2, 3, 2, 3, 0, 0, 0};
-    f.w = (lstmf_weights){wbuf[0], wbuf[1], wbuf[2], wbuf[3], NULL, NULL, NULL, NULL};
+    f.w = (lstmf_weights){wbuf[0], wbuf[1], wbuf[2], wbuf[3], NULL, NULL, NULL, NULL, NULL, NULL};
     f.y = gbuf_alloc(N, 8);
     f.h_n = gbuf_alloc(N, 8);
     f.c_n = gbuf_alloc(N, 8);
@@ -185,7 +185,7 @@ static void bad_streams(void) {
     lstmf_stream_layer layers[2];
     for (int l = 0; l < 2; l++) {
         layers[l].shape = (lstmf_shape){LSTMF_CELL_LSTM, LSTMF_F64, 2, 1, l ? 3 : 2, 3, 0, 0, 0};
-        layers[l].w = (lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL};
+        layers[l].w = (lstmf_weights){w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL, NULL, NULL};
         layers[l].packed_ih = packed[0];
         layers[l].packed_hh = packed[1];
         layers[l].h[0] = h[0];

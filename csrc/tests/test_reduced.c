@@ -6,7 +6,8 @@
  * - int8 outputs the same bits with and without dot-product instructions
  *   (exact int32 sums), and every precision the same bits on 1, 2 and 3
  *   threads and under each thread hold;
- * - a stream's steps the same bits as the forward;
+ * - a stream's steps, and a forward on weights packed once
+ *   (lstmf_stream_pack), the same bits as the forward;
  * - what the entry points refuse: training, float64, missing or negative
  *   scales, int8 past 2^16 inputs, a reduced backward. */
 #include <math.h>
@@ -141,6 +142,33 @@ static void against_reference(const tcase *c, const float *got, int p, const cha
     fwd_out_free(&ref);
 }
 
+/* The forward with the weights packed once (lstmf_stream_pack) gives the
+ * bits of the forward that packs them itself. */
+static void packed_once(const tcase *c, int p, const reduced_weights *r, const float *x,
+                        const float *h0, const float *c0, const float *base, const char *label) {
+    lstmf_shape s = shape_of(c, p);
+    lstmf_weights w = weights_of(r, p);
+    lstmf_shape one = s;
+    one.steps = 1;
+    float *packed_ih = malloc((size_t)lstmf_stream_packed_elems(&one, 0) * sizeof(float));
+    float *packed_hh = malloc((size_t)lstmf_stream_packed_elems(&one, 1) * sizeof(float));
+    CHECK(lstmf_stream_pack(&one, &w, packed_ih, packed_hh) == LSTMF_OK, "%s: pack", label);
+    w.packed_ih = packed_ih, w.packed_hh = packed_hh;
+    const int64_t B = c->s.B, T = c->s.T, H = c->s.H, ld = c->y_ld ? c->y_ld : H;
+    const int64_t n = out_elems(c);
+    float *out = calloc((size_t)n, sizeof(float));
+    CHECK(lstmf_forward(&s, &w, x, h0, c0, c->lengths, out, out + B * T * ld,
+                        out + B * T * ld + B * H, NULL, NULL) == LSTMF_OK,
+          "%s: forward on packed weights", label);
+    CHECK(memcmp(out, base, (size_t)n * sizeof(float)) == 0,
+          "%s: packed once, not the bits of packing per call", label);
+    w.packed_hh = NULL;
+    CHECK(lstmf_forward(&s, &w, x, h0, c0, c->lengths, out, out + B * T * ld,
+                        out + B * T * ld + B * H, NULL, NULL) == LSTMF_EINVAL,
+          "%s: one of the two packed arrays", label);
+    free(out), free(packed_ih), free(packed_hh);
+}
+
 static void stream_is_the_loop(const tcase *c, int p, const reduced_weights *r, const float *x,
                                const float *forward, const char *label) {
     if (c->lengths || c->s.reverse || c->h0 || c->y_ld) return; /* plain sequences only */
@@ -192,6 +220,7 @@ static void shapes_and_paths(void) {
                     float *base = run(c, p, &r, x, h0, c0);
                     against_reference(c, base, p, label);
                     stream_is_the_loop(c, p, &r, x, base, label);
+                    packed_once(c, p, &r, x, h0, c0, base, label);
                     /* Threads and holds: the same bits. */
                     for (int threads = 2; threads <= 3; threads++)
                         for (int hold = -1; hold <= 2; hold++) {

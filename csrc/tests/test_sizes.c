@@ -12,7 +12,7 @@
  * guarded buffers (caught by the guards or by the sanitizers). */
 static void expect_refused(lstmf_shape s, const char *what) {
     double w[4][8] = {{0}};
-    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL};
+    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL, NULL, NULL};
     void *x = gbuf_alloc(8, 8), *y = gbuf_alloc(8, 8), *h_n = gbuf_alloc(8, 8);
     void *c_n = gbuf_alloc(8, 8), *cache = gbuf_alloc(8, 8);
     int64_t *index = gbuf_alloc(8, 8);
@@ -75,7 +75,7 @@ void test_sizes(void) {
     s = base; s.hidden_size = (int64_t)1 << 22;
     CHECK(lstmf_cache_elems(&s, 1) > 0, "a shape that fits the arithmetic refused");
     double w[4][8] = {{0}};
-    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL};
+    lstmf_weights wt = {w[0], w[1], w[2], w[3], NULL, NULL, NULL, NULL, NULL, NULL};
     float *y = gbuf_alloc(s.hidden_size, 4), *h_n = gbuf_alloc(s.hidden_size, 4);
     float *c_n = gbuf_alloc(s.hidden_size, 4), x[1] = {0};
     const int st = lstmf_forward(&s, &wt, x, NULL, NULL, NULL, y, h_n, c_n, NULL, NULL);

@@ -103,7 +103,7 @@ static void run_stack(const stack_spec *sp, int dtype, uint64_t seed) {
         f[1] = lib_array(c->w_hh, GH * H, dtype);
         f[2] = lib_array(c->b_ih, GH, dtype);
         f[3] = lib_array(c->b_hh, GH, dtype);
-        ly->w = (lstmf_weights){f[0], f[1], f[2], f[3], NULL, NULL, NULL, NULL};
+        ly->w = (lstmf_weights){f[0], f[1], f[2], f[3], NULL, NULL, NULL, NULL, NULL, NULL};
         const int64_t n_ih = lstmf_stream_packed_elems(&ly->shape, 0);
         const int64_t n_hh = lstmf_stream_packed_elems(&ly->shape, 1);
         CHECK(n_ih > 0 && n_hh > 0, "packed sizes %lld %lld", (long long)n_ih, (long long)n_hh);
