@@ -127,6 +127,9 @@ def _bench(args):
     if (args.dropout is not None or args.recurrent_dropout is not None) and not any(dropout):
         raise UsageError("--dropout", "the rates are all 0: leave --dropout and "
                                       "--recurrent-dropout out for the table without dropout")
+    if args.precision and args.dtype != "float32":
+        raise UsageError("--precision", "times float32 layers and their int8 and bfloat16 "
+                                        "copies: leave --dtype float64 out")
     if args.json:
         _writable_file("--json", args.json)
     if args.plot:

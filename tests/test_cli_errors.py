@@ -3,11 +3,13 @@ names the argument and what it expected, exit status 2, no traceback
 (unless asked for)."""
 
 import os
+import re
 import subprocess
 import sys
 import warnings
 
 import numpy as np
+
 import pytest
 
 import lstm_fast
@@ -129,6 +131,8 @@ def test_traceback_on_request(files, tmp_path):
     (["bench", "--compare", "nosuchlib"], ["argument --compare: unknown library 'nosuchlib'"]),
     (["bench", "--json", "no/such/folder/b.json"], ["argument --json: cannot write",
                                                     "does not exist"]),
+    (["bench", "--precision", "--dtype", "float64"],
+     ["argument --precision: times float32 layers", "leave --dtype float64 out"]),
     (["explain", "model.npz"], ["the following arguments are required: input"]),
     (["nosuchcommand"], ["argument command: invalid choice: 'nosuchcommand'"]),
     ([], ["the following arguments are required: command"]),
@@ -153,4 +157,6 @@ def test_version_and_info(tmp_path):
     proc = cli("--version", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == f"lstm-fast {lstm_fast.__version__}"
     proc = cli("info", cwd=tmp_path)
-    assert proc.returncode == 0 and f"version:        {lstm_fast.__version__}" in proc.stdout
+    assert proc.returncode == 0
+    assert re.search(rf"^version: +{re.escape(lstm_fast.__version__)}$", proc.stdout, re.M)
+    assert re.search(r"^int8: +\S", proc.stdout, re.M)
