@@ -9,7 +9,6 @@ import sys
 import warnings
 
 import numpy as np
-
 import pytest
 
 import lstm_fast
