@@ -6,6 +6,8 @@ only turns float weights into what they read, in NumPy, once per
 ``layer.quantize("int8")``, ``est.quantize("bfloat16")``.
 """
 
+import warnings
+
 import numpy as np
 
 from . import _core
@@ -14,11 +16,31 @@ from . import _core
 PRECISIONS = tuple(sorted(_core.PRECISIONS))
 
 
+#: The dot-product instructions (``_core.DOT_PRODUCTS``) that make each
+#: precision fast; without them the kernels sum in portable loops.
+DOT_PRODUCT_OF = {"int8": "avx512_vnni", "bfloat16": "avx512_bf16"}
+
+
 def check_precision(precision):
     """``precision`` if it names a reduced precision, else ValueError."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     return precision
+
+
+def warn_if_slow(precision, stacklevel=3):
+    """A UserWarning when this CPU (or LSTM_FAST_ISA / LSTM_FAST_DOT) leaves
+    `precision` to the portable loops, which are several times slower than
+    float32: the results are the same, the speed-up is not there."""
+    needed = DOT_PRODUCT_OF[precision]
+    if needed in _core.dot_products_active():
+        return
+    warnings.warn(
+        f"{precision} runs portable loops here ({needed} dot products are not in use: "
+        f"{'this CPU lacks them' if needed not in _core.dot_products_supported() else 'turned off'}"
+        f", or the active kernels are not avx512), several times slower than float32; the "
+        f"predictions and the smaller file are the same. lstm_fast.show_config() says which "
+        f"path each precision takes.", UserWarning, stacklevel=stacklevel)
 
 
 def int8_rows(w):

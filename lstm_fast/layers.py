@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 from ._dropout import dropout_masks
-from ._quantize import ReducedWeights, check_precision
+from ._quantize import ReducedWeights, check_precision, warn_if_slow
 from ._layer_base import _CHECK_MEMORY_ABOVE, PARAMS, GRUBase, LSTMBase, RNNBase, check_memory
 
 __all__ = ["LSTM", "GRU", "RNN", "dropout_masks"]
@@ -124,6 +124,13 @@ class _KernelLayer:
         ValueError
             For an unknown precision, a float64 layer, an already reduced
             one, or non-finite weights.
+
+        Warns
+        -----
+        UserWarning
+            When the CPU's dot products for this precision (AVX512-VNNI for
+            int8, AVX512-BF16 for bfloat16) are not in use: the portable
+            loops give the same results several times slower than float32.
         """
         check_precision(precision)
         if self.precision is not None:
@@ -132,6 +139,7 @@ class _KernelLayer:
         if self.dtype != np.float32:
             raise ValueError(f"reduced precisions run float32 layers; this one is "
                              f"{self.dtype.name}: build it with dtype=np.float32")
+        warn_if_slow(precision)
         return self._with_reduced(precision, [ReducedWeights.of(precision, *self._weights(d))
                                               for d in range(self.directions)])
 

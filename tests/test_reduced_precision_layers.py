@@ -243,6 +243,32 @@ def test_every_isa_and_dot_product_path(tmp_path):
                                            err_msg=f"{isa} {dots} {key}")
 
 
+WARN_CHILD = r"""
+import sys, warnings
+import numpy as np
+from lstm_fast.layers import LSTM
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for precision in ("int8", "bfloat16"):
+        LSTM(3, 4, random_state=0).quantize(precision)
+np.savez(sys.argv[1], messages=np.array([str(w.message) for w in caught] + [""]))
+"""
+
+
+@pytest.mark.parametrize("dots", ["none", "avx512_vnni"])
+def test_quantize_warns_when_the_portable_loops_will_run(dots, tmp_path):
+    if dots != "none" and dots not in core.dot_products_supported():
+        pytest.skip(f"this CPU has no {dots}")
+    got = run_on_isa(WARN_CHILD, tmp_path / "w.npz", core.isas_supported()[-1],
+                     LSTM_FAST_DOT=dots)
+    messages = [m for m in got["messages"].tolist() if m]
+    slow = {p for p in PRECISIONS for m in messages if m.startswith(f"{p} runs portable loops")}
+    # Without dot products both precisions warn; with VNNI alone, only bfloat16.
+    assert slow == ({"int8", "bfloat16"} if dots == "none" else {"bfloat16"})
+    assert all("several times slower than float32" in m for m in messages)
+
+
 # ------------------------------------------------------------ refusals
 
 def test_what_quantize_and_the_reduced_layer_refuse():
