@@ -30,17 +30,22 @@ def check_precision(precision):
 
 def warn_if_slow(precision, stacklevel=3):
     """A UserWarning when this CPU (or LSTM_FAST_ISA / LSTM_FAST_DOT) leaves
-    `precision` to the portable loops, which are several times slower than
-    float32: the results are the same, the speed-up is not there."""
+    `precision` to the portable loops, which are slower than float32 (up to
+    several times): the results are the same, the speed-up is not there."""
     needed = DOT_PRODUCT_OF[precision]
     if needed in _core.dot_products_active():
         return
+    if needed in _core.dot_products_supported():
+        why = "LSTM_FAST_DOT turned them off"
+    elif _core.isa_active() != "avx512":
+        why = f"the {_core.isa_active()} kernels in use have none"
+    else:
+        why = "this CPU lacks them"
     warnings.warn(
-        f"{precision} runs portable loops here ({needed} dot products are not in use: "
-        f"{'this CPU lacks them' if needed not in _core.dot_products_supported() else 'turned off'}"
-        f", or the active kernels are not avx512), several times slower than float32; the "
-        f"predictions and the smaller file are the same. lstm_fast.show_config() says which "
-        f"path each precision takes.", UserWarning, stacklevel=stacklevel)
+        f"{precision} runs portable loops here, not {needed} dot products ({why}): slower "
+        f"than float32 (up to several times), with the same predictions and the same smaller "
+        f"file. lstm_fast.show_config() says which path each precision takes.",
+        UserWarning, stacklevel=stacklevel)
 
 
 def int8_rows(w):

@@ -130,7 +130,8 @@ class _KernelLayer:
         UserWarning
             When the CPU's dot products for this precision (AVX512-VNNI for
             int8, AVX512-BF16 for bfloat16) are not in use: the portable
-            loops give the same results several times slower than float32.
+            loops give the same results slower than float32 (up to
+            several times).
         """
         check_precision(precision)
         if self.precision is not None:

@@ -266,7 +266,7 @@ def test_quantize_warns_when_the_portable_loops_will_run(dots, tmp_path):
     slow = {p for p in PRECISIONS for m in messages if m.startswith(f"{p} runs portable loops")}
     # Without dot products both precisions warn; with VNNI alone, only bfloat16.
     assert slow == ({"int8", "bfloat16"} if dots == "none" else {"bfloat16"})
-    assert all("several times slower than float32" in m for m in messages)
+    assert all("slower than float32" in m for m in messages)
 
 
 # ------------------------------------------------------------ refusals
