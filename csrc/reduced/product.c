@@ -87,29 +87,20 @@ static inline float bf16_to_float(uint16_t v) {
 }
 
 /* acc (mr x NR) = bf16 rows of a times a bf16 panel, in float32: the
- * converting path of CPUs without bf16 dot products. Per group, each
- * column's pair of k (one 32-bit word) becomes two float column vectors:
- * the low half shifted up, the high half masked. */
+ * converting path of CPUs without bf16 dot products. */
 static void bf16_portable(int mr, int64_t groups, const uint16_t *a, int64_t lda,
                           const uint16_t *b, const qblock *o) {
-    float acc[Q_MR * GEMM_NR], w0[GEMM_NR], w1[GEMM_NR];
-    for (int i = 0; i < mr * GEMM_NR; i++) acc[i] = 0.0f;
-    for (int64_t g = 0; g < groups; g++) {
-        const uint16_t *bg = b + g * GEMM_NR * 2;
-        for (int n = 0; n < GEMM_NR; n++) {
-            uint32_t word, lo, hi;
-            memcpy(&word, bg + 2 * n, 4);
-            lo = word << 16, hi = word & 0xffff0000u;
-            memcpy(&w0[n], &lo, 4);
-            memcpy(&w1[n], &hi, 4);
-        }
-        for (int r = 0; r < mr; r++) {
+    float acc[Q_MR * GEMM_NR];
+    for (int r = 0; r < mr; r++) {
+        float *c = acc + r * GEMM_NR;
+        for (int n = 0; n < GEMM_NR; n++) c[n] = 0.0f;
+        for (int64_t g = 0; g < groups; g++) {
             const uint16_t *ar = (const uint16_t *)((const char *)a + r * lda) + 2 * g;
+            const uint16_t *bg = b + g * GEMM_NR * 2;
             const float a0 = bf16_to_float(ar[0]), a1 = bf16_to_float(ar[1]);
-            float *c = acc + r * GEMM_NR;
             for (int n = 0; n < GEMM_NR; n++) {
-                c[n] += a0 * w0[n];
-                c[n] += a1 * w1[n];
+                c[n] += a0 * bf16_to_float(bg[2 * n]);
+                c[n] += a1 * bf16_to_float(bg[2 * n + 1]);
             }
         }
     }
