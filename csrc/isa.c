@@ -62,6 +62,25 @@ int lstmf_isa_supported(int isa) {
     return 0;
 }
 
+/* Dot products: only the avx512 variant has kernels for them
+ * (reduced/product.c). dot_mask -1: every supported one. dot_bits: those
+ * the active ISA has and the CPU runs, worked out when the ISA is chosen
+ * (lstmf_isa_init), as every reduced product asks for them. */
+static int dot_mask = -1, dot_bits = 0;
+
+static int dot_bits_of(int isa) {
+    int bits = 0;
+#if defined(LSTMF_HAVE_AVX512) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    if (isa == LSTMF_ISA_AVX512) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512vnni")) bits |= LSTMF_DOT_VNNI;
+        if (__builtin_cpu_supports("avx512bf16")) bits |= LSTMF_DOT_BF16;
+    }
+#endif
+    (void)isa;
+    return bits;
+}
+
 int lstmf_isa_init(const char *requested) {
     int ceiling = LSTMF_N_ISA - 1, status = LSTMF_OK;
     if (requested && *requested) {
@@ -77,6 +96,7 @@ int lstmf_isa_init(const char *requested) {
     for (int i = 0; i <= ceiling; i++)
         if (lstmf_isa_compiled(i) && lstmf_isa_supported(i)) chosen = i;
     if (requested && *requested && status == LSTMF_OK && chosen != ceiling) status = LSTMF_EINVAL;
+    __atomic_store_n(&dot_bits, dot_bits_of(chosen), __ATOMIC_RELAXED);
     active_isa = chosen;
     return status;
 }
@@ -88,20 +108,9 @@ int lstmf_isa_active(void) {
 
 const lstmf_variant *lstmf_variant_of(int dtype) { return variants[lstmf_isa_active()][dtype]; }
 
-/* Dot products: only the avx512 variant has kernels for them
- * (reduced/product.c). -1: every supported one. */
-static int dot_mask = -1;
-
 int lstmf_dot_supported(void) {
-    int bits = 0;
-#if defined(LSTMF_HAVE_AVX512) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    if (lstmf_isa_active() == LSTMF_ISA_AVX512) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512vnni")) bits |= LSTMF_DOT_VNNI;
-        if (__builtin_cpu_supports("avx512bf16")) bits |= LSTMF_DOT_BF16;
-    }
-#endif
-    return bits;
+    lstmf_isa_active(); /* chooses the ISA, and dot_bits, on first use */
+    return __atomic_load_n(&dot_bits, __ATOMIC_RELAXED);
 }
 
 int lstmf_dot_active(void) {

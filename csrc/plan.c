@@ -67,10 +67,9 @@ static void plan_forward(call_plan *p, int hold) {
     /* Reserved in every training call, so that the size query needs no
      * dropout flag: two (B, H) buffers beside a cache of N rows. */
     take(p, WS_HM, training ? lstmf_mul(2 * B, H) : 0, sz);
-    if (p->precision) { /* bytes of reduced panels (reduced.h) */
-        const int64_t NB = FN(recurrent_col_map_elems)(G, H);
-        take(p, WS_W_HH, FN(reduced_packed_bytes)(p->precision, H, NB), 1);
-        take(p, WS_W_IH, FN(reduced_packed_bytes)(p->precision, D, p->fuse_input ? NB : GH), 1);
+    if (p->precision) { /* bytes of reduced panels (step.h) */
+        take(p, WS_W_HH, step_reduced_bytes(p->precision, G, D, H, p->fuse_input, 1), 1);
+        take(p, WS_W_IH, step_reduced_bytes(p->precision, G, D, H, p->fuse_input, 0), 1);
     } else {
         take(p, WS_W_HH, FN(recurrent_packed_elems)(G, H, H), sz);
         take(p, WS_W_IH, p->fuse_input ? FN(recurrent_packed_elems)(G, H, D)

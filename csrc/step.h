@@ -53,16 +53,41 @@ static inline step_weights step_weights_of(int gates, int64_t D, int64_t H, int 
                           .tile_blocks = recurrent_blocks_per_tile(gates)};
 }
 
-/* With reduced precision, the packed matrices' views: W_ih^T (K = D) in
- * the recurrent column order when fused, else in the rows' order, and
- * W_hh^T (K = H). */
+/* The two reduced matrices a step reads (reduced.h), in one place for the
+ * sizes, the packing and the views: which = 0, W_ih^T (K = D) in the
+ * recurrent column order when fused, else in the rows' order; which = 1,
+ * W_hh^T (K = H). Their columns: */
+static inline int64_t step_reduced_cols(int gates, int64_t H, int fuse_input, int which) {
+    return which || fuse_input ? FN(recurrent_col_map_elems)(gates, H) : gates * H;
+}
+
+/* Bytes of one of them, packed. */
+static inline int64_t step_reduced_bytes(int precision, int gates, int64_t D, int64_t H,
+                                         int fuse_input, int which) {
+    return FN(reduced_packed_bytes)(precision, which ? H : D,
+                                    step_reduced_cols(gates, H, fuse_input, which));
+}
+
+/* Packs both from w's reduced weights into qi and qp, with col_map
+ * (recurrent_col_map_elems entries) as scratch for the column order. */
+static inline void step_pack_reduced(int precision, int gates, int64_t D, int64_t H,
+                                     int fuse_input, const lstmf_weights *w, int64_t *col_map,
+                                     void *qi, void *qp) {
+    FN(recurrent_col_map)(gates, H, col_map);
+    FN(reduced_pack)(precision, H, step_reduced_cols(gates, H, fuse_input, 1), w->w_hh,
+                     gates * H, w->w_scale_hh, col_map, qp);
+    FN(reduced_pack)(precision, D, step_reduced_cols(gates, H, fuse_input, 0), w->w_ih,
+                     gates * H, w->w_scale_ih, fuse_input ? col_map : NULL, qi);
+}
+
+/* With reduced precision, the views of the packed matrices. */
 static inline void step_weights_reduce(step_weights *sw, int precision, const void *qi,
                                        const void *qp) {
     sw->precision = precision;
     if (!precision) return;
-    const int64_t NB = recurrent_blocks(sw->gates, sw->H) * sw->gates * sw->U;
-    sw->qi = FN(reduced_view)(precision, sw->D, sw->fuse_input ? NB : sw->gates * sw->H, qi);
-    sw->qp = FN(reduced_view)(precision, sw->H, NB, qp);
+    const int G = sw->gates, fuse = sw->fuse_input;
+    sw->qi = FN(reduced_view)(precision, sw->D, step_reduced_cols(G, sw->H, fuse, 0), qi);
+    sw->qp = FN(reduced_view)(precision, sw->H, step_reduced_cols(G, sw->H, fuse, 1), qp);
 }
 
 /* Panels a single row's pass takes at once (gemm_micro_row), for packed

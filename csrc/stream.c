@@ -10,18 +10,20 @@
 #include "stream.h"
 #include "step.h"
 
+/* Reduced panels (step.h) in whole elements. */
+static int64_t reduced_elems(int precision, lstmf_cell_info info, int64_t D, int64_t H,
+                             int which) {
+    return lstmf_add(step_reduced_bytes(precision, info.gates, D, H, step_fuses_input(info),
+                                        which),
+                     sizeof(real) - 1) / (int64_t)sizeof(real);
+}
+
 /* W_ih^T as the step reads it: packed per unit block with b_ih + b_hh
  * after it when the step fuses the input, else as a plain GEMM operand. */
 static int64_t packed_ih_elems(lstmf_cell_info info, int64_t D, int64_t H, int precision) {
-    const int64_t GH = info.gates * H;
-    if (precision) /* reduced panels (reduced.h), in whole elements */
-        return lstmf_add(FN(reduced_packed_bytes)(
-                             precision, D,
-                             step_fuses_input(info) ? FN(recurrent_col_map_elems)(info.gates, H)
-                                                    : GH),
-                         sizeof(real) - 1) / (int64_t)sizeof(real);
+    if (precision) return reduced_elems(precision, info, D, H, 0);
     return step_fuses_input(info) ? FN(recurrent_packed_elems)(info.gates, H, D)
-                                  : FN(gemm_packed_b_elems)(D, GH);
+                                  : FN(gemm_packed_b_elems)(D, info.gates * H);
 }
 
 int64_t FN(reduced_ih_elems)(const lstmf_shape *s) {
@@ -31,10 +33,7 @@ int64_t FN(reduced_ih_elems)(const lstmf_shape *s) {
 int64_t FN(stream_packed_elems)(const lstmf_shape *s, int which) {
     const lstmf_cell_info info = lstmf_cell(s->cell);
     const int64_t H = s->hidden_size;
-    if (which != 0 && s->precision)
-        return lstmf_add(FN(reduced_packed_bytes)(s->precision, H,
-                                                  FN(recurrent_col_map_elems)(info.gates, H)),
-                         sizeof(real) - 1) / (int64_t)sizeof(real);
+    if (which != 0 && s->precision) return reduced_elems(s->precision, info, s->input_size, H, 1);
     if (which != 0) return FN(recurrent_packed_elems)(info.gates, H, H);
     const int64_t in_elems = packed_ih_elems(info, s->input_size, H, s->precision);
     return lstmf_add(in_elems, step_fuses_input(info) ? info.gates * H : 0);
@@ -49,11 +48,8 @@ int FN(stream_pack)(const lstmf_shape *s, const lstmf_weights *w, void *packed_i
     if (s->precision) {
         int64_t *col_map = lstmf_alloc_n(FN(recurrent_col_map_elems)(G, H), sizeof(int64_t));
         if (!col_map) return LSTMF_ENOMEM;
-        FN(recurrent_col_map)(G, H, col_map);
-        const int64_t NB = FN(recurrent_col_map_elems)(G, H), fuse = step_fuses_input(info);
-        FN(reduced_pack)(s->precision, H, NB, w->w_hh, G * H, w->w_scale_hh, col_map, packed_hh);
-        FN(reduced_pack)(s->precision, D, fuse ? NB : G * H, w->w_ih, G * H, w->w_scale_ih,
-                         fuse ? col_map : NULL, wi);
+        const int fuse = step_fuses_input(info);
+        step_pack_reduced(s->precision, G, D, H, fuse, w, col_map, wi, packed_hh);
         lstmf_free(col_map);
         real *bias = wi + packed_ih_elems(info, D, H, s->precision);
         for (int64_t j = 0; j < G * H && fuse; j++)

@@ -244,15 +244,8 @@ static const real *pack_forward_weights(const call_plan *p, const lstmf_weights 
     real *wi = plan_array(p, ws, WS_W_IH), *bias = plan_array(p, ws, WS_BIAS);
     int64_t *col_map = plan_array(p, ws, WS_COL_MAP);
     if (p->precision) {
-        /* The reduced panels in the float panels' column order: that of
-         * pack_recurrent's column map for W_hh (and W_ih when fused), the
-         * rows' own for the projection. */
-        FN(recurrent_col_map)(G, H, col_map);
-        const int64_t NB = FN(recurrent_col_map_elems)(G, H);
-        FN(reduced_pack)(p->precision, H, NB, w->w_hh, G * H, w->w_scale_hh, col_map,
-                         plan_array(p, ws, WS_W_HH));
-        FN(reduced_pack)(p->precision, D, p->fuse_input ? NB : G * H, w->w_ih, G * H,
-                         w->w_scale_ih, p->fuse_input ? col_map : NULL, wi);
+        step_pack_reduced(p->precision, G, D, H, p->fuse_input, w, col_map, wi,
+                          plan_array(p, ws, WS_W_HH));
     } else if (p->fuse_input) {
         FN(pack_recurrent)(G, H, D, (const real *)w->w_ih, wi, col_map);
     } else {
