@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from forecast_series import make_series  # the same daily series (this folder)
 from lstm_fast import LSTMClassifier, LSTMRegressor
 from lstm_fast.datasets import sliding_window
 
@@ -38,17 +39,6 @@ def make_signals(n, seed, n_steps=60):
     lengths = rng.integers(30, n_steps + 1, n)
     X[t[None, :] >= lengths[:, None]] = np.nan
     return X, y
-
-
-def make_series(n_days, seed=0):
-    """A yearly and a weekly cycle, drift and autocorrelated noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_days)
-    weather = np.zeros(n_days)
-    for i in range(1, n_days):
-        weather[i] = 0.8 * weather[i - 1] + rng.normal(0, 1.0)
-    return 12 + 9 * np.sin(2 * np.pi * t / 365.25) + 1.5 * np.sin(2 * np.pi * t / 7) \
-        + 0.002 * t + weather
 
 
 def median_ms(fn, repeat=7):
